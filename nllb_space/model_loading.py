@@ -1,0 +1,100 @@
+"""Loading the NLLB base model and tokenizer: safetensors only, never remote code, with errors a user can act on."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ModelLoadError
+from .languages import LANGUAGES
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedBase:
+    """The base model and tokenizer as loaded, and where they run."""
+
+    model: Any
+    """``M2M100ForConditionalGeneration`` in eval mode (wrapped in a ``PeftModel`` once an adapter loads)."""
+    tokenizer: Any
+    """The checkpoint's ``NllbTokenizer``."""
+    device: str
+    """Torch device string the model lives on, e.g. ``cpu`` or ``cuda:0``."""
+    dtype: str
+    """Weight dtype name, e.g. ``float32``."""
+
+
+def pick_device(setting: str) -> str:
+    """Resolve ``NLLB_DEVICE``: ``auto`` takes CUDA when there is a GPU, else the CPU."""
+    import torch
+
+    if setting == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if setting.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelLoadError(f"NLLB_DEVICE={setting} but no CUDA GPU is visible; use NLLB_DEVICE=cpu or auto.")
+    if setting == "mps" and not torch.backends.mps.is_available():
+        raise ModelLoadError("NLLB_DEVICE=mps but MPS is not available here; use NLLB_DEVICE=cpu or auto.")
+    return setting
+
+
+def pick_dtype(setting: str, device: str) -> str:
+    """Resolve ``NLLB_DTYPE``: on CUDA ``auto`` takes bfloat16 where supported, else float16; elsewhere float32."""
+    import torch
+
+    if setting != "auto":
+        return setting
+    if device.startswith("cuda"):
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    return "float32"
+
+
+def load_base(settings: Settings) -> LoadedBase:
+    """Load the tokenizer and model named by ``NLLB_BASE_MODEL`` onto the configured device."""
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    device = pick_device(settings.device)
+    dtype = pick_dtype(settings.dtype, device)
+    name = settings.base_model
+    logger.info("Loading base model %s on %s (%s)", name, device, dtype)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name, token=settings.hf_token, trust_remote_code=False)
+        model = AutoModelForSeq2SeqLM.from_pretrained(
+            name,
+            token=settings.hf_token,
+            dtype=getattr(torch, dtype),
+            use_safetensors=True,
+            trust_remote_code=False,
+            # SDPA for generation; the attention view switches to eager for its one forward pass.
+            attn_implementation="sdpa",
+        )
+    except (OSError, ValueError, EnvironmentError) as error:
+        raise ModelLoadError(_explain_load_failure(name, error)) from None
+    missing = [code for code in ("spa_Latn", "ita_Latn") if tokenizer.convert_tokens_to_ids(code) == tokenizer.unk_token_id]
+    if missing or model.config.model_type != "m2m_100":
+        raise ModelLoadError(
+            f"NLLB_BASE_MODEL={name} is not an NLLB-200 checkpoint (model type {model.config.model_type!r}, "
+            f"language codes missing: {', '.join(missing) or 'none'})."
+        )
+    unknown = [code for code in LANGUAGES if tokenizer.convert_tokens_to_ids(code) == tokenizer.unk_token_id]
+    if unknown:
+        logger.warning("The tokenizer lacks %d NLLB language codes: %s", len(unknown), ", ".join(unknown[:10]))
+    model.to(device).eval()
+    model.requires_grad_(False)
+    # Every call sets max_new_tokens; the checkpoint's max_length=200 would only trigger a conflict warning.
+    model.generation_config.max_length = None
+    return LoadedBase(model=model, tokenizer=tokenizer, device=str(device), dtype=dtype)
+
+
+def _explain_load_failure(name: str, error: Exception) -> str:
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return (
+        f"Could not load the base model '{name}': {first_line}\n"
+        "If this machine has no network access or the id is wrong, download the model where there is network "
+        "and point NLLB_BASE_MODEL at the folder:\n"
+        "  hf download facebook/nllb-200-distilled-600M --local-dir ./nllb-200-distilled-600M\n"
+        "  NLLB_BASE_MODEL=./nllb-200-distilled-600M python app.py"
+    )

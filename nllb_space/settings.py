@@ -1,0 +1,149 @@
+"""Everything a Space owner can set, read once from the environment at start-up.
+
+Each field documents its environment variable. ``Settings.from_env()`` validates every value and raises
+``SettingsError`` naming the variable, so a typo fails the Space's start-up with a readable message instead of a
+traceback deep inside a request.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Mapping
+
+from .languages import UnknownLanguageError, resolve_language
+from .segment import DEFAULT_MAX_CHARS
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the app cannot use; the message names the environment variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of the app and its engine. Defaults are the single source of truth for every knob."""
+
+    base_model: str = "facebook/nllb-200-distilled-600M"
+    """``NLLB_BASE_MODEL``: Hub id or local directory of the NLLB checkpoint (safetensors)."""
+    adapter_repo: str | None = None
+    """``NLLB_ADAPTER_REPO``: Hub id or local directory of a LoRA adapter; unset serves the base model only."""
+    adapter_revision: str = "main"
+    """``NLLB_ADAPTER_REVISION``: branch, tag or commit sha of ``adapter_repo`` that is live at start-up."""
+    src_lang: str = "spa_Latn"
+    """``NLLB_SRC_LANG``: default source language (FLORES-200 code or English name)."""
+    tgt_lang: str = "ita_Latn"
+    """``NLLB_TGT_LANG``: default target language."""
+    device: str = "auto"
+    """``NLLB_DEVICE``: ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
+    dtype: str = "auto"
+    """``NLLB_DTYPE``: ``auto`` (bfloat16 or float16 on CUDA, float32 on CPU), ``float32``, ``bfloat16``, ``float16``."""
+    num_beams: int = 4
+    """``NLLB_NUM_BEAMS``: default beam size (1 = greedy)."""
+    max_beams: int = 8
+    """``NLLB_MAX_BEAMS``: the largest beam size a request may ask for."""
+    max_new_tokens: int = 256
+    """``NLLB_MAX_NEW_TOKENS``: default and upper limit of tokens generated per sentence."""
+    max_chars: int = 5_000
+    """``NLLB_MAX_CHARS``: the longest text (in characters) one request may translate."""
+    max_sentences: int = 64
+    """``NLLB_MAX_SENTENCES``: the most sentences one request may hold after splitting."""
+    max_sentence_chars: int = DEFAULT_MAX_CHARS
+    """``NLLB_MAX_SENTENCE_CHARS``: sentences longer than this are split at commas or spaces before translation."""
+    max_input_tokens: int = 200
+    """``NLLB_MAX_INPUT_TOKENS``: pieces longer than this many tokens are split further (NLLB saw at most 512)."""
+    batch_size: int = 16
+    """``NLLB_BATCH_SIZE``: sentences per ``generate`` call."""
+    max_file_bytes: int = 1_000_000
+    """``NLLB_MAX_FILE_BYTES``: the largest uploaded file accepted."""
+    max_rows: int = 200
+    """``NLLB_MAX_ROWS``: the most rows of an uploaded file translated or scored in one request."""
+    adapter_cache_size: int = 4
+    """``NLLB_ADAPTER_CACHE_SIZE``: adapter revisions kept loaded at once (least recently used is evicted)."""
+    revision_ttl_s: float = 60.0
+    """``NLLB_REVISION_TTL``: seconds a branch or tag name stays resolved to its commit before asking the Hub again."""
+    allow_custom_repos: bool = True
+    """``NLLB_ALLOW_CUSTOM_REPOS``: let visitors type another adapter repo id into the UI (``false`` locks it)."""
+    hf_token: str | None = field(default=None, repr=False)
+    """``HF_TOKEN``: Hub token for private adapter repos and pushing; never logged or shown."""
+
+    def __post_init__(self) -> None:
+        for name in ("num_beams", "max_beams", "max_new_tokens", "max_chars", "max_sentences",
+                     "max_sentence_chars", "max_input_tokens", "batch_size", "max_file_bytes", "max_rows",
+                     "adapter_cache_size"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{ENV_NAMES[name]} must be at least 1 (got {getattr(self, name)}).")
+        if self.num_beams > self.max_beams:
+            raise SettingsError(
+                f"NLLB_NUM_BEAMS ({self.num_beams}) cannot exceed NLLB_MAX_BEAMS ({self.max_beams})."
+            )
+        if self.revision_ttl_s < 0:
+            raise SettingsError(f"NLLB_REVISION_TTL must be >= 0 seconds (got {self.revision_ttl_s}).")
+        if not self.base_model.strip():
+            raise SettingsError("NLLB_BASE_MODEL is empty: set it to a Hub id or a local directory.")
+        device_kind = self.device.split(":", 1)[0]
+        if device_kind not in DEVICES or (":" in self.device and not self.device.split(":", 1)[1].isdigit()):
+            raise SettingsError(f"NLLB_DEVICE={self.device!r} is not one of {', '.join(DEVICES)} or cuda:N.")
+        if self.dtype not in DTYPES:
+            raise SettingsError(f"NLLB_DTYPE={self.dtype!r} is not one of {', '.join(DTYPES)}.")
+        for name in ("src_lang", "tgt_lang"):
+            try:
+                object.__setattr__(self, name, resolve_language(getattr(self, name)))
+            except UnknownLanguageError as error:
+                raise SettingsError(f"{ENV_NAMES[name]}: {error}") from None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Read every ``ENV_NAMES`` variable that is set (and not empty); the rest keep their defaults."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = environ.get(ENV_NAMES[f.name], "").strip()
+            if raw:
+                kind = str if f.default is None else type(f.default)
+                values[f.name] = _parse(ENV_NAMES[f.name], raw, kind)
+        return cls(**values)
+
+
+ENV_NAMES: dict[str, str] = {
+    "base_model": "NLLB_BASE_MODEL",
+    "adapter_repo": "NLLB_ADAPTER_REPO",
+    "adapter_revision": "NLLB_ADAPTER_REVISION",
+    "src_lang": "NLLB_SRC_LANG",
+    "tgt_lang": "NLLB_TGT_LANG",
+    "device": "NLLB_DEVICE",
+    "dtype": "NLLB_DTYPE",
+    "num_beams": "NLLB_NUM_BEAMS",
+    "max_beams": "NLLB_MAX_BEAMS",
+    "max_new_tokens": "NLLB_MAX_NEW_TOKENS",
+    "max_chars": "NLLB_MAX_CHARS",
+    "max_sentences": "NLLB_MAX_SENTENCES",
+    "max_sentence_chars": "NLLB_MAX_SENTENCE_CHARS",
+    "max_input_tokens": "NLLB_MAX_INPUT_TOKENS",
+    "batch_size": "NLLB_BATCH_SIZE",
+    "max_file_bytes": "NLLB_MAX_FILE_BYTES",
+    "max_rows": "NLLB_MAX_ROWS",
+    "adapter_cache_size": "NLLB_ADAPTER_CACHE_SIZE",
+    "revision_ttl_s": "NLLB_REVISION_TTL",
+    "allow_custom_repos": "NLLB_ALLOW_CUSTOM_REPOS",
+    "hf_token": "HF_TOKEN",
+}
+
+
+def _parse(variable: str, raw: str, kind: type) -> object:
+    """Convert one environment value to the field's type, naming the variable when it cannot."""
+    if kind is bool:
+        lowered = raw.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{variable}={raw!r} is not a boolean: use true or false.")
+    if kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            raise SettingsError(f"{variable}={raw!r} is not a{'n integer' if kind is int else ' number'}.") from None
+    return raw
