@@ -132,6 +132,8 @@ class Engine:
                     # Visitors must never make the server read its own folders; only the owner's setting may.
                     raise InputError("Local folders cannot be chosen from the page; give a Hub repo id (owner/name).")
                 return repo, revision
+        if spec == configured:
+            spec = self.settings.adapter_revision
         if not configured:
             raise InputError(
                 f"No adapter repo is configured (NLLB_ADAPTER_REPO), so '{spec}' is not a model here. "
@@ -383,43 +385,37 @@ class Engine:
     ) -> list[list[int]]:
         """Generated token ids per row (no start token, language tag, ``</s>`` or padding)."""
         import torch
-        from transformers import GenerationConfig
 
         base = self._base
         tokenizer = base.tokenizer
-        config = GenerationConfig(
-            decoder_start_token_id=base.model.config.decoder_start_token_id,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-            forced_bos_token_id=self._lang_id(tgt),
-            num_beams=decoding.num_beams,
-            max_new_tokens=decoding.max_new_tokens,
-            max_length=None,  # the checkpoint's max_length=200 would otherwise compete with max_new_tokens
-            do_sample=False,
-        )
+        # Everything else (decoder start, eos, pad) comes from the checkpoint's generation config.
+        options = {
+            "forced_bos_token_id": self._lang_id(tgt),
+            # PEFT also reads num_beams from here, to repeat adapter_names once per beam.
+            "num_beams": decoding.num_beams,
+            "max_new_tokens": decoding.max_new_tokens,
+            "do_sample": False,
+        }
         # Longest first and batched by similar length, so padding wastes little compute.
         order = sorted(range(len(rows)), key=lambda i: -len(rows[i].ids))
         outputs: list[list[int]] = [[] for _ in rows]
         size = self.settings.batch_size
-        drop = {tokenizer.pad_token_id, tokenizer.eos_token_id, self._lang_id(tgt), config.decoder_start_token_id}
         for start in range(0, len(order), size):
             chunk = order[start:start + size]
             batch = tokenizer.pad({"input_ids": [list(rows[i].ids) for i in chunk]}, return_tensors="pt")
-            # PEFT reads num_beams from the keyword arguments to repeat adapter_names per beam.
-            kwargs = {"num_beams": decoding.num_beams}
+            kwargs = dict(options)
             if self._is_peft():
                 kwargs["adapter_names"] = [rows[i].adapter_name for i in chunk]
             with torch.inference_mode():
                 generated = base.model.generate(
                     input_ids=batch["input_ids"].to(base.device),
                     attention_mask=batch["attention_mask"].to(base.device),
-                    generation_config=config,
                     **kwargs,
                 )
             # generate returns [decoder_start, tgt_lang, tokens..., </s>, pad...]; keep only the tokens.
             for i, sequence in zip(chunk, generated.tolist()):
-                outputs[i] = [t for t in sequence[2:] if t not in drop]
+                tokens = sequence[2:]
+                outputs[i] = tokens[:tokens.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in tokens else tokens
             if progress:
                 progress(min(start + size, len(order)), len(order))
         return outputs

@@ -153,7 +153,7 @@ def resolve_revision(repo_id: str, revision: str = DEFAULT_BRANCH, token: str | 
     api = _api(token)
     try:
         info = _call(
-            lambda: api.repo_info(repo_id, revision=rev, repo_type="model", timeout=REQUEST_TIMEOUT_S),
+            lambda: api.model_info(repo_id, revision=rev, timeout=REQUEST_TIMEOUT_S),
             action=f"resolve revision '{rev}' of '{repo_id}'",
             repo_id=repo_id,
             revision=rev,
@@ -234,12 +234,12 @@ def download_adapter(repo_id: str, sha: str, token: str | None = None) -> Path:
     try:  # a commit downloaded before needs no network at all
         paths = [f.path for f in get_cached_repo_tree(repo_id, revision=sha, repo_type="model")]
     except CachedRepoTreeNotFoundError:
-        # repo_info rather than list_repo_tree: one request that takes a timeout and, unlike the paginated tree
+        # model_info rather than list_repo_tree: one request that takes a timeout and, unlike the paginated tree
         # listing, is not retried by huggingface_hub itself for ~23 s when the Hub is down.
         paths = _call(
             lambda: [
                 s.rfilename
-                for s in api.repo_info(repo_id, revision=sha, repo_type="model", timeout=REQUEST_TIMEOUT_S).siblings
+                for s in api.model_info(repo_id, revision=sha, timeout=REQUEST_TIMEOUT_S).siblings
                 or []
             ],
             action=f"list the files of '{repo_id}' at {sha[:7]}",

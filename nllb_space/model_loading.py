@@ -41,14 +41,19 @@ def pick_device(setting: str) -> str:
 
 
 def pick_dtype(setting: str, device: str) -> str:
-    """Resolve ``NLLB_DTYPE``: on CUDA ``auto`` takes bfloat16 where supported, else float16; elsewhere float32."""
+    """Resolve ``NLLB_DTYPE``: on CUDA ``auto`` takes bfloat16 where supported, else float16; on CPU int8.
+
+    int8 is the CPU default because decoding there is bound by reading weights from memory (quantization.py).
+    """
     import torch
 
+    if setting == "int8" and device != "cpu":
+        raise ModelLoadError(f"NLLB_DTYPE=int8 runs on the CPU only; with NLLB_DEVICE={device} use float16 or auto.")
     if setting != "auto":
         return setting
     if device.startswith("cuda"):
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-    return "float32"
+    return "int8" if device == "cpu" else "float32"
 
 
 def load_base(settings: Settings) -> LoadedBase:
@@ -65,7 +70,7 @@ def load_base(settings: Settings) -> LoadedBase:
         model = AutoModelForSeq2SeqLM.from_pretrained(
             name,
             token=settings.hf_token,
-            dtype=getattr(torch, dtype),
+            dtype=torch.float32 if dtype == "int8" else getattr(torch, dtype),
             use_safetensors=True,
             trust_remote_code=False,
             # SDPA for generation; the attention view switches to eager for its one forward pass.
@@ -84,6 +89,10 @@ def load_base(settings: Settings) -> LoadedBase:
         logger.warning("The tokenizer lacks %d NLLB language codes: %s", len(unknown), ", ".join(unknown[:10]))
     model.to(device).eval()
     model.requires_grad_(False)
+    if dtype == "int8":
+        from .quantization import quantize_int8
+
+        quantize_int8(model)
     # Every call sets max_new_tokens; the checkpoint's max_length=200 would only trigger a conflict warning.
     model.generation_config.max_length = None
     return LoadedBase(model=model, tokenizer=tokenizer, device=str(device), dtype=dtype)

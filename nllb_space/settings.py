@@ -15,7 +15,7 @@ from .languages import UnknownLanguageError, resolve_language
 from .segment import DEFAULT_MAX_CHARS
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-DTYPES = ("auto", "float32", "bfloat16", "float16")
+DTYPES = ("auto", "float32", "bfloat16", "float16", "int8")
 
 
 class SettingsError(ValueError):
@@ -39,7 +39,8 @@ class Settings:
     device: str = "auto"
     """``NLLB_DEVICE``: ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
     dtype: str = "auto"
-    """``NLLB_DTYPE``: ``auto`` (bfloat16 or float16 on CUDA, float32 on CPU), ``float32``, ``bfloat16``, ``float16``."""
+    """``NLLB_DTYPE``: ``auto`` (bfloat16 or float16 on CUDA, int8 on CPU), ``float32``, ``bfloat16``, ``float16``
+    or ``int8`` (CPU only: the frozen base's linear layers in int8, LoRA adapters in float32; see quantization.py)."""
     num_beams: int = 4
     """``NLLB_NUM_BEAMS``: default beam size (1 = greedy)."""
     max_beams: int = 8

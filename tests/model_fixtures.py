@@ -60,7 +60,8 @@ def hub_adapters(hub, adapter_dirs) -> dict[str, str]:
 def tiny_settings(tiny_model_dir: Path, **overrides):
     from nllb_space.settings import Settings
 
-    settings = Settings(base_model=str(tiny_model_dir), device="cpu", num_beams=1, max_new_tokens=24)
+    # float32 so outputs can be compared with plain PEFT; the int8 path has its own tests (test_quantization.py).
+    settings = Settings(base_model=str(tiny_model_dir), device="cpu", dtype="float32", num_beams=1, max_new_tokens=24)
     return replace(settings, **overrides)
 
 

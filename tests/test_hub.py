@@ -33,7 +33,7 @@ from nllb_space.hub import (
 )
 from tests.hub_emulator import HubEmulator, git_blob_sha1
 
-REPO = "tester/nllb-lora"
+REPO = "tester/hubtest-nllb-lora"
 BRANCH = "exp/run-1"
 
 
@@ -120,18 +120,18 @@ def test_push_with_existing_tag_fails_before_uploading(hub: HubEmulator, pushed:
 
 def test_push_unchanged_folder_makes_no_new_commit(hub: HubEmulator, tmp_path: Path) -> None:
     folder = save_adapter(tmp_path / "same", seed=4)
-    first = push_folder(folder, "tester/unchanged", commit_message="once")
-    again = push_folder(folder, "tester/unchanged", commit_message="twice")
+    first = push_folder(folder, "tester/hubtest-unchanged", commit_message="once")
+    again = push_folder(folder, "tester/hubtest-unchanged", commit_message="twice")
     assert again.sha == first.sha
-    assert [c.title for c in list_revisions("tester/unchanged").commits] == ["once", "initial commit"]
+    assert [c.title for c in list_revisions("tester/hubtest-unchanged").commits] == ["once", "initial commit"]
 
 
 def test_push_private_repo_and_commit_description(hub: HubEmulator, tmp_path: Path) -> None:
     folder = save_adapter(tmp_path / "p", seed=5)
-    result = push_folder(folder, "tester/private-push", private=True, commit_message="t", commit_description="d")
-    commits = HfApi().list_repo_commits("tester/private-push")
+    result = push_folder(folder, "tester/hubtest-private-push", private=True, commit_message="t", commit_description="d")
+    commits = HfApi().list_repo_commits("tester/hubtest-private-push")
     assert (commits[0].commit_id, commits[0].title, commits[0].message) == (result.sha, "t", "d")
-    assert HfApi().model_info("tester/private-push").private is True
+    assert HfApi().model_info("tester/hubtest-private-push").private is True
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -166,10 +166,10 @@ def test_list_revisions(pushed: Pushed) -> None:
 
 
 def test_unknown_repo(hub: HubEmulator) -> None:
-    with pytest.raises(RepoNotFound, match="Repository 'tester/nope' was not found on the Hub"):
-        resolve_revision("tester/nope", "main")
+    with pytest.raises(RepoNotFound, match="Repository 'tester/hubtest-nope' was not found on the Hub"):
+        resolve_revision("tester/hubtest-nope", "main")
     with pytest.raises(RepoNotFound):
-        list_revisions("tester/nope")
+        list_revisions("tester/hubtest-nope")
 
 
 def test_invalid_repo_id() -> None:
@@ -219,27 +219,27 @@ def test_download_adapter_needs_a_sha(pushed: Pushed) -> None:
 
 
 def test_pickle_only_adapter_is_refused(hub: HubEmulator) -> None:
-    sha = hub.commit_files("tester/pickle-lora", {
+    sha = hub.commit_files("tester/hubtest-pickle-lora", {
         "adapter_config.json": json.dumps({"peft_type": "LORA", "r": 2}),
         "adapter_model.bin": b"\x80\x04pickle bytes",
     })
     with pytest.raises(HubError, match="pickle files are refused") as info:
-        download_adapter("tester/pickle-lora", sha)
+        download_adapter("tester/hubtest-pickle-lora", sha)
     assert "adapter_model.bin" in str(info.value) and "safetensors only" in str(info.value).lower()
 
 
 def test_repo_without_adapter_config_is_refused(hub: HubEmulator, tmp_path: Path) -> None:
     save_file({"w": torch.zeros(2)}, tmp_path / "model.safetensors")
-    sha = hub.commit_files("tester/full-model", {"config.json": b"{}",
+    sha = hub.commit_files("tester/hubtest-full-model", {"config.json": b"{}",
                                                  "model.safetensors": (tmp_path / "model.safetensors").read_bytes()})
     with pytest.raises(HubError, match="is not a PEFT adapter: it has no adapter_config.json"):
-        download_adapter("tester/full-model", sha)
+        download_adapter("tester/hubtest-full-model", sha)
 
 
 def test_adapter_without_weights_is_refused(hub: HubEmulator) -> None:
-    sha = hub.commit_files("tester/no-weights", {"adapter_config.json": b"{}"})
+    sha = hub.commit_files("tester/hubtest-no-weights", {"adapter_config.json": b"{}"})
     with pytest.raises(HubError, match=r"no adapter weights \(\*\.safetensors\)"):
-        download_adapter("tester/no-weights", sha)
+        download_adapter("tester/hubtest-no-weights", sha)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -248,16 +248,16 @@ def test_adapter_without_weights_is_refused(hub: HubEmulator) -> None:
 
 
 def test_private_repo_without_token(hub: HubEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    sha = hub.commit_files("tester/secret-lora", {"adapter_config.json": b"{}"}, private=True)
-    assert resolve_revision("tester/secret-lora", "main") == sha  # HF_TOKEN is the emulator's token
+    sha = hub.commit_files("tester/hubtest-secret-lora", {"adapter_config.json": b"{}"}, private=True)
+    assert resolve_revision("tester/hubtest-secret-lora", "main") == sha  # HF_TOKEN is the emulator's token
     monkeypatch.delenv("HF_TOKEN")
     # What the real Hub does, and so the emulator: 401 + X-Error-Code RepoNotFound -> RepositoryNotFoundError.
     with pytest.raises(RepositoryNotFoundError):
-        HfApi().model_info("tester/secret-lora")
+        HfApi().model_info("tester/hubtest-secret-lora")
     with pytest.raises(RepoNotFound, match="or it is private and no HF_TOKEN is set"):
-        resolve_revision("tester/secret-lora", "main")
+        resolve_revision("tester/hubtest-secret-lora", "main")
     with pytest.raises(RepositoryNotFoundError):
-        hf_hub_download("tester/secret-lora", "adapter_config.json")
+        hf_hub_download("tester/hubtest-secret-lora", "adapter_config.json")
 
 
 def test_wrong_token_is_reported_without_leaking_it(hub: HubEmulator, pushed: Pushed) -> None:
@@ -312,9 +312,9 @@ def test_dropped_connection_is_retried(hub: HubEmulator, pushed: Pushed) -> None
 
 
 def test_download_survives_a_failed_file_request(hub: HubEmulator) -> None:
-    sha = hub.commit_files("tester/blip", {"adapter_config.json": b"{}", "adapter_model.safetensors": b"w"})
+    sha = hub.commit_files("tester/hubtest-blip", {"adapter_config.json": b"{}", "adapter_model.safetensors": b"w"})
     hub.fail(r"/resolve/.*/adapter_model\.safetensors$", status=503, times=1)
-    folder = download_adapter("tester/blip", sha)  # huggingface_hub retries the file itself (after ~1 s)
+    folder = download_adapter("tester/hubtest-blip", sha)  # huggingface_hub retries the file itself (after ~1 s)
     assert (folder / "adapter_model.safetensors").read_bytes() == b"w"
 
 
@@ -328,8 +328,8 @@ def test_hub_down_keeps_a_full_sha_usable(hub: HubEmulator, pushed: Pushed) -> N
 def test_503_during_push_is_retried(hub: HubEmulator, tmp_path: Path) -> None:
     folder = save_adapter(tmp_path / "r", seed=6)
     hub.fail(r"/commit/main$", status=503, times=1)
-    result = push_folder(folder, "tester/retried-push", commit_message="retried")
-    assert hub.resolve("tester/retried-push", "main") == result.sha
+    result = push_folder(folder, "tester/hubtest-retried-push", commit_message="retried")
+    assert hub.resolve("tester/hubtest-retried-push", "main") == result.sha
 
 
 def test_offline_mode(pushed: Pushed, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -371,14 +371,14 @@ def test_peft_from_pretrained_by_revision(pushed: Pushed) -> None:
 
 def test_stale_parent_commit_is_refused_with_412(hub: HubEmulator, pushed: Pushed) -> None:
     api = HfApi()
-    api.create_repo("tester/race", exist_ok=True)
-    old = api.model_info("tester/race").sha
-    api.upload_file(path_or_fileobj=b"one", path_in_repo="f.txt", repo_id="tester/race", commit_message="one")
+    api.create_repo("tester/hubtest-race", exist_ok=True)
+    old = api.model_info("tester/hubtest-race").sha
+    api.upload_file(path_or_fileobj=b"one", path_in_repo="f.txt", repo_id="tester/hubtest-race", commit_message="one")
     with pytest.raises(HfHubHTTPError) as info:
-        api.upload_file(path_or_fileobj=b"two", path_in_repo="f.txt", repo_id="tester/race", commit_message="two",
+        api.upload_file(path_or_fileobj=b"two", path_in_repo="f.txt", repo_id="tester/hubtest-race", commit_message="two",
                         parent_commit=old)
     assert info.value.response.status_code == 412
-    assert hub.file_content("tester/race", "f.txt") == b"one"
+    assert hub.file_content("tester/hubtest-race", "f.txt") == b"one"
 
 
 def test_emulator_http_contract(hub: HubEmulator, pushed: Pushed) -> None:
@@ -398,7 +398,7 @@ def test_emulator_http_contract(hub: HubEmulator, pushed: Pushed) -> None:
         r = client.head(path)
         assert (r.status_code, r.headers.get("X-Error-Code")) == (404, code), path
     assert client.get("/api/agent-harnesses").status_code == 404
-    r = client.post("/api/repos/create", json={"name": "nllb-lora", "organization": "tester"})
+    r = client.post("/api/repos/create", json={"name": "hubtest-nllb-lora", "organization": "tester"})
     assert r.status_code == 409 and r.json()["url"] == f"{hub.url}/{REPO}"
     assert client.post(f"/api/models/{REPO}/branch/main", json={}).status_code == 409
     assert client.post(f"/api/models/{REPO}/tag/main", json={"tag": "v1"}).status_code == 409
@@ -417,26 +417,26 @@ def test_emulator_http_contract(hub: HubEmulator, pushed: Pushed) -> None:
 
 def test_emulator_branches_tags_deletions_and_datasets(hub: HubEmulator) -> None:
     api = HfApi()
-    api.create_repo("tester/data", repo_type="dataset")
-    api.upload_file(path_or_fileobj=b"a,b\n", path_in_repo="d/train.csv", repo_id="tester/data",
+    api.create_repo("tester/hubtest-data", repo_type="dataset")
+    api.upload_file(path_or_fileobj=b"a,b\n", path_in_repo="d/train.csv", repo_id="tester/hubtest-data",
                     repo_type="dataset", commit_message="data")
-    api.create_branch("tester/data", branch="dev", repo_type="dataset")
-    api.create_tag("tester/data", tag="t1", revision="dev", repo_type="dataset")
-    api.delete_folder("d", repo_id="tester/data", repo_type="dataset", revision="dev", commit_message="rm")
-    assert [f.path for f in api.list_repo_tree("tester/data", repo_type="dataset", revision="dev")] == [
+    api.create_branch("tester/hubtest-data", branch="dev", repo_type="dataset")
+    api.create_tag("tester/hubtest-data", tag="t1", revision="dev", repo_type="dataset")
+    api.delete_folder("d", repo_id="tester/hubtest-data", repo_type="dataset", revision="dev", commit_message="rm")
+    assert [f.path for f in api.list_repo_tree("tester/hubtest-data", repo_type="dataset", revision="dev")] == [
         ".gitattributes"]
-    path = hf_hub_download("tester/data", "d/train.csv", repo_type="dataset", revision="t1")
+    path = hf_hub_download("tester/hubtest-data", "d/train.csv", repo_type="dataset", revision="t1")
     assert Path(path).read_bytes() == b"a,b\n"
-    api.delete_tag("tester/data", tag="t1", repo_type="dataset")
-    api.delete_branch("tester/data", branch="dev", repo_type="dataset")
-    refs = api.list_repo_refs("tester/data", repo_type="dataset")
+    api.delete_tag("tester/hubtest-data", tag="t1", repo_type="dataset")
+    api.delete_branch("tester/hubtest-data", branch="dev", repo_type="dataset")
+    refs = api.list_repo_refs("tester/hubtest-data", repo_type="dataset")
     assert ([b.name for b in refs.branches], refs.tags) == (["main"], [])
 
 
 def test_emulator_paginates_commits(hub: HubEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hub, "commits_page_size", 2)
     for i in range(4):
-        hub.commit_files("tester/long-history", {"n.txt": str(i)}, message=f"c{i}")
-    titles = [c.title for c in HfApi().list_repo_commits("tester/long-history")]
+        hub.commit_files("tester/hubtest-long-history", {"n.txt": str(i)}, message=f"c{i}")
+    titles = [c.title for c in HfApi().list_repo_commits("tester/hubtest-long-history")]
     assert titles == ["c3", "c2", "c1", "c0", "initial commit"]
-    assert [c.title for c in list_revisions("tester/long-history", max_commits=3).commits] == ["c3", "c2", "c1"]
+    assert [c.title for c in list_revisions("tester/hubtest-long-history", max_commits=3).commits] == ["c3", "c2", "c1"]
