@@ -122,6 +122,10 @@ class AdapterRegistry:
         self._evict(base, pinned | {ref.adapter_name})
         return ref
 
+    def trim(self, base: LoadedBase) -> None:
+        """Evict down to the cache size once a request that pinned several adapters is done with them."""
+        self._evict(base, set())
+
     def loaded(self) -> tuple[ModelRef, ...]:
         """Adapters attached now, least recently used first."""
         return tuple(self._loaded.values())

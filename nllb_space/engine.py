@@ -233,6 +233,7 @@ class Engine:
                     t0 = time.perf_counter()
                     outputs.extend(self._translate_pieces(segmented.pieces, src, tgt, [ref], decoding, progress))
                     seconds.append(time.perf_counter() - t0)
+            self._registry.trim(self._base)
         left_t, right_t = (
             self._assemble(segmented, out, ref, src, tgt, decoding, secs)
             for out, ref, secs in zip(outputs, refs, seconds)
@@ -276,6 +277,7 @@ class Engine:
             target_text = tokenizer.decode(target_ids, skip_special_tokens=True)
             decoder_ids = [base.model.config.decoder_start_token_id, self._lang_id(tgt), *target_ids]
             maps = self._forward_attention(source_ids, decoder_ids, refs)
+            self._registry.trim(self._base)
         source_tokens = readable_tokens(tokenizer, source_ids)
         target_tokens = readable_tokens(tokenizer, decoder_ids)
         return [

@@ -50,8 +50,12 @@ SHAPES: dict[str, SyntheticShape] = {
 }
 
 
-def build_tokenizer(sentences: Iterable[str], vocab_size: int = 600):
-    """Train a small BPE on ``sentences`` and wrap it in a real ``NllbTokenizer`` (202 language codes included)."""
+def build_tokenizer(sentences: Iterable[str], vocab_size: int = 600, total_size: int | None = None):
+    """Train a small BPE on ``sentences`` and wrap it in a real ``NllbTokenizer`` (202 language codes included).
+
+    With ``total_size``, filler pieces pad the vocabulary so ``len(tokenizer) == total_size``: a model with NLLB's
+    256,206 rows can then generate any id and still be decoded, and language codes get NLLB's own ids.
+    """
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import NllbTokenizer
 
@@ -64,7 +68,12 @@ def build_tokenizer(sentences: Iterable[str], vocab_size: int = 600):
     bpe.train_from_iterator(list(sentences), trainer=trainer)
     model = json.loads(bpe.to_str())["model"]
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
-    return NllbTokenizer(vocab=model["vocab"], merges=merges)
+    vocab = dict(model["vocab"])
+    if total_size is not None:
+        added = 203  # the 202 language codes and <mask>, which NllbTokenizer appends after the BPE pieces
+        for i in range(len(vocab), total_size - added):
+            vocab[f"<filler_{i}>"] = i
+    return NllbTokenizer(vocab=vocab, merges=merges)
 
 
 def build_model(tokenizer, shape: SyntheticShape, seed: int = 0):
@@ -113,8 +122,9 @@ def save_synthetic_nllb(
     ``shape`` is a key of ``SHAPES`` or a ``SyntheticShape``.
     """
     folder = Path(folder)
-    tokenizer = build_tokenizer(sentences)
-    model = build_model(tokenizer, SHAPES[shape] if isinstance(shape, str) else shape, seed=seed)
+    shape = SHAPES[shape] if isinstance(shape, str) else shape
+    tokenizer = build_tokenizer(sentences, total_size=shape.vocab_size)
+    model = build_model(tokenizer, shape, seed=seed)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
