@@ -1,0 +1,443 @@
+"""`python train/run.py`: LoRA training on the tiny model, scoring, the output folder, pushing by revision, errors.
+
+Every test calls ``train.run.main(argv)`` the way the command line does (the DDP test runs the real command in a
+subprocess), against the session's loopback Hub emulator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.hub_fixtures import HUB_TOKEN
+from tests.model_fixtures import tiny_settings
+from tests.pairs import PAIRS, SOURCES, TARGETS
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+TRAINED_REPO = "tester/nllb-train-lora"
+TRAINED_BRANCH = "exp/tiny"
+TRAINED_TAG = "t1"
+
+# Small and fast: greedy, short outputs, a handful of steps.
+QUICK = ["--batch-size", "8", "--eval-max-new-tokens", "12", "--logging-steps", "1", "--warmup", "0"]
+
+
+@dataclass
+class Run:
+    """One ``main()`` call: its exit status, what it printed and logged, and its output folder."""
+
+    status: int
+    stdout: str
+    stderr: str
+    logs: str
+    out: Path
+
+    @property
+    def metrics(self) -> dict:
+        return json.loads((self.out / "metrics.json").read_text(encoding="utf-8"))
+
+
+def run_main(argv: list[str], out: Path, callbacks=()) -> Run:
+    """``main(argv)`` with stdout, stderr and every log record (INFO and up) captured."""
+    from train.run import main
+
+    stdout, stderr, logs = io.StringIO(), io.StringIO(), io.StringIO()
+    handler = logging.StreamHandler(logs)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            status = main([*argv, "--output-dir", str(out)], callbacks=callbacks)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    return Run(status, stdout.getvalue(), stderr.getvalue(), logs.getvalue(), out)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Two shared cores: torch's two-thread pool contending with other processes made tiny steps ~10x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def pairs_tsv(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "pairs.tsv"
+    path.write_text("spa_Latn\tita_Latn\n" + "".join(f"{es}\t{it}\n" for es, it in PAIRS), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def adaptable_base_dir(tiny_model_dir, tmp_path_factory) -> Path:
+    """The tiny model made into something LoRA can adapt, like a real pretrained model.
+
+    On the random tiny model itself a LoRA update has nothing to steer: its frozen random embeddings keep the logits
+    near uniform (measured: chrF++ stays about 5 after hundreds of steps at any learning rate). So the model is first
+    fully trained on PAIRS (it learns the vocabulary and the pairs), then every attention projection gets a random
+    rank-2 change that wrecks its translations. Undoing a low-rank change is exactly what LoRA is for.
+    """
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, DataCollatorForSeq2Seq
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForSeq2SeqLM.from_pretrained(tiny_model_dir)
+    model.model.encoder.layerdrop = model.model.decoder.layerdrop = 0.0
+    tokenizer.src_lang, tokenizer.tgt_lang = "spa_Latn", "ita_Latn"
+    encoded = tokenizer(list(SOURCES), text_target=list(TARGETS))
+    batch = DataCollatorForSeq2Seq(tokenizer, model=model)([dict(zip(encoded, row)) for row in zip(*encoded.values())])
+    torch.manual_seed(0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.0)
+    model.train()
+    for _ in range(50):
+        model(**batch).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if isinstance(module, torch.nn.Linear) and name.rsplit(".", 1)[-1] in ("q_proj", "k_proj", "v_proj",
+                                                                                   "out_proj"):
+                weight = module.weight
+                change = torch.randn(weight.shape[0], 2, generator=generator) @ torch.randn(
+                    2, weight.shape[1], generator=generator)
+                weight.add_(change * (3.0 * weight.norm() / change.norm()))
+    folder = tmp_path_factory.mktemp("adaptable-nllb")
+    model.eval().save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(hub, adaptable_base_dir, pairs_tsv, tmp_path_factory) -> Run:
+    """One real training run on the adaptable tiny model, pushed to a branch with a tag."""
+    out = tmp_path_factory.mktemp("run") / "out"
+    run = run_main([
+        "--base-model", str(adaptable_base_dir), "--train-file", str(pairs_tsv), "--eval-file", str(pairs_tsv),
+        "--max-steps", "100", "--learning-rate", "5e-3", "--eval-steps", "50", "--seed", "0", *QUICK,
+        "--eval-max-new-tokens", "32", "--logging-steps", "10",
+        "--push-to-hub", "--hub-repo", TRAINED_REPO, "--hub-branch", TRAINED_BRANCH, "--hub-tag", TRAINED_TAG,
+    ], out)
+    assert run.status == 0, run.stderr[-3000:]
+    return run
+
+
+# -- training -----------------------------------------------------------------------------------------------------
+
+
+def test_training_lowers_the_loss_and_raises_chrf_above_the_base_model(trained):
+    metrics = trained.metrics
+    losses = [loss for _, loss in metrics["loss_history"]]
+    assert losses[-1] < 0.5 * losses[0]
+    assert metrics["lora"]["chrf"] > metrics["base"]["chrf"] + 20
+    assert metrics["lora"]["bleu"] > metrics["base"]["bleu"]
+    assert metrics["training"]["steps"] == 100 and metrics["training"]["train_pairs"] == 40
+    # Evaluation loss every 50 steps; the best checkpoint's adapter is the one saved (load_best_model_at_end).
+    assert metrics["training"]["best_checkpoint"] in ("checkpoint-50", "checkpoint-100")
+    assert metrics["training"]["best_eval_loss"] < losses[0]
+    assert metrics["base"]["chrf_signature"].startswith("nrefs:1") and metrics["base"]["sentences"] == 40
+    # Printed: clean-up counts, trainable vs total parameters, the scores table.
+    assert "train: 40 pairs loaded; dropped 0 empty, 0 duplicate" in trained.stdout
+    assert "trainable of" in trained.stdout and "frozen" in trained.stdout
+    assert "chrF++" in trained.stdout and f"{metrics['lora']['chrf']:.2f}" in trained.stdout
+
+
+def test_every_lora_target_received_updates(trained):
+    from safetensors.torch import load_file
+
+    tensors = load_file(trained.out / "adapter_model.safetensors")
+    b_weights = {key: value for key, value in tensors.items() if ".lora_B." in key}
+    # PEFT starts every B at zero: a non-zero B was trained.
+    assert b_weights and all(value.abs().sum() > 0 for value in b_weights.values())
+    modules = {key.split(".lora_B.")[0].removeprefix("base_model.model.").removeprefix("model.") for key in b_weights}
+    for stack, blocks in (("encoder", ("self_attn",)), ("decoder", ("self_attn", "encoder_attn"))):
+        for layer in range(2):
+            for block in blocks:
+                for projection in ("q_proj", "k_proj", "v_proj", "out_proj"):
+                    assert f"{stack}.layers.{layer}.{block}.{projection}" in modules
+
+
+def test_tokenization_puts_language_tags_where_nllb_expects_them(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    from train.data import _dataset
+    from train.run import TrainConfig, check_language_tags, tokenize
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    config = TrainConfig(train_file="x.tsv", src_lang="fra_Latn", tgt_lang="deu_Latn")
+    example = tokenize(_dataset(["Hola."], ["Ciao."]), tokenizer, config)[0]
+    tokens = tokenizer.convert_ids_to_tokens(example["input_ids"])
+    labels = tokenizer.convert_ids_to_tokens(example["labels"])
+    assert (tokens[0], tokens[-1], labels[0], labels[-1]) == ("fra_Latn", "</s>", "deu_Latn", "</s>")
+    check_language_tags(example, tokenizer, "fra_Latn", "deu_Latn")
+    with pytest.raises(RuntimeError, match="NLLB's layout"):
+        check_language_tags(example, tokenizer, "spa_Latn", "deu_Latn")
+
+
+# -- output folder, card, push ------------------------------------------------------------------------------------
+
+
+def test_output_folder_holds_adapter_metrics_and_a_valid_card(trained):
+    from nllb_space.card import validate_card
+
+    names = {p.name for p in trained.out.iterdir()}
+    assert {"adapter_config.json", "adapter_model.safetensors", "metrics.json", "README.md", "checkpoints"} <= names
+    card = (trained.out / "README.md").read_text(encoding="utf-8")
+    metadata = validate_card(card)
+    assert metadata["language"] == ["es", "it"] and metadata["library_name"] == "peft"
+    values = {m["type"]: m["value"] for m in metadata["model-index"][0]["results"][0]["metrics"]}
+    lora = trained.metrics["lora"]
+    assert values == {"bleu": round(lora["bleu"], 2), "chrf": round(lora["chrf"], 2)}
+    assert f"NLLB_ADAPTER_REPO={TRAINED_REPO} NLLB_ADAPTER_REVISION={TRAINED_TAG}" in card
+    adapter_config = json.loads((trained.out / "adapter_config.json").read_text())
+    assert sorted(adapter_config["target_modules"]) == ["k_proj", "out_proj", "q_proj", "v_proj"]
+    assert (adapter_config["r"], adapter_config["lora_alpha"]) == (16, 32)
+
+
+def test_push_makes_one_tagged_commit_on_the_branch_and_prints_the_app_line(trained, hub):
+    sha = hub.resolve(TRAINED_REPO, TRAINED_TAG)
+    assert hub.resolve(TRAINED_REPO, TRAINED_BRANCH) == sha
+    assert f"commit {sha}" in trained.stdout
+    assert f"NLLB_ADAPTER_REPO={TRAINED_REPO} NLLB_ADAPTER_REVISION={TRAINED_TAG}" in trained.stdout.splitlines()
+    for name in ("adapter_config.json", "adapter_model.safetensors", "README.md", "metrics.json"):
+        assert hub.file_content(TRAINED_REPO, name, TRAINED_TAG) == (trained.out / name).read_bytes()
+    with pytest.raises(KeyError):  # checkpoints (optimizer states) never leave the machine
+        hub.file_content(TRAINED_REPO, "checkpoints/checkpoint-100/adapter_model.safetensors", TRAINED_TAG)
+
+
+def test_pushed_tag_loads_with_peft_and_the_app_engine_like_the_local_adapter(trained, adaptable_base_dir):
+    from peft import PeftModel
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    from nllb_space.engine import Engine
+    from train.evaluation import Decoding, translate
+
+    tokenizer = AutoTokenizer.from_pretrained(adaptable_base_dir)
+    sentences = list(SOURCES[:6])
+    decoding = Decoding(num_beams=1, max_new_tokens=24)
+
+    def outputs(adapter=None, **kwargs) -> list[str]:
+        model = AutoModelForSeq2SeqLM.from_pretrained(adaptable_base_dir)
+        if adapter:
+            model = PeftModel.from_pretrained(model, adapter, **kwargs)
+        return translate(model, tokenizer, sentences, "spa_Latn", "ita_Latn", decoding)
+
+    local = outputs(str(trained.out))
+    assert outputs(TRAINED_REPO, revision=TRAINED_TAG) == local
+    assert local != outputs()  # the adapter changes the translations, so "the same outputs" means something
+
+    engine = Engine(tiny_settings(adaptable_base_dir, adapter_repo=TRAINED_REPO, adapter_revision=TRAINED_TAG))
+    engine.load()
+    assert engine.adapter_error is None
+    served = [engine.translate(s, "spa_Latn", "ita_Latn", model=TRAINED_TAG).text for s in sentences]
+    assert served == local
+
+
+def test_the_token_never_appears_in_output_logs_or_files(trained):
+    for text in (trained.stdout, trained.stderr, trained.logs):
+        assert HUB_TOKEN not in text
+    for path in trained.out.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".md", ".txt"):
+            assert HUB_TOKEN not in path.read_text(encoding="utf-8", errors="replace"), path
+
+
+# -- failures -------------------------------------------------------------------------------------------------------
+
+
+def quick_run(model_dir: Path, data: Path, out: Path, *extra: str, callbacks=()) -> Run:
+    return run_main(["--base-model", str(model_dir), "--train-file", str(data), "--eval-file", str(data),
+                     "--learning-rate", "5e-3", *QUICK, *extra], out, callbacks=callbacks)
+
+
+def test_failed_push_keeps_the_output_and_push_only_retries(hub, tiny_model_dir, pairs_tsv, tmp_path, monkeypatch):
+    repo = "tester/nllb-flaky"
+    out = tmp_path / "out"
+    hub.fail(r"/api/models/tester/nllb-flaky/commit/", status=403)
+    try:
+        run = quick_run(tiny_model_dir, pairs_tsv, out, "--max-steps", "2", "--eval-steps", "2",
+                        "--push-to-hub", "--hub-repo", repo, "--hub-tag", "v1")
+    finally:
+        hub.clear_faults()  # never leave a fault behind for other tests of the session
+    assert run.status == 1
+    assert "push failed" in run.stderr and "403" in run.stderr
+    assert f"--push-only --output-dir {out} --hub-repo {repo} --hub-tag v1" in run.stderr
+    for name in ("adapter_config.json", "adapter_model.safetensors", "metrics.json", "README.md"):
+        assert (out / name).is_file()
+
+    monkeypatch.setenv("HF_TOKEN", "hf_notTheRightToken")  # the Hub refuses it: another failure, same folder
+    refused = run_main(["--push-only", "--hub-repo", repo, "--hub-tag", "v1"], out)
+    assert refused.status == 1 and "401" in refused.stderr
+    assert "hf_notTheRightToken" not in refused.stderr + refused.stdout + refused.logs
+    monkeypatch.setenv("HF_TOKEN", HUB_TOKEN)
+
+    retried = run_main(["--push-only", "--hub-repo", repo, "--hub-tag", "v1"], out)
+    assert retried.status == 0, retried.stderr
+    sha = hub.resolve(repo, "v1")
+    assert f"commit {sha}" in retried.stdout
+    assert f"NLLB_ADAPTER_REPO={repo} NLLB_ADAPTER_REVISION=v1" in retried.stdout
+    assert hub.file_content(repo, "adapter_model.safetensors", "v1") == (out / "adapter_model.safetensors").read_bytes()
+    assert HUB_TOKEN not in run.stdout + run.stderr + run.logs + retried.stdout + retried.stderr + retried.logs
+
+
+def test_interrupted_run_resumes_from_its_last_checkpoint(tiny_model_dir, pairs_tsv, tmp_path):
+    from transformers import TrainerCallback
+
+    class InterruptAtStep3(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 3:
+                raise KeyboardInterrupt
+
+    class FirstStep(TrainerCallback):
+        step: int | None = None
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            if self.step is None:
+                self.step = state.global_step
+
+    out = tmp_path / "out"
+    argv = ["--max-steps", "5", "--eval-steps", "2"]
+    first = quick_run(tiny_model_dir, pairs_tsv, out, *argv, callbacks=[InterruptAtStep3()])
+    assert first.status == 130 and "--resume-from-checkpoint last" in first.stderr
+    assert not (out / "adapter_model.safetensors").exists()
+
+    refused = quick_run(tiny_model_dir, pairs_tsv, out, *argv)  # a new run must not mix into the old one
+    assert refused.status == 2 and "--overwrite" in refused.stderr
+
+    recorder = FirstStep()
+    resumed = quick_run(tiny_model_dir, pairs_tsv, out, *argv, "--resume-from-checkpoint", "last",
+                        callbacks=[recorder])
+    assert resumed.status == 0, resumed.stderr[-2000:]
+    assert f"Resuming from {out / 'checkpoints' / 'checkpoint-2'}" in resumed.stdout
+    assert recorder.step == 2  # continued after the checkpoint, not from scratch
+    assert resumed.metrics["training"]["steps"] == 5
+
+
+def test_overwrite_replaces_a_previous_run(tiny_model_dir, pairs_tsv, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "metrics.json").write_text("{}")
+    (out / "notes.txt").write_text("mine")
+    run = quick_run(tiny_model_dir, pairs_tsv, out, "--max-steps", "1", "--eval-steps", "1", "--overwrite")
+    assert run.status == 0, run.stderr[-2000:]
+    assert run.metrics["training"]["steps"] == 1
+    assert (out / "notes.txt").read_text() == "mine"  # only the run's own files are replaced
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--hub-tag", "v1"], "--hub-tag needs --push-to-hub"),
+        (["--push-to-hub"], "--push-to-hub needs --hub-repo"),
+        (["--src-lang", "spa_Latin"], "--src-lang: "),
+        (["--tgt-lang", "Spanish"], "--src-lang and --tgt-lang are both spa_Latn"),
+        (["--lora-r", "0"], "--lora-r must be at least 1"),
+        (["--revision", "v1"], "--revision needs --adapter"),
+        (["--source-file", "a.txt"], "--source-file and --target-file go together"),
+        (["--eval-share", "1.5"], "--eval-share must be between 0 and 1"),
+        (["--overwrite", "--resume-from-checkpoint", "last"], "--overwrite would delete the checkpoints"),
+    ],
+)
+def test_bad_flags_fail_naming_the_flag(extra, message, pairs_tsv, tmp_path):
+    run = run_main(["--train-file", str(pairs_tsv), *extra], tmp_path / "out")
+    assert run.status == 2
+    assert message in run.stderr
+
+
+def test_unknown_language_suggests_the_code(pairs_tsv, tmp_path):
+    run = run_main(["--train-file", str(pairs_tsv), "--src-lang", "spa_Latin"], tmp_path / "out")
+    assert run.status == 2 and "spa_Latn" in run.stderr
+
+
+def test_o_proj_target_fails_naming_out_proj(tiny_model_dir, pairs_tsv, tmp_path):
+    run = quick_run(tiny_model_dir, pairs_tsv, tmp_path / "out", "--max-steps", "1",
+                    "--lora-targets", "q_proj,k_proj,v_proj,o_proj")
+    assert run.status == 1
+    assert "o_proj" in run.stderr and "'out_proj', not 'o_proj'" in run.stderr
+
+
+def test_non_empty_output_dir_needs_overwrite(tiny_model_dir, pairs_tsv, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("x")
+    run = quick_run(tiny_model_dir, pairs_tsv, out, "--max-steps", "1")
+    assert run.status == 2 and "is not empty" in run.stderr and "--overwrite" in run.stderr
+
+
+def test_misaligned_files_and_missing_columns_fail_with_what_was_found(tiny_model_dir, tmp_path):
+    src, tgt = tmp_path / "train.spa", tmp_path / "train.ita"
+    src.write_text("uno\ndos\ntres\n", encoding="utf-8")
+    tgt.write_text("uno\ndue\n", encoding="utf-8")
+    run = run_main(["--base-model", str(tiny_model_dir), "--source-file", str(src), "--target-file", str(tgt)],
+                   tmp_path / "out1")
+    assert run.status == 1 and f"{src} has 3 lines" in run.stderr and f"{tgt} has 2" in run.stderr
+
+    table = tmp_path / "wrong.csv"
+    table.write_text("english,german\nhello,hallo\n", encoding="utf-8")
+    run = run_main(["--base-model", str(tiny_model_dir), "--train-file", str(table)], tmp_path / "out2")
+    assert run.status == 1 and "columns found: english, german" in run.stderr
+
+
+def test_hub_dataset_with_train_and_validation_splits(hub, tiny_model_dir, tmp_path):
+    def jsonl(pairs) -> str:
+        return "".join(json.dumps({"translation": {"es": es, "it": it}}, ensure_ascii=False) + "\n" for es, it in pairs)
+
+    hub.commit_files("tester/opus-mini-es-it", {"data/train.jsonl": jsonl(PAIRS[:30]),
+                                                "data/validation.jsonl": jsonl(PAIRS[30:])}, repo_type="dataset")
+    run = run_main(["--base-model", str(tiny_model_dir), "--dataset", "tester/opus-mini-es-it",
+                    "--eval-split", "validation", "--max-steps", "1", "--eval-steps", "1", *QUICK], tmp_path / "out")
+    assert run.status == 0, run.stderr[-2000:]
+    assert run.metrics["training"]["train_pairs"] == 30 and run.metrics["base"]["sentences"] == 10
+    assert run.metrics["eval_set"] == "tester/opus-mini-es-it (validation)"
+    card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    assert "datasets:\n- tester/opus-mini-es-it" in card and "type: tester/opus-mini-es-it" in card
+
+
+def test_eval_only_scores_base_against_a_hub_adapter(trained, adaptable_base_dir, pairs_tsv, tmp_path):
+    out = tmp_path / "eval"
+    run = run_main(["--eval-only", "--base-model", str(adaptable_base_dir), "--eval-file", str(pairs_tsv),
+                    "--adapter", TRAINED_REPO, "--revision", TRAINED_TAG, "--eval-max-new-tokens", "32"], out)
+    assert run.status == 0, run.stderr[-2000:]
+    assert run.metrics["base"] == trained.metrics["base"]
+    assert run.metrics["lora"] == trained.metrics["lora"]  # same adapter, same data, same decoding
+    assert set(os.listdir(out)) == {"metrics.json"}
+
+
+# -- several processes --------------------------------------------------------------------------------------------
+
+
+def test_two_process_ddp_run_completes_and_pushes_once(hub, tiny_model_dir, pairs_tsv, tmp_path):
+    out = tmp_path / "out"
+    repo = "tester/nllb-ddp"
+    eval_tsv = tmp_path / "eval.tsv"  # a few pairs: the processes' start-up already costs most of this test
+    eval_tsv.write_text("".join(f"{es}\t{it}\n" for es, it in PAIRS[:6]), encoding="utf-8")
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train/run.py",
+        "--base-model", str(tiny_model_dir), "--train-file", str(pairs_tsv), "--eval-file", str(eval_tsv),
+        "--output-dir", str(out), "--max-steps", "3", "--eval-steps", "3", *QUICK, "--batch-size", "4",
+        "--push-to-hub", "--hub-repo", repo,
+    ]
+    # The emulator's HF_ENDPOINT/HF_TOKEN/HF_HOME are in os.environ (tests/conftest.py); one thread per process.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-4000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["training"]["steps"] == 3
+    assert metrics["training"]["batch_size"] == 8  # 4 per process x 2 processes
+    app_lines = [line for line in done.stdout.splitlines() if line.startswith("NLLB_ADAPTER_REPO=")]
+    assert app_lines == [f"NLLB_ADAPTER_REPO={repo} NLLB_ADAPTER_REVISION={hub.resolve(repo, 'main')}"]
+    assert HUB_TOKEN not in done.stdout + done.stderr
