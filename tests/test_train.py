@@ -417,6 +417,18 @@ def test_eval_only_scores_base_against_a_hub_adapter(trained, adaptable_base_dir
     assert set(os.listdir(out)) == {"metrics.json"}
 
 
+def test_eval_only_in_int8_scores_close_to_float32(trained, adaptable_base_dir, pairs_tsv, tmp_path):
+    """--eval-dtype int8 scores the app's CPU path: same adapter, near the float32 scores, not identical weights."""
+    out = tmp_path / "eval-int8"
+    run = run_main(["--eval-only", "--eval-dtype", "int8", "--base-model", str(adaptable_base_dir),
+                    "--eval-file", str(pairs_tsv), "--adapter", TRAINED_REPO, "--revision", TRAINED_TAG,
+                    "--eval-max-new-tokens", "32"], out)
+    assert run.status == 0, run.stderr[-2000:]
+    float_chrf, int8_chrf = trained.metrics["lora"]["chrf"], run.metrics["lora"]["chrf"]
+    assert abs(int8_chrf - float_chrf) < 0.25 * float_chrf
+    assert run.metrics["lora"]["chrf"] > run.metrics["base"]["chrf"]
+
+
 # -- several processes --------------------------------------------------------------------------------------------
 
 

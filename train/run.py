@@ -184,6 +184,8 @@ class TrainConfig:
     """Sentences per generate call (and per evaluation-loss batch)."""
     eval_only: bool = False
     """Only score the base model (and --adapter, if given) on the evaluation data; no training."""
+    eval_dtype: str = "float32"
+    """With --eval-only: weights to score with, float32 or int8 (the app's CPU path; shows what int8 costs)."""
     adapter: str | None = None
     """With --eval-only: Hub repo id or local folder of a LoRA adapter to score against the base model."""
     revision: str | None = None
@@ -238,6 +240,10 @@ class TrainConfig:
                               "--resume-from-checkpoint and --overwrite.")
         if self.eval_only and (self.push_to_hub or self.resume_from_checkpoint):
             raise ConfigError("--eval-only trains nothing: drop --push-to-hub and --resume-from-checkpoint.")
+        if self.eval_dtype not in ("float32", "int8"):
+            raise ConfigError(f"--eval-dtype must be float32 or int8, got {self.eval_dtype!r}.")
+        if self.eval_dtype == "int8" and not self.eval_only:
+            raise ConfigError("--eval-dtype int8 is for --eval-only: training needs float weights.")
         if self.adapter and not self.eval_only:
             raise ConfigError("--adapter is for --eval-only (scoring an existing adapter).")
         if self.revision and not self.adapter:
@@ -419,10 +425,11 @@ def evaluate_only(config: TrainConfig) -> int:
 
     out = Path(config.output_dir)
     check_output_dir(config, out, ("metrics.json",))
-    model, tokenizer = load_model(config)
+    model, tokenizer = load_model(config, dtype=config.eval_dtype)
     _, eval_pairs, eval_name, reports = load_pairs(config, None)
     print(reports[-1].summary())
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    # int8 kernels run on the CPU only.
+    device = "cuda" if torch.cuda.is_available() and config.eval_dtype == "float32" else "cpu"
     autocast = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(resolve_precision(config.precision))
     decoding = Decoding(config.eval_beams, config.eval_max_new_tokens, config.eval_batch_size)
     model.to(device)
@@ -602,12 +609,15 @@ def base_name(config: TrainConfig) -> str:
     return config.base_model_name or config.base_model
 
 
-def load_model(config: TrainConfig):
-    """The base model in fp32 on the CPU (Trainer moves it; mixed precision keeps fp32 master weights) + tokenizer."""
+def load_model(config: TrainConfig, dtype: str = "float32"):
+    """The base model on the CPU (Trainer moves it; mixed precision keeps fp32 master weights) + tokenizer.
+
+    ``dtype="int8"`` loads it as the app serves it on a CPU, for --eval-only --eval-dtype int8.
+    """
     from nllb_space.model_loading import load_base
     from nllb_space.settings import Settings
 
-    loaded = load_base(Settings(base_model=config.base_model, device="cpu", dtype="float32"))
+    loaded = load_base(Settings(base_model=config.base_model, device="cpu", dtype=dtype))
     tokenizer = loaded.tokenizer
     for flag in ("src_lang", "tgt_lang"):
         code = getattr(config, flag)
