@@ -1,0 +1,117 @@
+"""The public API through ``gradio_client``: three named endpoints returning what the page shows.
+
+The demo is served in-process around the session's engine (the browser test starts ``python app.py`` itself), so
+this costs no second model load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from nllb_space.handlers import Handlers
+from tests.model_fixtures import ADAPTER_REPO, BRANCH
+
+SENTENCE = "Mañana vamos a la playa."
+MAIN = f"{ADAPTER_REPO}@main"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Run the tiny model on one thread in this module: it is too small to gain from a second one, and on a busy
+    2-core machine the threads' spin-waits make each generate call 10-20x slower."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client(engine):
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from gradio_client import Client
+
+    from nllb_space.ui import build_demo
+
+    demo = build_demo(engine)
+    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        yield Client(demo.local_url, verbose=False)
+    finally:
+        demo.close()
+
+
+def test_only_the_three_endpoints_are_public_with_their_parameter_names(client):
+    endpoints = client.view_api(return_format="dict", print_info=False)
+    assert endpoints["unnamed_endpoints"] == {}
+    named = {name: [p["parameter_name"] for p in info["parameters"]]
+             for name, info in endpoints["named_endpoints"].items()}
+    assert named == {
+        "/translate": ["text", "src_lang", "tgt_lang", "model", "num_beams", "max_new_tokens"],
+        "/compare": ["text", "src_lang", "tgt_lang", "left", "right", "reference", "num_beams", "max_new_tokens"],
+        "/attention": ["text", "src_lang", "tgt_lang", "model", "translation"],
+    }
+
+
+def test_translate(client, engine):
+    text = "Hola, ¿cómo estás?\n\nGracias por tu ayuda."
+    result = client.predict(text, "spa_Latn", "ita_Latn", MAIN, api_name="/translate")
+    assert result == engine.translate(text, "spa_Latn", "ita_Latn", model=MAIN).text
+    # Only the text is required: languages, model and decoding default to what the page starts with.
+    assert client.predict(text=text, api_name="/translate") == result
+
+
+def test_compare(client, engine, hub_adapters):
+    left, right, summary = client.predict(SENTENCE, "spa_Latn", "ita_Latn", "base", f"{ADAPTER_REPO}@{BRANCH}",
+                                          "Domani andiamo al mare.", api_name="/compare")
+    expected = Handlers(engine).compare(SENTENCE, "spa_Latn", "ita_Latn", "base", f"{ADAPTER_REPO}@{BRANCH}",
+                                        "Domani andiamo al mare.")
+    assert (left, right) == expected[:2]
+    assert hub_adapters["branch"][:7] in summary and "chrF++" in summary
+
+
+def test_attention(client, engine):
+    translation, plot = client.predict(SENTENCE, "spa_Latn", "ita_Latn", MAIN, api_name="/attention")
+    maps = engine.attention(SENTENCE, "spa_Latn", "ita_Latn", model=MAIN)[0]
+    assert translation == maps.target_text
+    figure = json.loads(plot["plot"])
+    ticks = figure["layout"]["xaxis"]["ticktext"]
+    assert "⟨spa_Latn⟩" in ticks[0] and "⟨/s⟩" in ticks[-1] and len(ticks) == len(maps.source_tokens)
+    z = figure["data"][0]["z"]  # plotly ships numpy arrays base64-encoded, with their shape
+    assert z["shape"].replace(" ", "") == f"{len(maps.target_tokens)},{len(maps.source_tokens)}"
+
+
+def test_errors_reach_the_caller_as_messages(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="Enter some text"):
+        client.predict("  ", "spa_Latn", "ita_Latn", "base", api_name="/translate")
+    with pytest.raises(AppError, match="Unknown language"):
+        client.predict(SENTENCE, "xx_Latn", "ita_Latn", "base", api_name="/translate")
+    with pytest.raises(AppError, match="no-such-rev"):
+        client.predict(SENTENCE, "spa_Latn", "ita_Latn", f"{ADAPTER_REPO}@no-such-rev", api_name="/translate")
+    # The server keeps serving after errors.
+    assert client.predict(SENTENCE, "spa_Latn", "ita_Latn", "base", api_name="/translate")
+
+
+def test_concurrent_callers_each_get_their_own_model(client, engine):
+    """The model is chosen per call, never stored globally: interleaved base/adapter calls don't mix."""
+    models = ["base", MAIN, "base", MAIN]
+    with ThreadPoolExecutor(len(models)) as pool:
+        results = list(pool.map(
+            lambda model: client.predict(SENTENCE, "spa_Latn", "ita_Latn", model, api_name="/translate"), models))
+    base = engine.translate(SENTENCE, "spa_Latn", "ita_Latn").text
+    adapted = engine.translate(SENTENCE, "spa_Latn", "ita_Latn", model=MAIN).text
+    assert results == [base, adapted, base, adapted]

@@ -1,0 +1,246 @@
+"""End to end: ``python app.py`` in a subprocess (tiny model, adapters on the Hub emulator) driven by headless
+Chromium through Playwright. Each test asserts on what the page shows and saves a screenshot under its tmp_path.
+
+Expected texts come from the same server's engine through its API (``gradio_client``), not from the engine in this
+test process: the tiny model has random weights, so its greedy choices are near-ties that float rounding can flip,
+and BLAS rounding may differ between two processes (memory alignment). ``test_api.py`` checks, in one process, that
+the API returns exactly what the engine gives; here we check the page shows exactly what the API returns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.model_fixtures import ADAPTER_REPO, BRANCH
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+MAIN = f"{ADAPTER_REPO}@main"
+EXP = f"{ADAPTER_REPO}@{BRANCH}"
+TEXT = "Hola, ¿cómo estás?\n\nMañana vamos a la playa."
+TIMEOUT_MS = 60_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tiny_model_dir, hub_adapters, tmp_path_factory):
+    """``python app.py`` serving the tiny model and the Hub emulator's adapters, killed at the end whatever happens."""
+    port = free_port()
+    env = dict(
+        os.environ,  # HF_ENDPOINT/HF_TOKEN/HF_HOME of the session's Hub emulator (tests/conftest.py)
+        NLLB_BASE_MODEL=str(tiny_model_dir), NLLB_DEVICE="cpu", NLLB_ADAPTER_REPO=ADAPTER_REPO,
+        NLLB_MAX_NEW_TOKENS="16", NLLB_NUM_BEAMS="1",  # short greedy outputs: the tiny model never stops early
+        OMP_NUM_THREADS="1",  # the tiny model gains nothing from 2 threads, and loses a lot on a busy machine
+        GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False",
+    )
+    log_path = tmp_path_factory.mktemp("app") / "server.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"app.py exited with {server.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"app.py did not answer within 120 s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture(scope="module")
+def server(app_url):
+    """The app's own engine, through its public API."""
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url, tmp_path):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(app_url)
+    page.wait_for_selector("#translate-button")
+    # The page-load event fills the status and the model pickers; wait for it before clicking anything.
+    page.wait_for_selector("#status >> text=Live adapter")
+    try:
+        yield page
+    finally:
+        page.screenshot(path=str(tmp_path / "final.png"), full_page=True)
+        context.close()
+
+
+def wait_for_value(page, selector: str) -> str:
+    page.wait_for_function("s => document.querySelector(s) && document.querySelector(s).value.length > 0",
+                           arg=selector)
+    return page.input_value(selector)
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def pick(page, dropdown: str, option: str) -> None:
+    page.click(f"{dropdown} input")
+    page.get_by_role("option", name=option).first.click()
+
+
+def test_translate_tab(page, server, hub_adapters, tmp_path):
+    status = page.inner_text("#status")
+    assert f"{MAIN} at commit {hub_adapters['main'][:7]}" in status
+    page.fill("#translate-input textarea", TEXT)
+    page.click("#translate-button")
+    output = wait_for_value(page, "#translate-output textarea")
+    assert output == server.predict(TEXT, "spa_Latn", "ita_Latn", MAIN, api_name="/translate")
+    assert output.count("\n\n") == 1  # the paragraph break survives
+    page.wait_for_selector("#translate-info >> text=Translated by")
+    assert hub_adapters["main"][:7] in page.inner_text("#translate-info")
+    page.screenshot(path=str(tmp_path / "translate.png"), full_page=True)
+
+
+def test_swap_and_language_search(page):
+    page.fill("#tgt-lang input", "fra")
+    page.get_by_role("option", name="French (fra_Latn)").click()
+    page.click("#swap-languages")
+    page.wait_for_function("document.querySelector('#src-lang input').value.startsWith('French')")
+    assert page.input_value("#tgt-lang input") == "Spanish (spa_Latn)"
+
+
+def test_compare_tab(page, server, hub_adapters, tmp_path):
+    open_tab(page, "Compare")
+    page.fill("#compare-input textarea", TEXT)
+    page.fill("#compare-reference textarea", "Ciao, come stai?\n\nDomani andiamo al mare.")
+    page.click("#compare-button")
+    left = wait_for_value(page, "#compare-left-output textarea")
+    right = wait_for_value(page, "#compare-right-output textarea")
+    expected = server.predict(TEXT, "spa_Latn", "ita_Latn", "base", MAIN, "", api_name="/compare")
+    assert (left, right) == expected[:2] and left != right
+    page.wait_for_selector("#compare-summary >> text=one batch")
+    summary = page.inner_text("#compare-summary")
+    assert "chrF++" in summary and "BLEU" in summary and hub_adapters["main"][:7] in summary
+    page.wait_for_selector("#compare-diff >> text=only right")  # the legend of highlighted word differences
+    page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
+
+
+def test_attention_tab(page, server, tmp_path):
+    open_tab(page, "Attention")
+    page.click("#attention-button")
+    page.wait_for_selector("#attention-plot .xtick text")
+    target, figure = server.predict("El gato duerme en el sofá.", "spa_Latn", "ita_Latn", MAIN, api_name="/attention")
+    shown = page.input_value("#attention-target textarea")
+    assert shown == target, f"page shows {shown!r}, the API gives {target!r}"
+    x_labels = [t.text_content() for t in page.query_selector_all("#attention-plot .xtick text")]
+    y_labels = [t.text_content() for t in page.query_selector_all("#attention-plot .ytick text")]
+    assert x_labels[0] == "⟨spa_Latn⟩" and x_labels[1] == "El" and x_labels[-1] == "⟨/s⟩"
+    rows = int(json.loads(figure["plot"])["data"][0]["z"]["shape"].split(",")[0])
+    assert y_labels[:2] == ["⟨/s⟩", "⟨ita_Latn⟩"] and len(y_labels) == rows
+    # An adapter also shows "LoRA minus base".
+    page.wait_for_selector("#attention-difference .xtick text")
+    # Hovering a cell shows the token pair and the weight.
+    cells = page.locator("#attention-plot .nsewdrag").first
+    cells.scroll_into_view_if_needed()
+    box = cells.bounding_box()  # in viewport coordinates, which mouse.move takes
+    page.mouse.move(box["x"] + 5, box["y"] + 5)
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3, steps=5)
+    hover = page.wait_for_selector("#attention-plot .hovertext", timeout=10_000).text_content()
+    assert "→" in hover and "weight" in hover
+    # One layer of encoder self-attention.
+    page.get_by_label("Encoder self-attention").check()
+    pick(page, "#attention-layer", "layer 1")
+    page.wait_for_function(
+        "() => (t => t.includes('Encoder self-attention') && t.includes('layer 1, mean over heads'))"
+        "(document.querySelector('#attention-plot .gtitle').textContent)")
+    assert page.input_value("#attention-layer input") == "layer 1"
+    page.screenshot(path=str(tmp_path / "attention.png"), full_page=True)
+
+
+def test_switching_revision_selects_it_in_every_tab(page, server, hub_adapters, tmp_path):
+    page.get_by_text("Adapters and revisions").click()
+    page.wait_for_function("document.querySelector('#revisions-table').innerText.includes('exp/run-1')")
+    pick(page, "#revision-picker", f"{BRANCH} · branch · {hub_adapters['branch'][:7]}")
+    page.wait_for_selector("#revisions-message >> text=Loaded")
+    assert hub_adapters["branch"][:7] in page.inner_text("#status")
+    page.screenshot(path=str(tmp_path / "revisions.png"), full_page=True)
+    page.fill("#translate-input textarea", TEXT)
+    page.click("#translate-button")
+    output = wait_for_value(page, "#translate-output textarea")
+    assert output == server.predict(TEXT, "spa_Latn", "ita_Latn", EXP, api_name="/translate")
+    assert output != server.predict(TEXT, "spa_Latn", "ita_Latn", MAIN, api_name="/translate")
+    assert hub_adapters["branch"][:7] in page.inner_text("#translate-info")
+    open_tab(page, "Compare")
+    assert page.input_value("#compare-right input").startswith(f"{BRANCH} · branch")
+
+
+def test_errors_are_messages_and_html_stays_text(page, server):
+    page.click("#translate-button")  # empty text
+    page.wait_for_selector("text=Enter some text to translate.")
+    html = '<img src=x id=injected onerror="document.title=1"><b>El gato</b>'
+    page.fill("#translate-input textarea", html)
+    page.click("#translate-button")
+    output = wait_for_value(page, "#translate-output textarea")
+    assert output == server.predict(html, "spa_Latn", "ita_Latn", MAIN, api_name="/translate")
+    assert page.query_selector("#injected") is None
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"NLLB_DEVICE": "quantum"}, "NLLB_DEVICE='quantum'"),
+        ({"NLLB_BASE_MODEL": "nobody/no-such-model"}, "nobody/no-such-model"),
+    ],
+)
+def test_start_up_failures_exit_1_with_the_message_only(monkeypatch, capsys, env, message):
+    """A bad setting or a model that cannot load stops ``python app.py`` with its message, not a traceback."""
+    import app
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("NLLB_DEVICE", env.get("NLLB_DEVICE", "cpu"))
+    assert app.main() == 1
+    err = capsys.readouterr().err
+    assert "nllb-space cannot start: " in err and message in err and "Traceback" not in err

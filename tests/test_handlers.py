@@ -1,0 +1,233 @@
+"""The app's handlers against the tiny model, without a browser: what each button returns, and errors as messages."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+
+import gradio as gr
+import pytest
+
+from nllb_space.handlers import MEAN, Handlers, code, escape, revision_choices, word_diff
+from tests.model_fixtures import ADAPTER_REPO, BRANCH, TAG
+
+SENTENCE = "El gato duerme en el sofá."
+MAIN = f"{ADAPTER_REPO}@main"
+EXP = f"{ADAPTER_REPO}@{BRANCH}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Run the tiny model on one thread in this module: it is too small to gain from a second one, and on a busy
+    2-core machine the threads' spin-waits make each generate call 10-20x slower."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def h(engine) -> Handlers:
+    return Handlers(engine)
+
+
+def error_message(call, *args, **kwargs) -> str:
+    with pytest.raises(gr.Error) as caught:
+        call(*args, **kwargs)
+    return caught.value.message
+
+
+def test_translate_returns_the_engines_text_and_says_which_commit(h, engine, hub_adapters):
+    text = "Hola, ¿cómo estás?\n\nMañana vamos a la playa."
+    output, result = h.translate(text, "spa_Latn", "ita_Latn", MAIN)
+    assert output == engine.translate(text, "spa_Latn", "ita_Latn", model=MAIN).text
+    assert output.count("\n\n") == 1  # paragraphs kept
+    info = h.translation_info(result)
+    assert hub_adapters["main"][:7] in info and "2 sentence(s)" in info
+    base, _ = h.translate(text, "Spanish", "Italian (ita_Latn)", "base", num_beams=1.0, max_new_tokens=8.0)
+    assert base == engine.translate(text, "spa_Latn", "ita_Latn", max_new_tokens=8).text != output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("   ", "spa_Latn", "ita_Latn", "base"), "Enter some text"),
+        (("x" * 5001, "spa_Latn", "ita_Latn", "base"), "NLLB_MAX_CHARS"),
+        ((SENTENCE, "klingon", "ita_Latn", "base"), "Unknown language 'klingon'"),
+        ((SENTENCE, "spa_Latn", "spa_Latn", "base"), "both Spanish"),
+        ((SENTENCE, "spa_Latn", "ita_Latn", f"{ADAPTER_REPO}@no-such-branch"), "no-such-branch"),
+        ((SENTENCE, "spa_Latn", "ita_Latn", "nobody/nothing@main"), "nobody/nothing"),
+    ],
+)
+def test_bad_requests_become_messages(h, hub_adapters, args, message):
+    assert message in error_message(h.translate, *args)
+
+
+def test_error_messages_escape_what_the_visitor_typed(h):
+    message = error_message(h.translate, SENTENCE, "<img src=x onerror=alert(1)>", "ita_Latn", "base")
+    assert "<img" not in message and "&lt;img" in message
+
+
+def test_html_typed_by_a_visitor_comes_back_as_text(h, engine):
+    text = "<script>alert('hola')</script> <b>El gato</b>"
+    output, _ = h.translate(text, "spa_Latn", "ita_Latn", "base")
+    assert output == engine.translate(text, "spa_Latn", "ita_Latn").text  # a Textbox shows it literally
+    assert escape("<b>x</b> *y* `z` | _w_") == r"&lt;b&gt;x&lt;/b&gt; \*y\* \`z\` \| \_w\_"
+    assert code("a`<i>") == r"<code>a\`&lt;i&gt;</code>"
+    # Markdown built from user text (the attention caption quotes the sentence) carries it escaped.
+    _, _, view = h.attention(text, "spa_Latn", "ita_Latn", "base")
+    caption = h.attention_views(view, "cross", MEAN, MEAN)[-1]
+    assert "<script>" not in caption and "&lt;script&gt;" in caption
+
+
+def test_compare_shows_both_sides_times_and_scores(h, engine, hub_adapters):
+    reference = "Il gatto dorme sul divano."
+    left, right, summary, result = h.compare(SENTENCE, "spa_Latn", "ita_Latn", "base", EXP, reference)
+    expected = engine.compare(SENTENCE, "spa_Latn", "ita_Latn", left="base", right=EXP)
+    assert (left, right) == (expected.left.text, expected.right.text) and left != right
+    assert "one batch" in summary and "chrF++" in summary and "BLEU" in summary
+    assert hub_adapters["branch"][:7] in summary
+    marked = h.differences(result)
+    assert "".join(t for t, label in marked if label != "only right") == left
+    assert "".join(t for t, label in marked if label != "only left") == right
+    _, _, no_reference, _ = h.compare(SENTENCE, "spa_Latn", "ita_Latn", MAIN, "base")
+    assert "chrF++ |" not in no_reference and "Add a reference" in no_reference
+
+
+def test_word_diff_marks_changed_words_and_keeps_layout():
+    assert word_diff("il gatto dorme\n\nsì", "il cane dorme\n\nsì") == [
+        ("il ", None), ("gatto", "only left"), ("cane", "only right"), (" dorme\n\nsì", None)]
+    assert word_diff("", "nuovo") == [("nuovo", "only right")]
+
+
+def test_attention_heatmaps_and_lora_minus_base(h, engine, hub_adapters):
+    target, figure, view = h.attention(SENTENCE, "spa_Latn", "ita_Latn", MAIN)
+    assert target == engine.translate(SENTENCE, "spa_Latn", "ita_Latn", model=MAIN, num_beams=1).text
+    ticks = list(figure.layout.xaxis.ticktext)
+    assert ticks[0] == '<span style="color:#9ca3af">⟨spa_Latn⟩</span>' and ticks[1] == "El"
+    assert "⟨ita_Latn⟩" in figure.layout.yaxis.ticktext[1]
+    assert view.difference is not None
+    heat, difference, caption = h.attention_views(view, "encoder", "1", MEAN)
+    assert "Encoder self-attention" in heat.layout.title.text and "layer 2, mean over heads" in heat.layout.title.text
+    assert difference["visible"] and difference["value"].data[0].zmid == 0
+    layer, head = h.attention_controls(view, "encoder", "1", MEAN)
+    assert layer["value"] == "1" and (MEAN, MEAN) == (layer["choices"][0][1], head["choices"][0][1])
+    # An index the map does not have falls back to the mean instead of failing.
+    assert h.attention_controls(view, "decoder", "99", "0")[0]["value"] == MEAN
+    assert "mean over layers, head 1" in h.attention_views(view, "decoder", "99", "0")[0].layout.title.text
+    # The base model has nothing to subtract.
+    _, _, base_view = h.attention(SENTENCE, "spa_Latn", "ita_Latn", "base")
+    assert base_view.difference is None and h.attention_views(base_view, "cross", MEAN, MEAN)[1]["visible"] is False
+    assert "Enter a sentence" in error_message(h.attention, " ", "spa_Latn", "ita_Latn", "base")
+
+
+def test_attention_reuses_the_last_translation(h):
+    _, last = h.translate("Gracias por tu ayuda. Mañana vamos a la playa.", "spa_Latn", "ita_Latn", MAIN)
+    source, target, model = h.reuse_translation(last)
+    assert (source, target, model) == (last.sentences[0].source, last.sentences[0].target, MAIN)
+    target_shown, _, view = h.attention(source, "spa_Latn", "ita_Latn", model, translation=target)
+    assert view.maps.target_text == target_shown
+    assert "Translate something" in error_message(h.reuse_translation, None)
+
+
+def test_translate_txt_and_csv_files(h, engine, tmp_path):
+    txt = tmp_path / "carta.txt"
+    txt.write_text("Hola, ¿cómo estás?\n\nGracias por tu ayuda.\n", encoding="utf-8")
+    path, message = h.translate_file(str(txt), "spa_Latn", "ita_Latn", "base")
+    expected = engine.translate(txt.read_text(encoding="utf-8"), "spa_Latn", "ita_Latn").text
+    assert open(path, encoding="utf-8").read() == expected and "carta.txt" in message
+
+    rows = ["Hola, ¿cómo estás?", "", "El gato duerme en el sofá. Mañana vamos a la playa.",
+            "Gracias por tu ayuda."]
+    table = tmp_path / "rows.csv"
+    table.write_text("id,text\n" + "".join(f'{i},"{row}"\n' for i, row in enumerate(rows)), encoding="utf-8")
+    small = Handlers(engine)
+    small.settings = replace(engine.settings, max_chars=75)  # forces several engine calls (chunks)
+    chunks = small._chunks(rows)
+    assert chunks == [[0, 2], [3]]  # rows share engine calls (and generate batches) while they fit the limits
+    path, message = small.translate_file(str(table), "spa_Latn", "ita_Latn", MAIN)
+    written = list(csv.DictReader(open(path, encoding="utf-8")))
+    assert [r["text"] for r in written] == rows and "4 rows" in message
+    # Each row gets its own lines back from the engine call it was part of (one row per line of that call).
+    expected = [""] * len(rows)
+    for chunk in chunks:
+        lines = engine.translate("\n".join(rows[i] for i in chunk), "spa_Latn", "ita_Latn", model=MAIN).text
+        for i, line in zip(chunk, lines.split("\n"), strict=True):
+            expected[i] = line
+    assert [r["translation"] for r in written] == expected
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"\xff\xfeH\x00\xd8", "not valid UTF-16"),
+        (b"Ma\xf1ana\n", "not UTF-8"),
+        (b"\x00\x01\x02binary", "binary"),
+        (b"x\n" * 201, "NLLB_MAX_ROWS"),
+    ],
+)
+def test_bad_files_become_messages(h, tmp_path, content, message):
+    path = tmp_path / "upload.csv"
+    path.write_bytes(content)
+    assert message in error_message(h.translate_file, str(path), "spa_Latn", "ita_Latn", "base")
+
+
+def test_too_big_file_and_no_file(h, tmp_path):
+    path = tmp_path / "big.txt"
+    path.write_bytes(b"a" * (h.settings.max_file_bytes + 1))
+    assert "NLLB_MAX_FILE_BYTES" in error_message(h.translate_file, str(path), "spa_Latn", "ita_Latn", "base")
+    assert "Upload" in error_message(h.translate_file, None, "spa_Latn", "ita_Latn", "base")
+
+
+def test_batch_scoring_file(h, engine, tmp_path):
+    lines = [("Hola, ¿cómo estás?", "Ciao, come stai?"), ("Gracias por tu ayuda.", ""),
+             ("El gato duerme en el sofá.", "Il gatto dorme sul divano.")]
+    path = tmp_path / "dev.tsv"
+    path.write_text("".join(f"{s}\t{r}\n" for s, r in lines), encoding="utf-8")
+    summary, shown, csv_path = h.compare_file(str(path), "spa_Latn", "ita_Latn", "base", MAIN)
+    table = shown["data"]
+    assert shown["headers"][:3] == ["#", "source", "reference"]
+    assert "2 of 3 lines" in summary and "chrF++" in summary and "nrefs:1" in summary
+    assert [row[1] for row in table] == [s for s, _ in lines]
+    assert table[0][3] == engine.translate(lines[0][0], "spa_Latn", "ita_Latn").text
+    assert table[0][4] == engine.translate(lines[0][0], "spa_Latn", "ita_Latn", model=MAIN).text
+    assert table[1][5:] == [None] * 4 and all(isinstance(v, float) for v in table[2][5:])
+    written = list(csv.reader(open(csv_path, encoding="utf-8")))
+    assert written[0][:3] == ["#", "source", "reference"] and len(written) == 4
+
+
+def test_revisions_are_listed_and_offered(h, hub_adapters):
+    table, dropdown, message = h.list_revisions("")
+    names = [row[1] for row in table]
+    assert {"main", BRANCH, TAG} <= set(names) and hub_adapters["main"][:7] in names
+    values = [value for _, value in dropdown["choices"]]
+    assert {MAIN, EXP, f"{ADAPTER_REPO}@{TAG}", f"{ADAPTER_REPO}@{hub_adapters['main']}"} <= set(values)
+    assert "tester/nllb-lora" in message
+    # At page load every model picker is offered base plus the configured repo's revisions.
+    status, _, _, _, choices, *pickers = h.page_load([])
+    assert hub_adapters["main"][:7] in status and choices[0][1] == "base" and EXP in [v for _, v in choices]
+    assert all(p["choices"] == choices for p in pickers)
+
+
+def test_picking_a_revision_loads_it_and_selects_it_everywhere(h, engine, hub_adapters):
+    status, message, choices, translate, left, right, attention = h.use_revision(EXP, h.initial_choices())
+    assert hub_adapters["branch"][:7] in message and hub_adapters["branch"][:7] in status
+    assert translate["value"] == right["value"] == attention["value"] == EXP and "value" not in left
+    assert EXP in [value for _, value in choices]
+    assert "no-such" in error_message(h.use_revision, f"{ADAPTER_REPO}@no-such", [])
+
+
+def test_other_repos_can_be_turned_off(engine):
+    locked = Handlers(engine)
+    locked.engine = type(engine).__new__(type(engine))
+    locked.engine.__dict__.update(engine.__dict__, settings=replace(engine.settings, allow_custom_repos=False))
+    assert "NLLB_ALLOW_CUSTOM_REPOS" in error_message(locked.list_revisions, "someone/else")
+    assert "NLLB_ALLOW_CUSTOM_REPOS" in error_message(locked.translate, SENTENCE, "spa_Latn", "ita_Latn", "a/b@main")
+
+
+def test_revision_choices_qualify_slashed_branches(hub_adapters, engine):
+    revisions = engine.list_revisions()
+    labels = dict((value, label) for label, value in revision_choices(revisions))
+    assert labels[EXP].startswith(f"{BRANCH} · branch · {hub_adapters['branch'][:7]}")
