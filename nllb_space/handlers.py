@@ -30,7 +30,7 @@ from .engine import Engine
 from .errors import InputError, UserFacingError
 from .files import (FileError, new_result_path, read_scoring_rows, read_upload, write_table,
                     write_translation)
-from .hub import HubError, Revisions
+from .hub import Revisions
 from .plots import attention_figure
 from .results import BASE, Comparison, ModelRef, Translation
 from .scoring import corpus_scores, sentence_scores
@@ -65,7 +65,7 @@ def user_errors(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except (UserFacingError, HubError) as error:
+        except UserFacingError as error:
             raise gr.Error(html.escape(str(error), quote=False), print_exception=False) from None
         except Exception:
             logger.exception("Unexpected error in %s", fn.__name__)
@@ -315,7 +315,7 @@ class Handlers:
             try:
                 table, revision_update, message = self._list_revisions("")
                 known = merge_choices(known, revision_update["choices"])
-            except (UserFacingError, HubError) as error:
+            except UserFacingError as error:
                 message = f"Could not list the revisions of {code(self.settings.adapter_repo)}: {escape(str(error))}"
         pickers = [gr.update(choices=known) for _ in range(4)]  # one each: Gradio consumes an update while applying it
         return self.status(), table, revision_update, message, known, *pickers

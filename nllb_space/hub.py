@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypeVar
 
+from .errors import UserFacingError
+
 if TYPE_CHECKING:  # pragma: no cover - typing only; the real import is lazy
     from huggingface_hub import HfApi
 
@@ -111,7 +113,7 @@ class PushResult:
     """Web page of the commit."""
 
 
-class HubError(Exception):
+class HubError(UserFacingError):
     """A Hub operation failed. The message is user-facing: it says what happened and what to do, without the token."""
 
 

@@ -96,6 +96,9 @@ def build_model(tokenizer, shape: SyntheticShape, seed: int = 0):
         scale_embedding=True,
         dropout=0.1,
         attention_dropout=0.1,
+        # NLLB's published config has no LayerDrop; M2M100's default (0.05) can skip every LoRA layer in a step.
+        encoder_layerdrop=0.0,
+        decoder_layerdrop=0.0,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,

@@ -10,3 +10,18 @@ from tests.hub_fixtures import hub, start_session_hub  # noqa: F401  (`hub` is t
 HUB = start_session_hub()
 
 from tests.model_fixtures import adapter_dirs, engine, hub_adapters, tiny_model_dir  # noqa: E402,F401
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Run the tests' tiny models on one torch thread: they are too small to gain from a second one, and on a
+    shared 2-core machine the pool's spin-waits made each generate call 10-20x slower."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

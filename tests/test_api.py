@@ -20,18 +20,6 @@ SENTENCE = "Mañana vamos a la playa."
 MAIN = f"{ADAPTER_REPO}@main"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Run the tiny model on one thread in this module: it is too small to gain from a second one, and on a busy
-    2-core machine the threads' spin-waits make each generate call 10-20x slower."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -16,18 +16,6 @@ MAIN = f"{ADAPTER_REPO}@main"
 EXP = f"{ADAPTER_REPO}@{BRANCH}"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Run the tiny model on one thread in this module: it is too small to gain from a second one, and on a busy
-    2-core machine the threads' spin-waits make each generate call 10-20x slower."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def h(engine) -> Handlers:
     return Handlers(engine)

@@ -65,17 +65,6 @@ def run_main(argv: list[str], out: Path, callbacks=()) -> Run:
     return Run(status, stdout.getvalue(), stderr.getvalue(), logs.getvalue(), out)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Two shared cores: torch's two-thread pool contending with other processes made tiny steps ~10x slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def pairs_tsv(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("data") / "pairs.tsv"
