@@ -1,0 +1,58 @@
+"""Smoke test of the benchmark: ``bench/run.py --quick --shape tiny`` runs end to end and writes every result key.
+
+It runs the script the way a person does (a subprocess, ``python bench/run.py``), on the tiny random-weight model,
+with one repeat and one torch thread, so it takes well under a minute; the numbers themselves mean nothing here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NUMERIC_KEYS = (
+    "sentence_speedup",
+    "beam4_over_greedy",
+    "paragraph8_over_sentence",
+    "compare_over_translate",
+    "attention_over_translate",
+    "adapter_mb",
+    "first_translation_s",
+)
+MACHINE_KEYS = ("cpu", "cores", "torch", "torch_threads", "ram_gb", "load_average_start")
+
+
+def test_quick_tiny_run_writes_every_key(tmp_path):
+    out = tmp_path / "tmp.json"
+    done = subprocess.run(
+        [sys.executable, "bench/run.py", "--quick", "--shape", "tiny", "--out", str(out),
+         "--cache-dir", str(tmp_path / "cache"), "--repeats", "1", "--threads", "1"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+
+    for key in NUMERIC_KEYS:
+        value = results[key]
+        assert isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value), (key, value)
+    assert results["first_translation_s"] > 0
+    assert set(MACHINE_KEYS) <= set(results["machine"])
+    assert results["machine"]["torch_threads"] == 1
+
+    # Raw medians and every repeat, per path and case; each target is judged.
+    for path in ("naive", "app", "app_fp32"):
+        for case in ("sentence", "beam4", "paragraph8", "compare", "attention"):
+            assert results["median_s"][path][case] > 0
+            assert len(results["repeats_s"][path][case]) == 1
+    assert {"sentence_speedup", "adapter_mb"} <= set(results["targets"])
+    assert all(isinstance(t["pass"], bool) for t in results["targets"].values())
+    # The benchmark checked that every path generated the forced length and the paragraph stayed 8 sentences.
+    assert results["checks"]["app_paragraph_pieces"] == 8
+    assert results["memory"]["adapters_loaded"] == 5
+
+    # The table is printed with a verdict per target.
+    verdicts = [line for line in done.stdout.splitlines() if line.endswith(("PASS", "MISS"))]
+    assert len(verdicts) == len(results["targets"]), done.stdout
