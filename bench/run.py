@@ -263,10 +263,8 @@ def _atomic_build(final: Path, build: Callable[[Path], None]) -> Path:
 
 def corpus(config: BenchConfig) -> tuple[list[str], str]:
     """Spanish sentences to pick inputs from (and, for random weights, to train the tokenizer on)."""
-    if config.data is not None and config.data.is_file():
-        lines = [line.strip() for line in config.data.read_text(encoding="utf-8").splitlines() if line.strip()]
-        if lines:
-            return lines, str(config.data)
+    if config.data is not None and config.data.is_file() and (lines := _lines(config.data)):
+        return lines, str(config.data)
     return generated_sentences(400), "generated"
 
 
@@ -801,6 +799,8 @@ def summarize(
         "adapter_revisions": config.adapter_revisions,
         "lora_r": config.lora_r,
         "quick": config.quick,
+        "threads": config.threads or "torch default",
+        "restrict_vocab": config.restrict_vocab,
         "inputs": asdict(inputs),
     }
     results["median_s"] = {
@@ -888,27 +888,24 @@ def report(results: dict[str, Any]) -> str:
 # -- main ------------------------------------------------------------------------------------------------------------
 
 
-def run_benchmark(config: BenchConfig) -> dict[str, Any]:
-    import torch
-    from transformers import AutoTokenizer
+@dataclass
+class Timed:
+    """What the in-process part of the run measured."""
 
-    torch.set_flush_denormal(True)  # random float32 weights make denormals, which make timings erratic
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    machine = machine_info()
-    sentences, source = corpus(config)
-    weights = prepare_weights(config, sentences)
-    model_dir = serving_folder(weights, config.cache_dir, config.new_tokens)
-    adapters = make_adapters(weights, config.cache_dir, config.adapter_revisions, config.lora_r)
-    inputs = build_inputs(config, AutoTokenizer.from_pretrained(model_dir), sentences, source)
-    logger.info("Inputs: one sentence of %d tokens; paragraph of %s tokens", inputs.sentence_tokens,
-                inputs.paragraph_tokens)
+    timings: Timings
+    checks: dict[str, Any]
+    breakdown: dict[str, Any]
+    profile: list[dict[str, Any]] | None
+    vocab: dict[str, Any] | None
 
+
+def run_timings(config: BenchConfig, model_dir: Path, adapter: Path, inputs: Inputs) -> Timed:
+    """Load the three paths, check them, then time every case ``config.repeats`` times, paths interleaved."""
     logger.info("Loading the naive model and the app's engine (int8 and float32)")
-    naive = NaivePath(model_dir, adapters[0], config.new_tokens)
+    naive = NaivePath(model_dir, adapter, config.new_tokens)
     engines = {
-        "app": load_engine(model_dir, adapters[0], config.new_tokens),
-        "app_fp32": load_engine(model_dir, adapters[0], config.new_tokens, dtype="float32"),
+        "app": load_engine(model_dir, adapter, config.new_tokens),
+        "app_fp32": load_engine(model_dir, adapter, config.new_tokens, dtype="float32"),
     }
     if engines["app"]._base.dtype != "int8":
         raise RuntimeError(f"The app's default dtype on CPU is {engines['app']._base.dtype}, expected int8.")
@@ -933,6 +930,7 @@ def run_benchmark(config: BenchConfig) -> dict[str, Any]:
         runners["app_vocab"] = time_vocab
         with swapped_head(engines["app"], head):
             app_cases(engines["app"], inputs, config.new_tokens)["sentence"]()  # warm-up
+
     timings = Timings(tuple(runners))
     order = list(runners.values())
     for repeat in range(config.repeats):
@@ -943,19 +941,42 @@ def run_benchmark(config: BenchConfig) -> dict[str, Any]:
             runner(timings)
     breakdown = module_breakdown(engines["app"], inputs, config.new_tokens)
     profile = profile_ops(engines["app"], inputs, config.new_tokens) if config.profile else None
-    del naive, engines, runners, order
+    return Timed(timings, checks, breakdown, profile, vocab)
+
+
+def run_benchmark(config: BenchConfig) -> dict[str, Any]:
+    """Everything, in order: set-up, in-process timings, fresh-process measures; returns ``results.json``'s dict."""
+    import torch
+    from transformers import AutoTokenizer
+
+    torch.set_flush_denormal(True)  # random float32 weights make denormals, which make timings erratic
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    machine = machine_info()
+    sentences, source = corpus(config)
+    weights = prepare_weights(config, sentences)
+    model_dir = serving_folder(weights, config.cache_dir, config.new_tokens)
+    adapters = make_adapters(weights, config.cache_dir, config.adapter_revisions, config.lora_r)
+    inputs = build_inputs(config, AutoTokenizer.from_pretrained(model_dir), sentences, source)
+    logger.info("Inputs: one sentence of %d tokens; paragraph of %s tokens", inputs.sentence_tokens,
+                inputs.paragraph_tokens)
+
+    timed = run_timings(config, model_dir, adapters[0], inputs)  # the models are freed when it returns
     gc.collect()
 
     logger.info("Measuring start to first translation and memory with 1 and %d adapter revisions "
                 "(%d fresh processes)", config.adapter_revisions, config.first_repeats)
     first, memory = measure_first_translation(config, model_dir, adapters, inputs.sentence)
-    results = summarize(config, machine, inputs, timings, memory, first, breakdown, checks, profile)
-    if vocab is not None:
-        vocab["speedup_over_app"] = round(timings.ratio(("app", "sentence"), ("app_vocab", "sentence")), 3)
-        vocab["sentence_speedup_vs_naive"] = round(timings.ratio(("naive", "sentence"), ("app_vocab", "sentence")), 3)
-        vocab["paragraph8_over_sentence"] = round(
-            timings.ratio(("app_vocab", "paragraph8"), ("app_vocab", "sentence")), 3)
-        results["experiment_restricted_vocab"] = vocab
+    results = summarize(config, machine, inputs, timed.timings, memory, first, timed.breakdown, timed.checks,
+                        timed.profile)
+    if timed.vocab is not None:
+        timings = timed.timings
+        results["experiment_restricted_vocab"] = {
+            **timed.vocab,
+            "speedup_over_app": round(timings.ratio(("app", "sentence"), ("app_vocab", "sentence")), 3),
+            "sentence_speedup_vs_naive": round(timings.ratio(("naive", "sentence"), ("app_vocab", "sentence")), 3),
+            "paragraph8_over_sentence": round(timings.ratio(("app_vocab", "paragraph8"), ("app_vocab", "sentence")), 3),
+        }
     return results
 
 
