@@ -113,15 +113,18 @@ def read_upload(path: str | Path, max_bytes: int, max_rows: int) -> Upload:
             break
     if not rows:
         raise FileError(f"{path.name} has no rows to translate.")
-    if len(rows) > max_rows:
-        raise FileError(
-            f"{path.name} has {len(rows):,} rows; the limit is {max_rows:,} (NLLB_MAX_ROWS). "
-            "Split it into smaller files."
-        )
+    _check_row_limit(path, len(rows), max_rows, "rows")
     texts = tuple(row[column].strip() if column < len(row) else "" for row in rows)
     if not any(texts):
         raise FileError(f"Column {column + 1} of {path.name} is empty in every row: there is nothing to translate.")
     return Upload(name=path.name, kind=kind, texts=texts, header=header, rows=tuple(map(tuple, rows)), column=column)
+
+
+def _check_row_limit(path: Path, count: int, max_rows: int, noun: str) -> None:
+    if count > max_rows:
+        raise FileError(
+            f"{path.name} has {count:,} {noun}; the limit is {max_rows:,} (NLLB_MAX_ROWS). Split it into smaller files."
+        )
 
 
 def read_scoring_rows(path: str | Path, max_bytes: int, max_rows: int) -> list[ScoringRow]:
@@ -139,11 +142,7 @@ def read_scoring_rows(path: str | Path, max_bytes: int, max_rows: int) -> list[S
     rows = [row for row in rows if row and row[0].strip()]
     if not rows:
         raise FileError(f"{path.name} has no lines to translate: expected source<TAB>reference on each line.")
-    if len(rows) > max_rows:
-        raise FileError(
-            f"{path.name} has {len(rows):,} lines; the limit is {max_rows:,} (NLLB_MAX_ROWS). "
-            "Split it into smaller files."
-        )
+    _check_row_limit(path, len(rows), max_rows, "lines")
     return [ScoringRow(row[0].strip(), row[1].strip() if len(row) > 1 and row[1].strip() else None) for row in rows]
 
 
