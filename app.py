@@ -5,7 +5,13 @@ GRADIO_SERVER_NAME / GRADIO_SERVER_PORT. A bad setting or a model that cannot lo
 """
 
 import logging
+import os
 import sys
+
+# Read once, when torch loads OpenMP, so before anything imports torch. Spinning OpenMP workers (the default) keep
+# both vCPUs busy between ops, starving Gradio's threads and anything else on a shared machine; on the benchmark
+# machine a busy neighbour made spinning 2-thread timings swing tenfold. The owner's own value wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from nllb_space.engine import Engine
 from nllb_space.errors import ModelLoadError

@@ -11,12 +11,13 @@ downloading a revision) happen outside the lock so a slow Hub never stalls other
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from . import hub
 from .adapters import LOCAL_REVISION, AdapterRegistry, FetchedAdapter
@@ -29,6 +30,9 @@ from .segment import Segmented, join_text, split_text
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
+
+RESTRICTED_HEADS_KEPT = 2
+"""Cut output layers kept at once with NLLB_RESTRICT_VOCAB, one per script set (each is up to ~260 MB in int8)."""
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` after each batch of sentences."""
@@ -62,6 +66,7 @@ class Engine:
             settings.base_model, settings.adapter_cache_size, settings.revision_ttl_s, settings.hf_token
         )
         self._default_adapter: ModelRef | None = None
+        self._restricted_heads: dict[tuple[str, ...], object] = {}
         self.adapter_error: str | None = None
         """Why the configured adapter could not be loaded at start-up (the base model is served meanwhile)."""
 
@@ -405,14 +410,13 @@ class Engine:
         for start in range(0, len(order), size):
             chunk = order[start:start + size]
             batch = tokenizer.pad({"input_ids": [list(rows[i].ids) for i in chunk]}, return_tensors="pt")
-            kwargs = dict(options)
-            if self._is_peft():
-                kwargs["adapter_names"] = [rows[i].adapter_name for i in chunk]
-            with torch.inference_mode():
+            names = [rows[i].adapter_name for i in chunk]
+            with self._output_layer_for(tgt), self._adapters_for(names) as extra, torch.inference_mode():
                 generated = base.model.generate(
                     input_ids=batch["input_ids"].to(base.device),
                     attention_mask=batch["attention_mask"].to(base.device),
-                    **kwargs,
+                    **options,
+                    **extra,
                 )
             # generate returns [decoder_start, tgt_lang, tokens..., </s>, pad...]; keep only the tokens.
             for i, sequence in zip(chunk, generated.tolist()):
@@ -426,24 +430,28 @@ class Engine:
         """One eager teacher-forced forward for every model in ``refs`` (one batch row each)."""
         import torch
 
+        from torch import nn
+
         base = self._base
-        inner = base.model.get_base_model() if self._is_peft() else base.model
+        inner = self._inner_model()
         n = len(refs)
-        kwargs = {"adapter_names": [r.adapter_name for r in refs]} if self._is_peft() else {}
         device = base.device
-        previous = inner.config._attn_implementation
+        previous, head = inner.config._attn_implementation, inner.lm_head
         inner.set_attn_implementation("eager")
+        # Only the attention weights are wanted: skip the 256k-row output layer (a sixth of the pass's time).
+        inner.lm_head = nn.Identity()
         try:
-            with torch.inference_mode():
+            with self._adapters_for([r.adapter_name for r in refs]) as extra, torch.inference_mode():
                 out = base.model(
                     input_ids=torch.tensor([source_ids] * n, device=device),
                     attention_mask=torch.ones(n, len(source_ids), dtype=torch.long, device=device),
                     decoder_input_ids=torch.tensor([decoder_ids] * n, device=device),
                     output_attentions=True,
-                    **kwargs,
+                    **extra,
                 )
         finally:
             inner.set_attn_implementation(previous)
+            inner.lm_head = head
         s, t = len(source_ids), len(decoder_ids)
         return [
             (
@@ -453,6 +461,63 @@ class Engine:
             )
             for row in range(n)
         ]
+
+    @contextlib.contextmanager
+    def _output_layer_for(self, tgt: str) -> Iterator[None]:
+        """With ``NLLB_RESTRICT_VOCAB``, swap in the output layer cut to ``tgt``'s script (vocab.py) for one call."""
+        head = self._restricted_head(tgt) if self.settings.restrict_vocab else None
+        if head is None:
+            yield
+            return
+        inner = self._inner_model()
+        full, inner.lm_head = inner.lm_head, head
+        try:
+            yield
+        finally:
+            inner.lm_head = full
+
+    def _restricted_head(self, tgt: str):
+        """The cut output layer for ``tgt``'s scripts, built on first use; ``None`` when its script is unknown."""
+        from .vocab import RestrictedHead, kept_vocabulary, scripts_for
+
+        scripts = scripts_for(tgt)
+        if scripts is None:
+            return None
+        if scripts not in self._restricted_heads:
+            full = self._inner_model().lm_head
+            kept = kept_vocabulary(self._base.tokenizer, tgt, full.out_features)
+            logger.info("Output layer for %s cut to %d of %d tokens (scripts %s)", tgt, len(kept.ids), kept.total,
+                        ", ".join(kept.scripts))
+            # A few scripts at most: each cut is a copy of a large share of the output matrix.
+            while len(self._restricted_heads) >= RESTRICTED_HEADS_KEPT:
+                self._restricted_heads.pop(next(iter(self._restricted_heads)))
+            self._restricted_heads[scripts] = RestrictedHead(full, kept)
+        return self._restricted_heads[scripts]
+
+    def _inner_model(self):
+        """The transformers model itself, inside PEFT's wrapper when an adapter is loaded."""
+        return self._base.model.get_base_model() if self._is_peft() else self._base.model
+
+    @contextlib.contextmanager
+    def _adapters_for(self, names: Sequence[str]) -> Iterator[dict[str, list[str]]]:
+        """Set the model up for one batch whose row ``i`` uses adapter ``names[i]``; yields extra model kwargs.
+
+        A mixed batch needs PEFT's ``adapter_names`` (one entry per row). When every row uses the same adapter, the
+        plain active adapter (or PEFT's ``disable_adapter`` for the base) does the same maths without the per-row
+        indexing and hooks, which measured 13% faster per generated token on the 600M shape. Caller holds the lock.
+        """
+        model = self._base.model
+        distinct = set(names)
+        if not self._is_peft():
+            yield {}
+        elif len(distinct) > 1:
+            yield {"adapter_names": list(names)}
+        elif distinct == {BASE_MODEL.adapter_name}:
+            with model.disable_adapter():
+                yield {}
+        else:
+            model.set_adapter(next(iter(distinct)), inference_mode=True)
+            yield {}
 
     def _is_peft(self) -> bool:
         from peft import PeftModel

@@ -39,9 +39,25 @@ class Int8Linear(nn.Linear):
             qweight = torch.quantize_per_channel(
                 weight, scales, torch.zeros_like(scales, dtype=torch.long), axis=0, dtype=torch.qint8
             )
-        bias = None if linear.bias is None else linear.bias.detach().float()
+        self._pack(qweight, None if linear.bias is None else linear.bias.detach().float())
+
+    def _pack(self, qweight: torch.Tensor, bias: torch.Tensor | None) -> None:
         self._packed = torch.ops.quantized.linear_prepack(qweight, bias)
         self._bias = bias
+
+    def select_rows(self, rows: torch.Tensor) -> "Int8Linear":
+        """A new ``Int8Linear`` computing only output ``rows`` of this one, with the very same int8 values."""
+        qweight = self.weight
+        # Advanced indexing is not implemented for per-channel quantized tensors; rebuild from the raw parts.
+        picked = torch._make_per_channel_quantized_tensor(
+            qweight.int_repr()[rows], qweight.q_per_channel_scales()[rows],
+            qweight.q_per_channel_zero_points()[rows], 0,
+        )
+        selected = Int8Linear.__new__(Int8Linear)
+        nn.Module.__init__(selected)
+        selected.in_features, selected.out_features = self.in_features, len(rows)
+        selected._pack(picked, None if self._bias is None else self._bias[rows])
+        return selected
 
     @property
     def weight(self) -> torch.Tensor:  # type: ignore[override]

@@ -55,6 +55,9 @@ class Settings:
     """``NLLB_MAX_SENTENCE_CHARS``: sentences longer than this are split at commas or spaces before translation."""
     max_input_tokens: int = 200
     """``NLLB_MAX_INPUT_TOKENS``: pieces longer than this many tokens are split further (NLLB saw at most 512)."""
+    restrict_vocab: bool = False
+    """``NLLB_RESTRICT_VOCAB``: compute output logits only for tokens written in the target language's script (plus
+    Latin and script-neutral ones); faster decoding, and such a target can no longer copy other scripts (vocab.py)."""
     batch_size: int = 16
     """``NLLB_BATCH_SIZE``: sentences per ``generate`` call."""
     max_file_bytes: int = 1_000_000
@@ -123,6 +126,7 @@ ENV_NAMES: dict[str, str] = {
     "max_sentences": "NLLB_MAX_SENTENCES",
     "max_sentence_chars": "NLLB_MAX_SENTENCE_CHARS",
     "max_input_tokens": "NLLB_MAX_INPUT_TOKENS",
+    "restrict_vocab": "NLLB_RESTRICT_VOCAB",
     "batch_size": "NLLB_BATCH_SIZE",
     "max_file_bytes": "NLLB_MAX_FILE_BYTES",
     "max_rows": "NLLB_MAX_ROWS",

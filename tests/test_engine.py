@@ -155,6 +155,28 @@ def test_compare_mixed_batch_equals_separate_runs(engine, hub_adapters):
         assert together.left.text != together.right.text
 
 
+def test_one_adapter_batches_skip_peft_row_routing_with_identical_output(engine, hub_adapters, monkeypatch):
+    """A batch of one adapter runs it as PEFT's active adapter (or with adapters off), not per-row routing."""
+    text = " ".join(SENTENCES)
+    before = {spec: engine.translate(text, "spa_Latn", "ita_Latn", model=spec).text for spec in ("main", "base")}
+    model = engine.load().model
+    calls = []
+    original = model.generate
+    monkeypatch.setattr(model, "generate", lambda *a, **k: calls.append(k.get("adapter_names")) or original(*a, **k))
+    for spec in ("main", "base", BRANCH):
+        engine.translate(text, "spa_Latn", "ita_Latn", model=spec)
+    assert calls == [None, None, None]
+    # The same rows routed per row by PEFT (a mixed batch) give the same translations.
+    routed = engine.compare(text, "spa_Latn", "ita_Latn", left="main", right="base")
+    assert calls[-1] is not None and len(set(calls[-1])) == 2
+    assert (routed.left.text, routed.right.text) == (before["main"], before["base"])
+    # Turning adapters off for a base batch is undone afterwards, and the attention pass restores the output layer.
+    engine.attention(SENTENCES[0], "spa_Latn", "ita_Latn", model="base")
+    assert engine.translate(text, "spa_Latn", "ita_Latn", model="main").text == before["main"]
+    assert engine.translate(text, "spa_Latn", "ita_Latn", model="base").text == before["base"]
+    assert before["main"] != before["base"]
+
+
 def test_compare_defaults_to_base_vs_configured_adapter(engine, hub_adapters):
     comparison = engine.compare(SENTENCES[0], "spa_Latn", "ita_Latn")
     assert comparison.left.model.is_base

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -416,6 +417,19 @@ def test_eval_only_in_int8_scores_close_to_float32(trained, adaptable_base_dir, 
     float_chrf, int8_chrf = trained.metrics["lora"]["chrf"], run.metrics["lora"]["chrf"]
     assert abs(int8_chrf - float_chrf) < 0.25 * float_chrf
     assert run.metrics["lora"]["chrf"] > run.metrics["base"]["chrf"]
+
+
+def test_eval_only_with_the_output_layer_cut_like_the_app(trained, adaptable_base_dir, pairs_tsv, tmp_path):
+    """--restrict-vocab scores what NLLB_RESTRICT_VOCAB serves; the tiny tokenizer is all Latin, so nothing changes."""
+    args = ["--eval-only", "--base-model", str(adaptable_base_dir), "--eval-file", str(pairs_tsv),
+            "--adapter", TRAINED_REPO, "--revision", TRAINED_TAG, "--eval-max-new-tokens", "32"]
+    run = run_main([*args, "--restrict-vocab"], tmp_path / "eval-cut")
+    assert run.status == 0, run.stderr[-2000:]
+    assert re.search(r"Output layer cut to ([\d,]+) of \1 tokens \(scripts Latn, Zyyy, Zinh\)", run.stdout)
+    assert run.metrics["lora"] == trained.metrics["lora"] and run.metrics["base"] == trained.metrics["base"]
+    refused = run_main(["--restrict-vocab", "--base-model", str(adaptable_base_dir), "--train-file", str(pairs_tsv)],
+                       tmp_path / "train-cut")
+    assert refused.status != 0 and "--restrict-vocab is for --eval-only" in refused.stderr
 
 
 # -- several processes --------------------------------------------------------------------------------------------

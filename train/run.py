@@ -186,6 +186,8 @@ class TrainConfig:
     """Only score the base model (and --adapter, if given) on the evaluation data; no training."""
     eval_dtype: str = "float32"
     """With --eval-only: weights to score with, float32 or int8 (the app's CPU path; shows what int8 costs)."""
+    restrict_vocab: bool = False
+    """With --eval-only: score with the output layer cut to the target's script, as NLLB_RESTRICT_VOCAB serves."""
     adapter: str | None = None
     """With --eval-only: Hub repo id or local folder of a LoRA adapter to score against the base model."""
     revision: str | None = None
@@ -244,6 +246,8 @@ class TrainConfig:
             raise ConfigError(f"--eval-dtype must be float32 or int8, got {self.eval_dtype!r}.")
         if self.eval_dtype == "int8" and not self.eval_only:
             raise ConfigError("--eval-dtype int8 is for --eval-only: training needs float weights.")
+        if self.restrict_vocab and not self.eval_only:
+            raise ConfigError("--restrict-vocab is for --eval-only: it measures what NLLB_RESTRICT_VOCAB costs.")
         if self.adapter and not self.eval_only:
             raise ConfigError("--adapter is for --eval-only (scoring an existing adapter).")
         if self.revision and not self.adapter:
@@ -433,6 +437,14 @@ def evaluate_only(config: TrainConfig) -> int:
     autocast = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(resolve_precision(config.precision))
     decoding = Decoding(config.eval_beams, config.eval_max_new_tokens, config.eval_batch_size)
     model.to(device)
+    if config.restrict_vocab:
+        from nllb_space.vocab import RestrictedHead, kept_vocabulary
+
+        kept = kept_vocabulary(tokenizer, config.tgt_lang, model.lm_head.out_features)
+        if kept is None:
+            raise ConfigError(f"--restrict-vocab: the script of {config.tgt_lang} is unknown, nothing to cut.")
+        print(f"Output layer cut to {len(kept.ids):,} of {kept.total:,} tokens (scripts {', '.join(kept.scripts)})")
+        model.lm_head = RestrictedHead(model.lm_head, kept)
     base_scores, _ = score(model, tokenizer, eval_pairs, config.src_lang, config.tgt_lang, decoding,
                            autocast_dtype=autocast, progress=True)
     lora_scores, lora, training = None, None, {}

@@ -1,0 +1,134 @@
+"""NLLB_RESTRICT_VOCAB: the output layer cut to the target language's script (issue 5's optional speed-up).
+
+A tiny model whose tokenizer learnt Latin, Cyrillic, Greek and Han pieces: cutting the output to Italian's script
+keeps every token of Italian text, drops the other scripts' pieces, and the engine then never generates them.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+import torch
+from torch import nn
+
+from nllb_space.quantization import Int8Linear
+from nllb_space.vocab import RestrictedHead, kept_vocabulary, scripts_for
+from tests.model_fixtures import tiny_settings
+from tests.pairs import SOURCES, TARGETS
+
+OTHER_SCRIPTS = (
+    "Кошка спит на диване.", "Завтра мы пойдём на пляж.", "Сколько стоит это платье?", "Я не понимаю вопрос.",
+    "Η γάτα κοιμάται στον καναπέ.", "Αύριο πάμε στη θάλασσα.",
+    "猫在沙发上睡觉。", "明天我们去海边。", "这件衣服多少钱？", "我不明白这个问题。",
+)
+NON_LATIN = ("CYRILLIC", "GREEK", "CJK")
+
+
+def _is_foreign(piece: str, scripts: tuple[str, ...] = NON_LATIN) -> bool:
+    """Whether ``piece`` holds a letter of one of ``scripts`` (by Unicode character name)."""
+    return any(unicodedata.name(ch, "").startswith(scripts) for ch in piece)
+
+
+@pytest.fixture(scope="module")
+def mixed_model_dir(tmp_path_factory):
+    from nllb_space.synthetic import save_synthetic_nllb
+
+    return save_synthetic_nllb(tmp_path_factory.mktemp("mixed-scripts"), SOURCES + TARGETS + OTHER_SCRIPTS * 3)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(mixed_model_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(mixed_model_dir)
+
+
+def test_scripts_come_from_the_flores_code():
+    assert scripts_for("ita_Latn") == ("Latn", "Zyyy", "Zinh")
+    assert scripts_for("rus_Cyrl") == ("Latn", "Zyyy", "Zinh", "Cyrl")
+    assert scripts_for("jpn_Jpan") == ("Latn", "Zyyy", "Zinh", "Hani", "Hira", "Kana")
+    assert scripts_for("xxx_Qaaa") is None  # a script Unicode has no property for: no cut
+
+
+def test_italian_keeps_every_token_of_italian_text_and_drops_other_scripts(tokenizer):
+    rows = len(tokenizer)
+    italian = kept_vocabulary(tokenizer, "ita_Latn", rows)
+    used = {i for row in tokenizer(list(TARGETS), add_special_tokens=False)["input_ids"] for i in row}
+    assert used <= set(italian.ids)
+    pieces = tokenizer.convert_ids_to_tokens(list(range(rows)))
+    foreign = {i for i, piece in enumerate(pieces) if _is_foreign(piece)}
+    assert len(foreign) > 20  # the tokenizer did learn other scripts, so the cut is real
+    assert not foreign & set(italian.ids)
+    assert set(tokenizer.all_special_ids) <= set(italian.ids)
+    assert italian.total == rows and len(italian.ids) + len(foreign) == rows
+
+    russian = set(kept_vocabulary(tokenizer, "rus_Cyrl", rows).ids)
+    cyrillic = {i for i in foreign if _is_foreign(pieces[i], ("CYRILLIC",))}
+    han = {i for i in foreign if _is_foreign(pieces[i], ("CJK",))}
+    assert cyrillic and han
+    assert cyrillic <= russian and set(italian.ids) <= russian and not han & russian
+    assert kept_vocabulary(tokenizer, "xxx_Qaaa", rows) is None
+
+
+@pytest.mark.parametrize("int8", [False, True])
+def test_restricted_head_gives_the_full_heads_logits_on_kept_rows_and_minus_inf_elsewhere(tokenizer, int8):
+    torch.manual_seed(0)
+    full = nn.Linear(16, len(tokenizer), bias=False)
+    head = Int8Linear(full) if int8 else full
+    kept = kept_vocabulary(tokenizer, "ita_Latn", len(tokenizer))
+    restricted = RestrictedHead(head, kept)
+    hidden = torch.randn(3, 5, 16)
+    want, got = head(hidden), restricted(hidden)
+    assert got.shape == want.shape
+    ids = torch.tensor(kept.ids)
+    torch.testing.assert_close(got[..., ids], want[..., ids])
+    dropped = torch.ones(len(tokenizer), dtype=torch.bool)
+    dropped[ids] = False
+    assert torch.isneginf(got[..., dropped]).all()
+
+
+def test_engine_never_generates_another_scripts_token_with_the_setting_on(mixed_model_dir, tokenizer):
+    from nllb_space.engine import Engine
+
+    text = " ".join(SOURCES[:8])
+    full = Engine(tiny_settings(mixed_model_dir, max_new_tokens=16))
+    cut = Engine(tiny_settings(mixed_model_dir, max_new_tokens=16, restrict_vocab=True))
+    kept = set(kept_vocabulary(tokenizer, "ita_Latn", len(tokenizer)).ids)
+    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    foreign = sorted(i for i, piece in enumerate(pieces) if _is_foreign(piece))
+    seen: list[torch.Tensor] = []
+    heads: list[type] = []
+    for engine in (full, cut):
+        model = engine.load().model
+        original = model.generate
+
+        def spy(*args, _model=model, _original=original, **kwargs):
+            heads.append(type(_model.lm_head))
+            seen.append(_original(*args, **kwargs))
+            return seen[-1]
+
+        model.generate = spy
+
+    def generated(engine, **options) -> set[int]:
+        seen.clear()
+        engine.translate(text, "spa_Latn", "ita_Latn", **options)
+        return {i for batch in seen for i in batch.flatten().tolist()}
+
+    # Same outputs while the model's choices are all Italian-script tokens anyway.
+    assert full.translate(text, "spa_Latn", "ita_Latn").text == cut.translate(text, "spa_Latn", "ita_Latn").text
+    favourites = sorted(generated(full) - set(tokenizer.all_special_ids))
+    # Make other scripts' tokens win: each gets twice the output row of a token the model picks (tied weights,
+    # so the change reaches both engines' models before the cut layer is built from them).
+    for engine in (full, cut):
+        weight = engine.load().model.lm_head.weight
+        with torch.no_grad():
+            for k, token in enumerate(foreign):
+                weight[token] = 2 * weight[favourites[k % len(favourites)]]
+    assert generated(full) & set(foreign)
+    assert RestrictedHead not in heads[-1:]
+    heads.clear()
+    for options in ({}, {"num_beams": 3}):
+        assert generated(cut, **options) <= kept
+    assert heads == [RestrictedHead, RestrictedHead]  # the cut layer is what generate ran with
+    assert not isinstance(cut.load().model.lm_head, RestrictedHead)  # and the full one is back afterwards
