@@ -4,9 +4,9 @@
     python bench/run.py --quick                      # smoke run: 2 repeats, 8 new tokens
     python bench/run.py --quick --shape tiny --out /tmp/bench.json --threads 1   # ~30 s; what tests/test_bench.py runs
     python bench/run.py --model ./nllb-200-distilled-600M   # real weights (a folder or a Hub id)
-    python bench/run.py --profile --restrict-vocab 32768    # + top torch ops; + the app with lm_head cut to 32k rows
+    python bench/run.py --profile                    # + the top torch ops of one app translation
 
-Three paths translate the same inputs, interleaved repeat by repeat so that a shared, noisy machine slows them alike:
+Four paths translate the same inputs, interleaved repeat by repeat so that a shared, noisy machine slows them alike:
 
 - ``naive``: float32 ``AutoModelForSeq2SeqLM`` + ``PeftModel.from_pretrained`` used plainly: one ``generate`` per
   sentence; Compare is two calls (base under ``model.disable_adapter()``, then the adapter); Attention is
@@ -14,6 +14,8 @@ Three paths translate the same inputs, interleaved repeat by repeat so that a sh
 - ``app``: ``nllb_space.engine.Engine`` with its defaults (int8 on CPU): sentences batched per ``generate``, Compare
   in one mixed-adapter batch, Attention from one teacher-forced forward pass.
 - ``app_fp32``: the same engine with ``NLLB_DTYPE=float32``, so the int8 gain shows apart from the engine's own.
+- ``app_cut``: the int8 engine with ``NLLB_RESTRICT_VOCAB=true`` (output layer cut to Italian's script; off in the
+  app by default), with how many output rows it keeps and what share of Italian text's tokens (``--no-vocab-cut``).
 
 Without ``--model`` the model is NLLB-200-distilled-600M's exact configuration with random weights (built once with
 ``nllb_space.synthetic`` and cached under ``--cache-dir``): the same compute per token as the real model. Random
@@ -26,6 +28,13 @@ timings swing tenfold; the run sets ``OMP_WAIT_POLICY=PASSIVE`` (``--omp-wait-po
 Each timing is repeated ``--repeats`` times; the tables show medians, and every ratio is the median of the ratios
 taken within each repeat (paired, so load that drifts during the run cancels out). Memory (resident MB per extra
 adapter revision) and the time from start to the first translation run in fresh subprocesses.
+
+Issue 6's load scenario (``bench/load.py``, the one ``tests/test_load.py`` runs on the tiny model) runs in one more
+fresh subprocess: the app itself (``build_demo`` on the engine's defaults, adapter cache of 2) served on loopback,
+its adapter revisions on the tests' loopback Hub emulator, ``--load-clients`` gradio_client clients sending
+``--load-requests`` requests while another switches revisions. It reports ratios to the same requests served alone
+(``load_*`` keys); an answer under load that differs from alone is a correctness failure: the table says so and the
+run exits with status 1 (after writing the results). ``--no-load`` skips it.
 """
 
 from __future__ import annotations
@@ -56,7 +65,7 @@ FLORES_ITA = FLORES_SPA.with_name("dev.ita_Latn")
 SRC, TGT = "spa_Latn", "ita_Latn"
 LOCAL = "local"
 """The engine's model choice for its configured local adapter folder."""
-BUILD_VERSION = 1
+BUILD_VERSION = 2  # 2: filler tokens in the scripts of NLLB's languages (synthetic.filler_pieces)
 """Bump when the synthetic model or adapters are built differently, so stale caches are not reused."""
 TOKENIZER_VOCAB = 8_000
 """BPE pieces of the synthetic tokenizer: ~1.4 tokens per Spanish word, like NLLB's real SentencePiece."""
@@ -115,26 +124,35 @@ class BenchConfig:
     On a shared 2-vCPU machine, spinning OpenMP threads made 2-thread decoding up to 10x slower and erratic whenever
     another process was busy (one sentence: 2.4 s to 30 s); passive waiting keeps timings near the 1-thread ones.
     ``""`` leaves the environment's setting alone."""
-    restrict_vocab: int = 0
-    """``--restrict-vocab K``: also time the app with ``lm_head`` cut to K output rows (an experiment; 0 = off)."""
+    vocab_cut: bool = True
+    """``--no-vocab-cut`` turns it off: also time the app with ``NLLB_RESTRICT_VOCAB=true`` (path ``app_cut``)."""
     profile: bool = False
     """``--profile``: also record the top torch ops of one app translation (torch.profiler)."""
     quick: bool = False
-    """``--quick``: a smoke run (2 repeats, 8 new tokens, one first-translation process)."""
+    """``--quick``: a smoke run (2 repeats, 8 new tokens, one first-translation process, a small load scenario)."""
+    load: bool = True
+    """``--no-load`` turns it off: issue 6's concurrent-clients scenario through the served app (``bench/load.py``)."""
+    load_clients: int = 16
+    """``--load-clients``: concurrent gradio_client clients in the load scenario (issue 6 asks for 16)."""
+    load_requests: int = 16
+    """``--load-requests``: requests those clients send in all (~2-3 s each on the 600M shape, beam 4)."""
 
     def __post_init__(self) -> None:
         if self.shape not in ("600m", "tiny"):
             raise ValueError(f"--shape must be 600m or tiny (got {self.shape}).")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"--threads must be at least 1 (got {self.threads}).")
-        if self.restrict_vocab < 0:
-            raise ValueError(f"--restrict-vocab must be 0 (off) or a number of rows (got {self.restrict_vocab}).")
         if self.repeats < 1:
             raise ValueError(f"--repeats must be at least 1 (got {self.repeats}).")
         if self.new_tokens < 2:
             raise ValueError(f"--new-tokens must be at least 2: the first is the language tag (got {self.new_tokens}).")
         if self.adapter_revisions < 2:
             raise ValueError("Measuring memory per extra revision needs at least 2 adapter revisions.")
+        if self.load and self.adapter_revisions < 3:
+            raise ValueError("The load scenario needs 3 adapter revisions (tag, main, branch).")
+        if self.load and not 1 <= self.load_clients <= self.load_requests:
+            raise ValueError(f"--load-clients must be at least 1 and at most --load-requests "
+                             f"(got {self.load_clients} clients, {self.load_requests} requests).")
 
 
 @dataclass
@@ -185,15 +203,18 @@ def parse_args(argv: list[str] | None = None) -> tuple[BenchConfig, argparse.Nam
     parser.add_argument("--data", type=Path, default=FLORES_SPA)
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice, one per core)")
     parser.add_argument("--omp-wait-policy", default=BenchConfig.omp_wait_policy, help="'' keeps the environment's")
-    parser.add_argument("--restrict-vocab", type=int, default=0, metavar="K",
-                        help="also time the app with lm_head cut to K rows: ids seen in Italian text, topped up")
+    parser.add_argument("--no-vocab-cut", action="store_true", help="skip timing the app with NLLB_RESTRICT_VOCAB")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--quick", action="store_true")
-    # Internal: the first-translation and memory measures re-run this file in a fresh process.
-    parser.add_argument("--child", choices=("first",), help=argparse.SUPPRESS)
+    parser.add_argument("--load-clients", type=int, help="concurrent clients of the load scenario (default 16)")
+    parser.add_argument("--load-requests", type=int, help="requests they send in all (default 16)")
+    parser.add_argument("--no-load", action="store_true", help="skip the load scenario")
+    # Internal: the first-translation, memory and load measures re-run this file in a fresh process.
+    parser.add_argument("--child", choices=("first", "load"), help=argparse.SUPPRESS)
     parser.add_argument("--model-dir", help=argparse.SUPPRESS)
     parser.add_argument("--adapters", nargs="*", default=[], help=argparse.SUPPRESS)
     parser.add_argument("--sentence", help=argparse.SUPPRESS)
+    parser.add_argument("--sentences", nargs="*", default=[], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     quick = args.quick
     config = BenchConfig(
@@ -207,9 +228,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[BenchConfig, argparse.Nam
         data=args.data,
         threads=args.threads,
         omp_wait_policy=args.omp_wait_policy or None,
-        restrict_vocab=args.restrict_vocab,
+        vocab_cut=not args.no_vocab_cut,
         profile=args.profile,
         quick=quick,
+        load=not args.no_load,
+        load_clients=args.load_clients or (4 if quick else BenchConfig.load_clients),
+        load_requests=args.load_requests or (8 if quick else BenchConfig.load_requests),
     )
     return config, args
 
@@ -447,7 +471,7 @@ class NaivePath:
             inner.set_attn_implementation(previous)
 
 
-def load_engine(model_dir: Path, adapter_dir: Path, new_tokens: int, dtype: str = "auto"):
+def load_engine(model_dir: Path, adapter_dir: Path, new_tokens: int, dtype: str = "auto", restrict_vocab=False):
     """The app's engine with its defaults, serving ``adapter_dir``; ``max_new_tokens`` is the forced length.
 
     ``max_new_tokens`` is a setting because the attention view translates with ``settings.max_new_tokens``.
@@ -456,7 +480,8 @@ def load_engine(model_dir: Path, adapter_dir: Path, new_tokens: int, dtype: str 
     from nllb_space.settings import Settings
 
     settings = Settings(
-        base_model=str(model_dir), device="cpu", adapter_repo=str(adapter_dir), dtype=dtype, max_new_tokens=new_tokens
+        base_model=str(model_dir), device="cpu", adapter_repo=str(adapter_dir), dtype=dtype, max_new_tokens=new_tokens,
+        restrict_vocab=restrict_vocab,
     )
     engine = Engine(settings)
     engine.load()
@@ -527,72 +552,31 @@ def time_app(path: str, engine, inputs: Inputs, new_tokens: int, timings: Timing
         timings.add(path, case, _seconds(run))
 
 
-def restricted_head(head, allowed: list[int]):
-    """EXPERIMENT, not in the app: ``head`` computing logits for ``allowed`` rows only, ``-inf`` for every other id.
+def vocabulary_cut(tokenizer, rows: int) -> dict[str, Any]:
+    """What ``NLLB_RESTRICT_VOCAB`` keeps for Italian: rows of the output layer, and Italian text's tokens kept.
 
-    The int8 ``lm_head`` reads 256,206 x 1024 weights per generated token, more than all 12 decoder layers together;
-    a target language uses a small part of NLLB's vocabulary, so an allow-list of K rows reads K/256,206 of that.
-    The logits keep the full width (scattered), so generate, beam search and the engine see no difference.
+    Italian text is FLORES dev and the 11k-pair pool from ``../shared/data`` when present. With random weights the
+    tokenizer is the synthetic one (its filler pieces spread over scripts like NLLB's languages); ``--model`` gives
+    the real tokenizer's numbers.
     """
-    import torch
-    from torch import nn
+    from nllb_space.vocab import kept_vocabulary
 
-    from nllb_space.quantization import Int8Linear
-
-    weight = head.weight
-    weight = weight.dequantize() if weight.is_quantized else weight
-    rows = nn.Linear(weight.shape[1], len(allowed), bias=False)
-    rows.weight = nn.Parameter(weight[allowed].float().clone(), requires_grad=False)
-
-    class RestrictedHead(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.rows = Int8Linear(rows) if head.weight.is_quantized else rows
-            self.register_buffer("allowed", torch.tensor(allowed))
-            self.out_features = head.out_features
-
-        def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-            logits = hidden.new_full((*hidden.shape[:-1], self.out_features), float("-inf"))
-            logits[..., self.allowed] = self.rows(hidden)
-            return logits
-
-    return RestrictedHead()
-
-
-def allowed_ids(tokenizer, size: int) -> tuple[list[int], int]:
-    """``size`` token ids for Italian output: every id seen in Italian text, special ids, then the lowest others.
-
-    Returns the ids and how many came from Italian text (the rest only fill the allow-list up to ``size``).
-    """
-    from nllb_space.languages import LANGUAGES
-
+    kept = kept_vocabulary(tokenizer, TGT, rows)
+    ids = set(kept.ids)
     pool = FLORES_ITA.parent.parent / "train_pool" / "train_pool.ita"
-    seen: set[int] = set()
-    for path in (p for p in (FLORES_ITA, pool) if p.is_file()):
-        for row in tokenizer(_lines(path), add_special_tokens=False)["input_ids"]:
-            seen.update(row)
-    special = set(tokenizer.all_special_ids) | {tokenizer.convert_tokens_to_ids(code) for code in LANGUAGES}
-    chosen = seen | special
-    for token_id in range(len(tokenizer)):
-        if len(chosen) >= size:
-            break
-        chosen.add(token_id)
-    return sorted(chosen), len(seen)
-
-
-class swapped_head:
-    """``with swapped_head(engine, head):`` the engine's model uses ``head`` as ``lm_head`` inside the block."""
-
-    def __init__(self, engine, head) -> None:
-        model = engine._base.model
-        self.inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-        self.head, self.saved = head, None
-
-    def __enter__(self):
-        self.saved, self.inner.lm_head = self.inner.lm_head, self.head
-
-    def __exit__(self, *exc) -> None:
-        self.inner.lm_head = self.saved
+    texts = [path for path in (FLORES_ITA, pool) if path.is_file()]
+    occurrences = [i for path in texts for row in tokenizer(_lines(path), add_special_tokens=False)["input_ids"]
+                   for i in row]
+    return {
+        "scripts": list(kept.scripts),
+        "rows_kept": len(kept.ids),
+        "rows_total": kept.total,
+        "share_kept": round(len(kept.ids) / kept.total, 4),
+        "italian_text": [str(path.relative_to(REPO_ROOT.parent)) for path in texts],
+        "italian_token_occurrences": len(occurrences),
+        "italian_distinct_tokens": len(set(occurrences)),
+        "italian_occurrences_kept": round(sum(i in ids for i in occurrences) / max(1, len(occurrences)), 6),
+    }
 
 
 def _seconds(run: Callable[[], Any]) -> float:
@@ -763,12 +747,106 @@ def child_first(args: argparse.Namespace) -> dict[str, Any]:
     return {"imported_at": imported, "loaded_at": loaded, "translated_at": translated, "memory": memory}
 
 
+LOAD_REPO = "bench/nllb-lora"
+"""The load scenario's adapter repo on the child's Hub emulator: tag ``v1``, ``main`` after it, branch ``exp/run-1``."""
+LOAD_CACHE_SIZE = 2
+"""Adapter revisions the app keeps loaded in the load scenario: fewer than its three, so switching evicts."""
+
+
+def measure_load(config: BenchConfig, model_dir: Path, adapters: list[Path], sentences: list[str]) -> dict[str, Any]:
+    """Issue 6's load scenario through the served app, in a fresh process; its report and headline ``load_*`` keys.
+
+    A fresh process because huggingface_hub reads ``HF_ENDPOINT`` once, at import, and this one has imported it
+    already (through transformers) without a Hub to point at.
+    """
+    logger.info("Load scenario: %d clients, %d requests, a switcher (fresh process)", config.load_clients,
+                config.load_requests)
+    command = [
+        sys.executable, str(Path(__file__).resolve()), "--child", "load", "--model-dir", str(model_dir),
+        "--new-tokens", str(config.new_tokens), "--load-clients", str(config.load_clients),
+        "--load-requests", str(config.load_requests), "--adapters", *map(str, adapters[:3]),
+        "--sentences", *sentences,
+    ]
+    if config.threads:
+        command += ["--threads", str(config.threads)]
+    env = {**_child_env(config), "GRADIO_ANALYTICS_ENABLED": "False"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        raise RuntimeError(f"The load measure failed:\n{done.stderr[-3000:]}")
+    # Gradio prints to stdout too (e.g. when the server closes): the report is the last line that is JSON.
+    line = next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{"))
+    return json.loads(line)
+
+
+def child_load(config: BenchConfig, args: argparse.Namespace) -> dict[str, Any]:
+    """In a fresh process: a loopback Hub with three adapter revisions, the app served on loopback, the scenario.
+
+    The Hub emulator and its environment set-up are the tests' (``tests/hub_emulator.py``, stdlib only, and
+    ``tests/hub_fixtures.configure_hub_env``): the same emulator the load test runs against, so the benchmark
+    measures the scenario the test checks, and there is no second emulator to keep in step with huggingface_hub.
+    """
+    from tests.hub_emulator import HubEmulator
+    from tests.hub_fixtures import HUB_TOKEN, configure_hub_env
+
+    home = tempfile.mkdtemp(prefix="nllb-space-bench-hf-")
+    emulator = HubEmulator(token=HUB_TOKEN)
+    try:
+        configure_hub_env(emulator.start(), home)  # before anything imports huggingface_hub
+        return _serve_and_load(config, args)
+    finally:
+        emulator.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _serve_and_load(config: BenchConfig, args: argparse.Namespace) -> dict[str, Any]:
+    import socket
+
+    import torch
+
+    from bench.load import AdapterEvents, LoadScenario, publish_revisions, run_scenario
+    from nllb_space.engine import Engine
+    from nllb_space.settings import Settings
+    from nllb_space.ui import build_demo
+
+    torch.set_flush_denormal(True)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    tag, main, branch = (Path(a) for a in args.adapters)
+    scenario = LoadScenario(repo=LOAD_REPO, clients=config.load_clients, requests=config.load_requests,
+                            sentences=tuple(args.sentences))
+    shas = publish_revisions(LOAD_REPO, tag_folder=tag, main_folder=main, branch_folder=branch,
+                             branch=scenario.branch, tag=scenario.tag)
+    # The app's defaults (int8 on CPU, beam 4), but for the forced length (see load_engine) and a small cache.
+    settings = Settings(base_model=args.model_dir, device="cpu", adapter_repo=LOAD_REPO,
+                        adapter_cache_size=LOAD_CACHE_SIZE, max_new_tokens=config.new_tokens)
+    engine = Engine(settings)
+    engine.load()
+    if engine.adapter_error:
+        raise RuntimeError(engine.adapter_error)
+    demo = build_demo(engine)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        with AdapterEvents() as events:
+            report = run_scenario(demo.local_url, scenario, events)
+    finally:
+        demo.close()
+    return {
+        "headline": report.headline(),
+        "report": {**asdict(report), "adapter_cache_size": LOAD_CACHE_SIZE, "num_beams": settings.num_beams,
+                   "dtype": engine._base.dtype, "shas": shas},
+    }
+
+
 # -- results ---------------------------------------------------------------------------------------------------------
 
 
 def summarize(
     config: BenchConfig, machine: dict[str, Any], inputs: Inputs, timings: Timings, memory: dict[str, Any],
     first: dict[str, Any], breakdown: dict[str, Any], checks: dict[str, Any], profile: list[dict[str, Any]] | None,
+    load: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything ``results.json`` holds: the headline ratios first, then the raw medians and repeats."""
     app = "app"
@@ -786,6 +864,8 @@ def summarize(
         "naive_compare_over_translate": timings.ratio(("naive", "compare"), ("naive", "sentence")),
     }
     results = {key: round(value, 3) for key, value in results.items()}
+    if load is not None:
+        results.update(load["headline"])
     results["targets"] = {
         key: {"target": f"{op} {value:g}{unit.strip() and unit}", "pass": _passes(results[key], op, value)}
         for key, (op, value, unit) in TARGETS.items()
@@ -800,7 +880,7 @@ def summarize(
         "lora_r": config.lora_r,
         "quick": config.quick,
         "threads": config.threads or "torch default",
-        "restrict_vocab": config.restrict_vocab,
+        "vocab_cut": config.vocab_cut,
         "inputs": asdict(inputs),
     }
     results["median_s"] = {
@@ -814,6 +894,8 @@ def summarize(
     results["first_translation"] = first
     results["app_time_shares"] = breakdown
     results["checks"] = checks
+    if load is not None:
+        results["load"] = load["report"]
     if profile is not None:
         results["profile_top_ops"] = profile
     return results
@@ -835,12 +917,12 @@ def report(results: dict[str, Any]) -> str:
         f"{results['config']['repeats']} repeats (medians; ratios are medians of within-repeat ratios)",
         "",
         f"{'median seconds':32} {'naive fp32':>11} {'app fp32':>9} {'app int8':>9}"
-        + (f" {'app int8, vocab cut (experiment)':>34}" if "app_vocab" in med else ""),
+        + (f" {'app int8 + NLLB_RESTRICT_VOCAB':>31}" if "app_cut" in med else ""),
     ]
     for case in CASES:
         lines.append(
             f"{CASE_LABELS[case]:32} {med['naive'][case]:11.3f} {med['app_fp32'][case]:9.3f} {med['app'][case]:9.3f}"
-            + (f" {med['app_vocab'][case]:34.3f}" if "app_vocab" in med else "")
+            + (f" {med['app_cut'][case]:31.3f}" if "app_cut" in med else "")
         )
     lines += ["", f"{'measure':54} {'value':>9}  {'target':>8}  result"]
     headline = [
@@ -868,21 +950,52 @@ def report(results: dict[str, Any]) -> str:
         f"{'paragraph of 8: naive / app':54} {results['paragraph8_speedup']:>7.2f}x",
         f"{'Compare / one translation, naive (two calls)':54} {results['naive_compare_over_translate']:>7.2f}x",
     ]
-    vocab = results.get("experiment_restricted_vocab")
+    vocab = results.get("vocab_cut")
     if vocab:
         lines += [
             "",
-            f"experiment (not in the app): lm_head cut to {vocab['rows']:,} rows "
-            f"({vocab['ids_seen_in_italian_text']:,} of them seen in Italian text)",
-            f"{'  one sentence: app / app with the cut head':54} {vocab['speedup_over_app']:>7.2f}x",
-            f"{'  one sentence: naive fp32 / app with the cut head':54} {vocab['sentence_speedup_vs_naive']:>7.2f}x",
-            f"{'  paragraph of 8 / one sentence, cut head':54} {vocab['paragraph8_over_sentence']:>7.2f}x",
+            f"NLLB_RESTRICT_VOCAB (off by default): output layer cut to {vocab['rows_kept']:,} of "
+            f"{vocab['rows_total']:,} rows ({vocab['share_kept']:.0%}; scripts {', '.join(vocab['scripts'])})",
+            f"{'  Italian text tokens kept (%d occurrences)' % vocab['italian_token_occurrences']:54} "
+            f"{vocab['italian_occurrences_kept']:>8.2%}",
+            f"{'  one sentence: app / app with the cut':54} {vocab['sentence_speedup_over_app']:>7.2f}x",
+            f"{'  one sentence: naive fp32 / app with the cut':54} {vocab['sentence_speedup']:>7.2f}x",
+            f"{'  beam 4 / greedy, with the cut':54} {vocab['beam4_over_greedy']:>7.2f}x",
+            f"{'  paragraph of 8 / one sentence, with the cut':54} {vocab['paragraph8_over_sentence']:>7.2f}x",
         ]
+    if "load" in results:
+        lines += ["", *load_report(results)]
     lines += ["", "app (int8): share of wall time per module (forward hooks, one run each)"]
     for case, shares in results["app_time_shares"].items():
         parts = "  ".join(f"{k} {v:4.0%}" for k, v in shares.items() if k != "seconds")
         lines.append(f"  {CASE_LABELS[case]:32} {parts}")
     return "\n".join(lines)
+
+
+def load_report(results: dict[str, Any]) -> list[str]:
+    """The load scenario's lines of the table; a wrong or failed answer is shown as a failure, not a number."""
+    load = results["load"]
+    lines = [
+        f"load (issue 6): {load['clients']} clients, {load['requests']} requests of translate/compare/attention over "
+        f"{', '.join(m.rsplit('@', 1)[-1] for m in load['models'])};",
+        f"  meanwhile a switcher cycled {', '.join(m.rsplit('@', 1)[-1] for m in load['switcher_revisions'])}; "
+        f"adapter cache {load['adapter_cache_size']}, beam {load['num_beams']}, {load['dtype']}",
+        f"{'  requests per second under load':54} {results['load_requests_per_second']:>7.2f}",
+        f"{'  efficiency: sum of alone latencies / wall time':54} {results['load_efficiency']:>7.2f}x",
+        f"{'  p50 latency under load / median alone':54} {results['load_p50_over_alone']:>7.2f}x",
+        f"{'  p95 latency under load / median alone':54} {results['load_p95_over_alone']:>7.2f}x",
+        f"{'  (p50 / p95 under load; median alone, seconds)':54} {load['p50_s']:.2f} / {load['p95_s']:.2f}; "
+        f"{load['alone_median_s']:.2f}",
+        f"{'  (switcher requests during the run; evictions)':54} {load['switcher_requests']}; {load['evictions']}",
+    ]
+    mismatches, errors = results["load_mismatches"], results["load_errors"]
+    if mismatches or errors:
+        lines.append(f"  !! CORRECTNESS FAILURE: {mismatches} answer(s) under load differ from alone, {errors} "
+                     f"error(s): see load.mismatches / load.errors in results.json")
+    else:
+        lines.append(f"{'  answers under load equal to the same request alone':54} all {load['completed']} "
+                     f"+ {load['switcher_requests']} switcher, 0 errors")
+    return lines
 
 
 # -- main ------------------------------------------------------------------------------------------------------------
@@ -901,35 +1014,27 @@ class Timed:
 
 def run_timings(config: BenchConfig, model_dir: Path, adapter: Path, inputs: Inputs) -> Timed:
     """Load the three paths, check them, then time every case ``config.repeats`` times, paths interleaved."""
-    logger.info("Loading the naive model and the app's engine (int8 and float32)")
+    logger.info("Loading the naive model and the app's engine (int8, float32%s)",
+                ", int8 with NLLB_RESTRICT_VOCAB" if config.vocab_cut else "")
     naive = NaivePath(model_dir, adapter, config.new_tokens)
     engines = {
         "app": load_engine(model_dir, adapter, config.new_tokens),
         "app_fp32": load_engine(model_dir, adapter, config.new_tokens, dtype="float32"),
     }
+    if config.vocab_cut:
+        engines["app_cut"] = load_engine(model_dir, adapter, config.new_tokens, restrict_vocab=True)
     if engines["app"]._base.dtype != "int8":
         raise RuntimeError(f"The app's default dtype on CPU is {engines['app']._base.dtype}, expected int8.")
     checks = check_outputs(naive, engines, inputs, config.new_tokens)
 
-    runners: dict[str, Callable[[Timings], None]] = {
-        "naive": lambda t: time_naive(naive, inputs, t),
-        "app": lambda t: time_app("app", engines["app"], inputs, config.new_tokens, t),
-        "app_fp32": lambda t: time_app("app_fp32", engines["app_fp32"], inputs, config.new_tokens, t),
-    }
+    runners: dict[str, Callable[[Timings], None]] = {"naive": lambda t: time_naive(naive, inputs, t)}
+    for path, engine in engines.items():
+        runners[path] = lambda t, path=path, engine=engine: time_app(path, engine, inputs, config.new_tokens, t)
     vocab: dict[str, Any] | None = None
-    if config.restrict_vocab:
-        allowed, from_text = allowed_ids(engines["app"]._base.tokenizer, config.restrict_vocab)
-        head = restricted_head(engines["app"]._base.model.get_base_model().lm_head, allowed)
-        vocab = {"rows": len(allowed), "ids_seen_in_italian_text": from_text}
-        logger.info("Experiment: lm_head cut to %d rows (%d seen in Italian text)", len(allowed), from_text)
-
-        def time_vocab(t: Timings) -> None:
-            with swapped_head(engines["app"], head):
-                time_app("app_vocab", engines["app"], inputs, config.new_tokens, t)
-
-        runners["app_vocab"] = time_vocab
-        with swapped_head(engines["app"], head):
-            app_cases(engines["app"], inputs, config.new_tokens)["sentence"]()  # warm-up
+    if config.vocab_cut:
+        base = engines["app"]._base
+        vocab = vocabulary_cut(base.tokenizer, base.model.get_base_model().lm_head.out_features)
+        logger.info("NLLB_RESTRICT_VOCAB keeps %d of %d output rows for %s", vocab["rows_kept"], vocab["rows_total"], TGT)
 
     timings = Timings(tuple(runners))
     order = list(runners.values())
@@ -967,15 +1072,17 @@ def run_benchmark(config: BenchConfig) -> dict[str, Any]:
     logger.info("Measuring start to first translation and memory with 1 and %d adapter revisions "
                 "(%d fresh processes)", config.adapter_revisions, config.first_repeats)
     first, memory = measure_first_translation(config, model_dir, adapters, inputs.sentence)
+    load = measure_load(config, model_dir, adapters, [inputs.sentence, *inputs.paragraph[:3]]) if config.load else None
     results = summarize(config, machine, inputs, timed.timings, memory, first, timed.breakdown, timed.checks,
-                        timed.profile)
+                        timed.profile, load)
     if timed.vocab is not None:
         timings = timed.timings
-        results["experiment_restricted_vocab"] = {
+        results["vocab_cut"] = {
             **timed.vocab,
-            "speedup_over_app": round(timings.ratio(("app", "sentence"), ("app_vocab", "sentence")), 3),
-            "sentence_speedup_vs_naive": round(timings.ratio(("naive", "sentence"), ("app_vocab", "sentence")), 3),
-            "paragraph8_over_sentence": round(timings.ratio(("app_vocab", "paragraph8"), ("app_vocab", "sentence")), 3),
+            "sentence_speedup_over_app": round(timings.ratio(("app", "sentence"), ("app_cut", "sentence")), 3),
+            "sentence_speedup": round(timings.ratio(("naive", "sentence"), ("app_cut", "sentence")), 3),
+            "beam4_over_greedy": round(timings.ratio(("app_cut", "beam4"), ("app_cut", "sentence")), 3),
+            "paragraph8_over_sentence": round(timings.ratio(("app_cut", "paragraph8"), ("app_cut", "sentence")), 3),
         }
     return results
 
@@ -985,7 +1092,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     logger.setLevel(logging.INFO)
     if args.child:
-        print(json.dumps(child_first(args)))
+        print(json.dumps(child_first(args) if args.child == "first" else child_load(config, args)))
         return {}
     if not config.model:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # random weights are local: never wait on a Hub
@@ -1004,4 +1111,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 if __name__ == "__main__":
     if str(REPO_ROOT) not in sys.path:  # `python bench/run.py` puts bench/, not the repo root, on sys.path
         sys.path.insert(0, str(REPO_ROOT))
-    main()
+    outcome = main()
+    if outcome.get("load_mismatches") or outcome.get("load_errors"):
+        sys.exit(1)  # a wrong or failed answer under load is a correctness failure, not a timing

@@ -1,7 +1,9 @@
 """Smoke test of the benchmark: ``bench/run.py --quick --shape tiny`` runs end to end and writes every result key.
 
 It runs the script the way a person does (a subprocess, ``python bench/run.py``), on the tiny random-weight model,
-with one repeat and one torch thread, so it takes well under a minute; the numbers themselves mean nothing here.
+with one repeat and one torch thread, so it takes about a minute; the numbers themselves mean nothing here. The
+quick run includes the load scenario (4 clients, 8 requests, the app served on loopback): its answers under load
+must equal the same requests served alone.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ NUMERIC_KEYS = (
     "attention_over_translate",
     "adapter_mb",
     "first_translation_s",
+    "load_efficiency",
+    "load_p50_over_alone",
+    "load_p95_over_alone",
+    "load_requests_per_second",
 )
 MACHINE_KEYS = ("cpu", "cores", "torch", "torch_threads", "ram_gb", "load_average_start")
 
@@ -52,6 +58,14 @@ def test_quick_tiny_run_writes_every_key(tmp_path):
     # The benchmark checked that every path generated the forced length and the paragraph stayed 8 sentences.
     assert results["checks"]["app_paragraph_pieces"] == 8
     assert results["memory"]["adapters_loaded"] == 5
+
+    # The load scenario: every answer under load equal to alone, none failed, and the switcher forced evictions.
+    assert results["load_mismatches"] == 0 and results["load_errors"] == 0, results["load"]
+    load = results["load"]
+    assert (load["clients"], load["requests"], load["completed"]) == (4, 8, 8)
+    assert load["dtype"] == "int8" and load["adapter_cache_size"] == 2
+    assert load["switcher_requests"] > 0 and load["evictions"] > 0
+    assert "answers under load equal to the same request alone" in done.stdout
 
     # The table is printed with a verdict per target.
     verdicts = [line for line in done.stdout.splitlines() if line.endswith(("PASS", "MISS"))]

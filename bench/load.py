@@ -1,0 +1,410 @@
+"""Issue 6's load scenario, shared by ``tests/test_load.py`` (tiny model) and ``bench/run.py`` (600M-shaped model).
+
+N concurrent ``gradio_client`` clients send a mix of ``/translate``, ``/compare`` and ``/attention`` requests across
+``base``, ``<repo>@main`` and ``<repo>@<branch>``, while one more client (the *switcher*) keeps asking for the tag,
+the branch, base and main in turn. Every answer must equal the answer the same request gets when served alone.
+
+The scenario's repo has THREE distinct commits (see :func:`publish_revisions`): the tag is an older commit of
+``main``, so with the app's adapter cache at 2 revisions, each switch to the tag evicts an adapter that the mix is
+about to need again. (If the tag were ``main``'s commit, the cache would hold all the scenario's adapters at once
+and switching would never evict anything.)
+
+:func:`run_scenario` only needs the server's URL; the report it returns holds the timings the benchmark turns into
+ratios (:meth:`LoadReport.headline`), and the errors and mismatches the test asserts are empty.
+
+Nothing here imports gradio, gradio_client or huggingface_hub at module level: ``huggingface_hub`` reads
+``HF_ENDPOINT`` once at import, and the benchmark's child process must point it at its Hub emulator first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SENTENCES = ("Hola, ¿cómo estás?", "El gato duerme en el sofá.", "Mañana vamos a la playa.", "Gracias por tu ayuda.")
+"""Default Spanish inputs of the mix (the benchmark passes its own FLORES sentences)."""
+ENDPOINTS = ("/translate", "/compare", "/attention")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One API call: ``client.predict(*args, api_name=endpoint)``. Hashable, so equal requests share one answer."""
+
+    endpoint: str
+    args: tuple[str, ...]
+    label: str = field(compare=False)
+    """Short readable name, unique per distinct request (the key of :attr:`LoadReport.alone_s`)."""
+
+
+@dataclass(frozen=True)
+class LoadScenario:
+    """Who asks what: the request mix of the concurrent clients and the switcher's cycle of revisions."""
+
+    repo: str
+    """The app's adapter repo (``NLLB_ADAPTER_REPO``), holding ``main``, ``branch`` and ``tag`` as three commits."""
+    branch: str = "exp/run-1"
+    tag: str = "v1"
+    clients: int = 16
+    """Concurrent clients; request ``k`` of the mix goes to client ``k % clients``, each sends its share in order."""
+    requests: int = 48
+    """Requests the clients send in all (the switcher's come on top)."""
+    sentences: tuple[str, ...] = SENTENCES
+    src_lang: str = "spa_Latn"
+    tgt_lang: str = "ita_Latn"
+
+    def __post_init__(self) -> None:
+        if self.clients < 1:
+            raise ValueError(f"A load scenario needs at least one client (got {self.clients}).")
+        if self.requests < self.clients:
+            raise ValueError(f"{self.requests} requests leave some of the {self.clients} clients idle.")
+        if not self.sentences:
+            raise ValueError("A load scenario needs at least one sentence.")
+
+    @property
+    def models(self) -> tuple[str, str, str]:
+        """What the mix asks for: the base model and two revisions of the adapter repo."""
+        return "base", f"{self.repo}@main", f"{self.repo}@{self.branch}"
+
+    @property
+    def switch_models(self) -> tuple[str, ...]:
+        """The switcher's cycle: tag, branch, base, main (the tag is the one revision the mix never uses)."""
+        return f"{self.repo}@{self.tag}", f"{self.repo}@{self.branch}", "base", f"{self.repo}@main"
+
+    def request(self, k: int) -> Request:
+        """The k-th request of the mix.
+
+        The model turns fastest, the endpoint every ``len(models)`` requests, and the sentence independently, so
+        even a short mix has each endpoint on each model, and Compare pairs every model with another.
+        """
+        models = self.models
+        index = k % len(self.sentences)
+        text, model = self.sentences[index], models[k % len(models)]
+        endpoint = ENDPOINTS[(k // len(models)) % len(ENDPOINTS)]
+        head = (text, self.src_lang, self.tgt_lang, model)
+        if endpoint == "/compare":
+            right = models[(k + 1) % len(models)]
+            return Request(endpoint, (*head, right, ""), f"compare {_short(model)}|{_short(right)} s{index}")
+        return Request(endpoint, head, f"{endpoint[1:]} {_short(model)} s{index}")
+
+    def mix(self) -> list[Request]:
+        """Every request the concurrent clients send, in order of ``k``."""
+        return [self.request(k) for k in range(self.requests)]
+
+    def switch_request(self, i: int) -> Request:
+        """The switcher's i-th request: the first sentence translated with the next revision of its cycle."""
+        model = self.switch_models[i % len(self.switch_models)]
+        return Request("/translate", (self.sentences[0], self.src_lang, self.tgt_lang, model),
+                       f"translate {_short(model)} s0")
+
+
+def _short(model: str) -> str:
+    return model.rsplit("@", 1)[-1]
+
+
+def publish_revisions(repo: str, *, tag_folder: Path, main_folder: Path, branch_folder: Path,
+                      branch: str = "exp/run-1", tag: str = "v1") -> dict[str, str]:
+    """Push the scenario's three adapter revisions to ``repo`` on the Hub ``HF_ENDPOINT`` names; returns their shas.
+
+    ``tag_folder`` is pushed to ``main`` and tagged ``tag``; ``main_folder`` is pushed to ``main`` after it, so the
+    tag is a release that ``main`` has moved on from; ``branch_folder`` goes to ``branch``. The three folders must
+    differ (an unchanged push makes no commit).
+    """
+    from nllb_space import hub
+
+    tagged = hub.push_folder(tag_folder, repo, tag=tag, commit_message="release")
+    main = hub.push_folder(main_folder, repo, commit_message="after the release")
+    other = hub.push_folder(branch_folder, repo, branch=branch, commit_message="experiment")
+    shas = {"tag": tagged.sha, "main": main.sha, "branch": other.sha}
+    if len(set(shas.values())) != 3:
+        raise ValueError(f"The scenario needs three distinct commits, got {shas}: are two folders identical?")
+    return shas
+
+
+def answer(endpoint: str, result: Any) -> object:
+    """The part of an answer that must not depend on load: the texts, and the attention figure's data.
+
+    Compare's summary table and every timing are left out: they change from call to call by design.
+    """
+    if endpoint == "/translate":
+        return result
+    if endpoint == "/compare":
+        return tuple(result[:2])
+    translation, plot = result
+    figure = json.loads(plot["plot"])
+    return translation, json.dumps(figure["data"][0]["z"], sort_keys=True)
+
+
+class AdapterEvents(logging.Handler):
+    """Counts the adapter loads and evictions of an app running in THIS process, from ``nllb_space.adapters``' log.
+
+    ``with AdapterEvents() as events:`` lowers that logger to INFO for the duration (its records are not emitted
+    otherwise). The server's internals are not visible through its API, and the log is the one place the engine
+    reports evictions; if those messages change, :attr:`evictions` stays 0 and ``tests/test_load.py`` says so.
+    """
+
+    LOGGER = "nllb_space.adapters"
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.loads = 0
+        self.evictions = 0
+        self._saved_level = logging.NOTSET
+
+    def emit(self, record: logging.LogRecord) -> None:  # called under the handler's lock: counts are thread-safe
+        if str(record.msg).startswith("Loaded adapter"):
+            self.loads += 1
+        elif str(record.msg).startswith("Evicted adapter"):
+            self.evictions += 1
+
+    def __enter__(self) -> "AdapterEvents":
+        logger = logging.getLogger(self.LOGGER)
+        self._saved_level = logger.level
+        if logger.getEffectiveLevel() > logging.INFO:
+            logger.setLevel(logging.INFO)
+        logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logger = logging.getLogger(self.LOGGER)
+        logger.removeHandler(self)
+        logger.setLevel(self._saved_level)
+
+
+@dataclass
+class LoadReport:
+    """What one run of the scenario measured. Seconds are wall-clock, seen by the clients (HTTP + queue + model)."""
+
+    clients: int
+    requests: int
+    """Requests the clients were to send under load."""
+    completed: int
+    """Of those, answered without error."""
+    wall_s: float
+    """From the moment every client (and the switcher) was released until the last client had its last answer."""
+    requests_per_second: float
+    """``completed / wall_s``: the clients' requests only."""
+    p50_s: float
+    """Median latency of the clients' completed requests under load (the switcher's are left out)."""
+    p95_s: float
+    """95th percentile (nearest rank) of the same latencies."""
+    latencies_s: list[float]
+    """Every completed client request's latency under load, in completion order."""
+    alone_s: dict[str, float]
+    """Latency of each distinct request (mix and switcher) served alone, warm, keyed by :attr:`Request.label`."""
+    alone_median_s: float
+    """Median of the alone latencies over the mix, each request counted as often as the mix sends it."""
+    models: list[str]
+    """What the mix asked for: base and two revisions."""
+    switcher_requests: int
+    """The switcher's requests answered while the clients were running (kept out of p50/p95; in the efficiency)."""
+    switcher_revisions: list[str]
+    errors: list[str] = field(default_factory=list)
+    """Failed requests (clients' and switcher's), and clients that never finished."""
+    mismatches: list[str] = field(default_factory=list)
+    """Requests whose answer differed from the same request served alone (or whose two alone answers differed)."""
+    adapter_loads: int | None = None
+    """Adapters the engine attached during the concurrent phase; ``None`` when the server runs in another process."""
+    evictions: int | None = None
+    """Adapters the engine evicted during the concurrent phase; ``None`` likewise."""
+    load_efficiency: float = math.nan
+    """Sum of the alone latencies of every request completed under load (clients' and switcher's) / ``wall_s``.
+
+    1.0 means the model was busy the whole time with nothing lost to queueing, switching or evictions: the app
+    runs model work one request at a time, so that is the most it can do. Below 1.0 is overhead. Slightly above
+    1.0 is possible when per-request HTTP and queue overhead of one request overlaps another's model work (which
+    the alone latency counts in full); that only shows on the tiny model, where the model's share is small.
+    """
+    p50_over_alone: float = math.nan
+    """``p50_s / alone_median_s``: how much waiting in the queue adds to a typical request."""
+    p95_over_alone: float = math.nan
+    """``p95_s / alone_median_s``: the same for the slow tail."""
+
+    def headline(self) -> dict[str, float | int]:
+        """The benchmark's top-level ``load_*`` keys."""
+        return {
+            "load_efficiency": round(self.load_efficiency, 3),
+            "load_p50_over_alone": round(self.p50_over_alone, 3),
+            "load_p95_over_alone": round(self.p95_over_alone, 3),
+            "load_requests_per_second": round(self.requests_per_second, 3),
+            "load_mismatches": len(self.mismatches),
+            "load_errors": len(self.errors),
+        }
+
+
+def _brief(value: object, limit: int = 160) -> str:
+    """``repr`` cut short: an attention answer holds a whole heatmap."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (``q`` in 0..1): an actual observed latency, never an interpolation."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+@dataclass
+class Alone:
+    """What serving each distinct request alone gave."""
+
+    answers: dict[Request, object]
+    seconds: dict[Request, float]
+    errors: list[str]
+    mismatches: list[str]
+
+
+def serve_alone(url: str, requests: list[Request]) -> Alone:
+    """Each distinct request, one at a time from one client: its answer, its warm latency, and any problem.
+
+    Each is sent twice in a row: the first call loads what it needs (Hub lookup, adapter attach, perhaps an
+    eviction) and gives the answer; the second, with everything in place, gives the latency. The two answers must
+    agree, or comparing with them under load would mean nothing.
+    """
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    alone = Alone({}, {}, [], [])
+    for request in dict.fromkeys(requests):  # distinct, in first-seen order
+        try:
+            first = answer(request.endpoint, client.predict(*request.args, api_name=request.endpoint))
+            start = time.perf_counter()
+            second = answer(request.endpoint, client.predict(*request.args, api_name=request.endpoint))
+            alone.seconds[request] = time.perf_counter() - start
+        except Exception as error:  # noqa: BLE001 - reported with the request it belongs to
+            alone.errors.append(f"alone {request.label}: {error!r}")
+            continue
+        alone.answers[request] = first
+        if second != first:
+            alone.mismatches.append(f"alone {request.label}: {_brief(first)}, then {_brief(second)}")
+    return alone
+
+
+def run_scenario(url: str, scenario: LoadScenario, events: AdapterEvents | None = None,
+                 timeout_s: float = 1800.0) -> LoadReport:
+    """Serve the scenario's requests alone, then all at once; compare the answers and time both.
+
+    ``url`` is a running app (``demo.local_url``). ``events``, when the app runs in this process, counts its adapter
+    loads and evictions during the concurrent phase. Clients that have not finished after ``timeout_s`` are
+    reported as errors (their threads are daemons and are left behind).
+    """
+    from gradio_client import Client
+
+    mix = scenario.mix()
+    cycle = [scenario.switch_request(i) for i in range(len(scenario.switch_models))]
+    served = serve_alone(url, mix + cycle)
+    expected, alone, errors, mismatches = served.answers, served.seconds, served.errors, served.mismatches
+    if errors:  # without every alone answer there is nothing to compare with
+        return _report(scenario, mix, alone, [], [], 0.0, 0, errors, mismatches, None)
+
+    lock = threading.Lock()
+    latencies: list[float] = []
+    done: list[Request] = []
+    switched: list[tuple[float, Request]] = []  # (finished at, request) of the switcher's answered requests
+    stop_switching = threading.Event()
+    # Clients connect before the clock starts (each Client fetches the app's config), then start together.
+    clients = [Client(url, verbose=False) for _ in range(scenario.clients + 1)]
+    start_line = threading.Barrier(scenario.clients + 2)
+
+    def check(request: Request, got: object) -> None:
+        if got != expected[request]:
+            mismatches.append(f"{request.label}: {_brief(got)} under load, {_brief(expected[request])} alone")
+
+    def client_worker(index: int) -> None:
+        client = clients[index]
+        start_line.wait()
+        for request in mix[index::scenario.clients]:
+            start = time.perf_counter()
+            try:
+                got = answer(request.endpoint, client.predict(*request.args, api_name=request.endpoint))
+            except Exception as error:  # noqa: BLE001 - every failure is collected and reported
+                with lock:
+                    errors.append(f"{request.label}: {error!r}")
+                continue
+            with lock:
+                latencies.append(time.perf_counter() - start)
+                done.append(request)
+                check(request, got)
+
+    def switcher() -> None:
+        """Another visitor flipping between revisions as fast as the queue lets it, until the clients are done."""
+        client = clients[-1]
+        start_line.wait()
+        i = 0
+        while not stop_switching.is_set():
+            request = cycle[i % len(cycle)]
+            i += 1
+            try:
+                got = answer(request.endpoint, client.predict(*request.args, api_name=request.endpoint))
+            except Exception as error:  # noqa: BLE001
+                with lock:
+                    errors.append(f"{request.label}: {error!r}")
+                continue
+            with lock:
+                switched.append((time.perf_counter(), request))
+                check(request, got)
+
+    workers = [threading.Thread(target=client_worker, args=(i,), daemon=True) for i in range(scenario.clients)]
+    switching = threading.Thread(target=switcher, daemon=True)
+    for thread in (*workers, switching):
+        thread.start()
+    loads_before, evictions_before = (events.loads, events.evictions) if events else (0, 0)
+    start_line.wait()
+    started = time.perf_counter()
+    deadline = started + timeout_s
+    for worker in workers:
+        worker.join(timeout=max(0.0, deadline - time.perf_counter()))
+    finished = time.perf_counter()
+    stop_switching.set()
+    switching.join(timeout=max(60.0, deadline - time.perf_counter()))
+    with lock:
+        stuck = sum(worker.is_alive() for worker in workers)
+        if stuck:
+            errors.append(f"{stuck} client(s) still waiting after {timeout_s:.0f} s")
+        if switching.is_alive():
+            errors.append("the switcher's last request never finished")
+        # Only what finished while the clients ran counts toward the efficiency; a switcher request still in flight
+        # when they finished is checked above but not counted.
+        within = [request for at, request in switched if at <= finished]
+        counted = (events.loads - loads_before, events.evictions - evictions_before) if events else None
+        return _report(scenario, mix, alone, list(latencies), done + within, finished - started, len(within),
+                       errors, mismatches, counted)
+
+
+def _report(scenario: LoadScenario, mix: list[Request], alone: dict[Request, float], latencies: list[float],
+            completed: list[Request], wall_s: float, switcher_requests: int, errors: list[str],
+            mismatches: list[str], events: tuple[int, int] | None) -> LoadReport:
+    alone_mix = [alone[r] for r in mix if r in alone]
+    alone_median = statistics.median(alone_mix) if alone_mix else math.nan
+    p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
+    busy = sum(alone[r] for r in completed)
+    return LoadReport(
+        clients=scenario.clients,
+        requests=len(mix),
+        completed=len(latencies),
+        wall_s=round(wall_s, 3),
+        requests_per_second=len(latencies) / wall_s if wall_s > 0 else math.nan,
+        p50_s=round(p50, 4),
+        p95_s=round(p95, 4),
+        latencies_s=[round(s, 4) for s in latencies],
+        alone_s={r.label: round(s, 4) for r, s in alone.items()},
+        alone_median_s=round(alone_median, 4),
+        models=list(scenario.models),
+        switcher_requests=switcher_requests,
+        switcher_revisions=list(scenario.switch_models),
+        errors=errors,
+        mismatches=mismatches,
+        adapter_loads=events[0] if events else None,
+        evictions=events[1] if events else None,
+        load_efficiency=busy / wall_s if wall_s > 0 else math.nan,
+        p50_over_alone=p50 / alone_median,
+        p95_over_alone=p95 / alone_median,
+    )
