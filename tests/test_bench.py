@@ -70,3 +70,17 @@ def test_quick_tiny_run_writes_every_key(tmp_path):
     # The table is printed with a verdict per target.
     verdicts = [line for line in done.stdout.splitlines() if line.endswith(("PASS", "MISS"))]
     assert len(verdicts) == len(results["targets"]), done.stdout
+
+
+def test_kernel_table_prints_time_bandwidth_and_row_cost(tmp_path):
+    out = tmp_path / "kernels.json"
+    done = subprocess.run([sys.executable, "bench/kernels.py", "--quick", "--out", str(out)],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(out.read_text())
+    assert {(r["kind"], r["rows"]) for r in rows} == {("int8", 1), ("int8", 4), ("float32", 1), ("float32", 4)}
+    for r in rows:
+        assert r["ms"] > 0 and r["gmac_per_s"] >= 0 and r["weight_gb_per_s"] >= 0
+        assert r["cost_vs_one_row"] == 1.0 if r["rows"] == 1 else r["cost_vs_one_row"] > 0
+    assert len([line for line in done.stdout.splitlines() if line.strip().endswith(("int8", "float32")) or
+                " int8 " in line or " float32 " in line]) == len(rows)
