@@ -49,6 +49,9 @@ def test_scripts_come_from_the_flores_code():
     assert scripts_for("rus_Cyrl") == ("Latn", "Zyyy", "Zinh", "Cyrl")
     assert scripts_for("jpn_Jpan") == ("Latn", "Zyyy", "Zinh", "Hani", "Hira", "Kana")
     assert scripts_for("xxx_Qaaa") is None  # a script Unicode has no property for: no cut
+    from nllb_space.languages import LANGUAGES
+
+    assert all(scripts_for(code) for code in LANGUAGES)  # every NLLB language can be cut
 
 
 def test_italian_keeps_every_token_of_italian_text_and_drops_other_scripts(tokenizer):
