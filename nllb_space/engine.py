@@ -32,7 +32,8 @@ from .settings import Settings
 logger = logging.getLogger(__name__)
 
 RESTRICTED_HEADS_KEPT = 2
-"""Cut output layers kept at once with NLLB_RESTRICT_VOCAB, one per script set (each is up to ~260 MB in int8)."""
+"""Cut output layers kept at once with NLLB_RESTRICT_VOCAB, one per script set (each up to ~260 MB in int8, four
+times that in float32)."""
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` after each batch of sentences."""
