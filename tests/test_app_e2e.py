@@ -147,7 +147,8 @@ def test_swap_and_language_search(page):
     page.fill("#tgt-lang input", "fra")
     page.get_by_role("option", name="French (fra_Latn)").click()
     page.click("#swap-languages")
-    page.wait_for_function("document.querySelector('#src-lang input').value.startsWith('French')")
+    # `?.`: the predicate must keep polling (not throw) while Gradio has not rendered the element yet.
+    page.wait_for_function("document.querySelector('#src-lang input')?.value.startsWith('French')")
     assert page.input_value("#tgt-lang input") == "Spanish (spa_Latn)"
 
 
@@ -194,14 +195,15 @@ def test_attention_tab(page, server, tmp_path):
     pick(page, "#attention-layer", "layer 1")
     page.wait_for_function(
         "() => (t => t.includes('Encoder self-attention') && t.includes('layer 1, mean over heads'))"
-        "(document.querySelector('#attention-plot .gtitle').textContent)")
+        "(document.querySelector('#attention-plot .gtitle')?.textContent ?? '')")  # the plot may be re-rendering
     assert page.input_value("#attention-layer input") == "layer 1"
     page.screenshot(path=str(tmp_path / "attention.png"), full_page=True)
 
 
 def test_switching_revision_selects_it_in_every_tab(page, server, hub_adapters, tmp_path):
     page.get_by_text("Adapters and revisions").click()
-    page.wait_for_function("document.querySelector('#revisions-table').innerText.includes('exp/run-1')")
+    # The accordion renders the table when it opens: poll until it exists and is filled.
+    page.wait_for_function("document.querySelector('#revisions-table')?.innerText.includes('exp/run-1')")
     pick(page, "#revision-picker", f"{BRANCH} · branch · {hub_adapters['branch'][:7]}")
     page.wait_for_selector("#revisions-message >> text=Loaded")
     assert hub_adapters["branch"][:7] in page.inner_text("#status")
