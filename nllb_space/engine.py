@@ -412,7 +412,8 @@ class Engine:
             chunk = order[start:start + size]
             batch = tokenizer.pad({"input_ids": [list(rows[i].ids) for i in chunk]}, return_tensors="pt")
             names = [rows[i].adapter_name for i in chunk]
-            with self._output_layer_for(tgt), self._adapters_for(names) as extra, torch.inference_mode():
+            head = self._restricted_head(tgt)
+            with self._output_layer(head), self._adapters_for(names) as extra, torch.inference_mode():
                 generated = base.model.generate(
                     input_ids=batch["input_ids"].to(base.device),
                     attention_mask=batch["attention_mask"].to(base.device),
@@ -430,19 +431,18 @@ class Engine:
     def _forward_attention(self, source_ids: list[int], decoder_ids: list[int], refs: Sequence[ModelRef]):
         """One eager teacher-forced forward for every model in ``refs`` (one batch row each)."""
         import torch
-
         from torch import nn
 
         base = self._base
         inner = self._inner_model()
         n = len(refs)
         device = base.device
-        previous, head = inner.config._attn_implementation, inner.lm_head
+        previous = inner.config._attn_implementation
         inner.set_attn_implementation("eager")
-        # Only the attention weights are wanted: skip the 256k-row output layer (a sixth of the pass's time).
-        inner.lm_head = nn.Identity()
+        names = [r.adapter_name for r in refs]
         try:
-            with self._adapters_for([r.adapter_name for r in refs]) as extra, torch.inference_mode():
+            # Only the attention weights are wanted: skip the 256k-row output layer (a sixth of the pass's time).
+            with self._output_layer(nn.Identity()), self._adapters_for(names) as extra, torch.inference_mode():
                 out = base.model(
                     input_ids=torch.tensor([source_ids] * n, device=device),
                     attention_mask=torch.ones(n, len(source_ids), dtype=torch.long, device=device),
@@ -452,7 +452,6 @@ class Engine:
                 )
         finally:
             inner.set_attn_implementation(previous)
-            inner.lm_head = head
         s, t = len(source_ids), len(decoder_ids)
         return [
             (
@@ -464,9 +463,8 @@ class Engine:
         ]
 
     @contextlib.contextmanager
-    def _output_layer_for(self, tgt: str) -> Iterator[None]:
-        """With ``NLLB_RESTRICT_VOCAB``, swap in the output layer cut to ``tgt``'s script (vocab.py) for one call."""
-        head = self._restricted_head(tgt) if self.settings.restrict_vocab else None
+    def _output_layer(self, head) -> Iterator[None]:
+        """Run the model with ``head`` as its output layer inside the block; ``None`` keeps the full one."""
         if head is None:
             yield
             return
@@ -478,7 +476,10 @@ class Engine:
             inner.lm_head = full
 
     def _restricted_head(self, tgt: str):
-        """The cut output layer for ``tgt``'s scripts, built on first use; ``None`` when its script is unknown."""
+        """With ``NLLB_RESTRICT_VOCAB``, the output layer cut to ``tgt``'s scripts (vocab.py), built on first use;
+        ``None`` when the setting is off or the script unknown."""
+        if not self.settings.restrict_vocab:
+            return None
         from .vocab import RestrictedHead, kept_vocabulary, scripts_for
 
         scripts = scripts_for(tgt)

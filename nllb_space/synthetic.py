@@ -94,7 +94,8 @@ def filler_pieces(taken: set[str]) -> Iterable[str]:
 
     counts: dict[str, int] = {}
     for code in LANGUAGES:
-        script = SCRIPT_ALIASES.get(code.rpartition("_")[2], (code.rpartition("_")[2],))[0]
+        iso_script = code.rpartition("_")[2]
+        script = SCRIPT_ALIASES.get(iso_script, (iso_script,))[0]  # Unicode's name for it: Hans -> Hani
         counts[script] = counts.get(script, 0) + 1
     patterns = {script: regex.compile(rf"\p{{Script={script}}}") for script in counts}
     letters: dict[str, list[str]] = {script: [] for script in counts}

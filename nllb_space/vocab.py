@@ -20,15 +20,12 @@ with ``train/run.py --eval-only --eval-dtype int8 --restrict-vocab`` against the
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from functools import lru_cache
 
 import regex
 import torch
 from torch import nn
-
-logger = logging.getLogger(__name__)
 
 ALWAYS_SCRIPTS = ("Latn", "Zyyy", "Zinh")
 """Kept for every target: Latin, Common (digits, punctuation, symbols, emoji) and Inherited (combining marks)."""
