@@ -2,6 +2,7 @@
 
 Configuration comes from NLLB_* environment variables (nllb_space/settings.py); host and port from Gradio's own
 GRADIO_SERVER_NAME / GRADIO_SERVER_PORT. A bad setting or a model that cannot load stops start-up with its message.
+The same file runs on ZeroGPU, on CPU or GPU hardware and locally: `spaces.GPU` is a no-op off ZeroGPU.
 """
 
 import logging
@@ -13,6 +14,9 @@ import sys
 # machine a busy neighbour made spinning 2-thread timings swing tenfold. The owner's own value wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# On ZeroGPU, `spaces` must patch torch before anything initialises CUDA; elsewhere importing it changes nothing.
+import spaces  # noqa: F401,E402  (before torch and gradio, on purpose)
+
 from nllb_space.engine import Engine
 from nllb_space.errors import ModelLoadError
 from nllb_space.settings import Settings, SettingsError
@@ -23,7 +27,9 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         engine = Engine(Settings.from_env())
-        engine.load()  # before launch: the first visitor should not wait for (or watch fail) the model download
+        # Before launch: the first visitor should not wait for (or watch fail) the model download, and on ZeroGPU
+        # the weights placed on "cuda" by then are packed once and copied into every GPU worker.
+        engine.load()
     except (SettingsError, ModelLoadError) as error:
         print(f"nllb-space cannot start: {error}", file=sys.stderr)
         return 1

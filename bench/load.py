@@ -142,14 +142,14 @@ def answer(endpoint: str, result: Any) -> object:
 
 
 class AdapterEvents(logging.Handler):
-    """Counts the adapter loads and evictions of an app running in THIS process, from ``nllb_space.adapters``' log.
+    """Counts the adapter loads and evictions of an app running in THIS process, from ``nllb_space.slot``'s log.
 
     ``with AdapterEvents() as events:`` lowers that logger to INFO for the duration (its records are not emitted
     otherwise). The server's internals are not visible through its API, and the log is the one place the engine
     reports evictions; if those messages change, :attr:`evictions` stays 0 and ``tests/test_load.py`` says so.
     """
 
-    LOGGER = "nllb_space.adapters"
+    LOGGER = "nllb_space.slot"
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
@@ -158,7 +158,7 @@ class AdapterEvents(logging.Handler):
         self._saved_level = logging.NOTSET
 
     def emit(self, record: logging.LogRecord) -> None:  # called under the handler's lock: counts are thread-safe
-        if str(record.msg).startswith("Loaded adapter"):
+        if str(record.msg).startswith("Attached adapter"):
             self.loads += 1
         elif str(record.msg).startswith("Evicted adapter"):
             self.evictions += 1

@@ -694,20 +694,23 @@ def _rss_mb() -> float:
 
 def measure_memory(engine, extra_adapters: list[Path], sentence: str) -> dict[str, Any]:
     """Resident MB of ``engine`` with its one adapter, then with ``extra_adapters`` loaded too (after gc)."""
+    from nllb_space import worker
+
     run = lambda: engine.translate(sentence, SRC, TGT, model=LOCAL, num_beams=1)  # noqa: E731
     run()  # buffers a greedy call allocates are not adapter cost
     rss_one = _rss_mb()
     steps = []
+    slot = worker.slot(engine._slot)
     for folder in extra_adapters:
         # use_model refuses a local folder other than the configured one (visitors must not read the server's
-        # disk), so the bench hands each revision to the engine's registry the way use_model does.
-        fetched = engine._registry.fetch(str(folder), LOCAL)
-        with engine._model_lock:
-            engine._registry.activate(engine._base, fetched)
+        # disk), so the bench checks each revision the way use_model does and attaches it the way a call does.
+        _, files = engine._registry.ready(engine._registry.fetch(str(folder), LOCAL), engine._shapes)
+        with slot._lock, slot._using([files], [files.name]):
+            pass
         steps.append(_rss_mb())
     run()
     rss_all = _rss_mb()
-    loaded = len(engine._registry.loaded())
+    loaded = len(engine.attached())
     if loaded != 1 + len(extra_adapters):
         raise RuntimeError(f"Expected {1 + len(extra_adapters)} adapters loaded, found {loaded}.")
     lora_params = sum(p.numel() for n, p in engine._base.model.named_parameters() if ".lora_" in n) / loaded

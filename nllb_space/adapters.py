@@ -1,12 +1,10 @@
-"""LoRA adapters on ONE base model: resolved to commits, cached by (repo, commit), evicted least-recently-used.
+"""LoRA adapter revisions, main-process side: resolved to commits, downloaded, checked, and handed on by value.
 
-Two halves, because they need different locks:
-
-- ``fetch()`` talks to the Hub (resolve a branch/tag to its sha, download that commit's files). It may be slow
-  and runs outside the engine's model lock, so other users keep being served meanwhile.
-- ``activate()`` attaches the fetched adapter to the model as a PEFT *named adapter* (no second copy of the base)
-  and evicts the least recently used ones beyond the cache size. It runs under the engine's model lock, the same
-  lock every generate call holds, so an adapter is never removed while a request is using it.
+- ``fetch()`` talks to the Hub (resolve a branch/tag to its sha, download that commit's files). It may be slow and
+  never runs inside a model call.
+- ``ready()`` checks the files against the base model's layer shapes (once per commit) and gives the
+  ``AdapterFiles`` a model call carries. Attaching happens in the process that computes (slot.py), which on
+  ZeroGPU is a forked worker; this registry only remembers which revisions are ready, least recently used first.
 """
 
 from __future__ import annotations
@@ -22,9 +20,9 @@ from pathlib import Path
 
 from . import hub
 from .errors import AdapterError, InputError
-from .lora import check_adapter_fits
-from .model_loading import LoadedBase
+from .lora import LinearShapes, check_adapter_fits
 from .results import ModelRef
+from .slot import AdapterFiles
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +65,7 @@ class AdapterRegistry:
         self._ttl = revision_ttl_s
         self._token = token
         self._resolved: dict[tuple[str, str], tuple[str, float]] = {}
-        self._loaded: OrderedDict[tuple[str, str], ModelRef] = OrderedDict()
+        self._ready: OrderedDict[tuple[str, str], ModelRef] = OrderedDict()
         self._resolve_lock = threading.Lock()
 
     # -- Hub side (no model lock) -------------------------------------------------------------------------------
@@ -106,51 +104,24 @@ class AdapterRegistry:
             self._resolved[key] = (sha, now)
         return sha
 
-    # -- model side (caller holds the engine's model lock) ------------------------------------------------------
+    # -- checked and ready for a model call --------------------------------------------------------------------
 
-    def activate(self, base: LoadedBase, fetched: FetchedAdapter, pinned: set[str] = frozenset()) -> ModelRef:
-        """Attach ``fetched`` to ``base.model`` unless already attached; evict LRU adapters not in ``pinned``."""
+    def ready(self, fetched: FetchedAdapter, shapes: LinearShapes) -> tuple[ModelRef, AdapterFiles]:
+        """``fetched`` as a model call carries it, checked against the base's ``shapes`` the first time."""
         key = (fetched.repo, fetched.sha)
         ref = ModelRef(adapter_name(*key), fetched.repo, fetched.revision, fetched.sha)
-        if key in self._loaded:
-            self._loaded.move_to_end(key)
-            return ref
-        check_adapter_fits(fetched.folder, base.model, self._base_model_id)
-        self._attach(base, fetched.folder, ref.adapter_name)
-        self._loaded[key] = ref
-        logger.info("Loaded adapter %s", ref.label)
-        self._evict(base, pinned | {ref.adapter_name})
-        return ref
-
-    def trim(self, base: LoadedBase) -> None:
-        """Evict down to the cache size once a request that pinned several adapters is done with them."""
-        self._evict(base, set())
+        with self._resolve_lock:
+            known = key in self._ready
+        if not known:
+            check_adapter_fits(fetched.folder, shapes, self._base_model_id)
+        with self._resolve_lock:
+            self._ready[key] = ref
+            self._ready.move_to_end(key)
+            while len(self._ready) > self._cache_size:
+                self._ready.popitem(last=False)
+        return ref, AdapterFiles(ref.adapter_name, str(fetched.folder))
 
     def loaded(self) -> tuple[ModelRef, ...]:
-        """Adapters attached now, least recently used first."""
-        return tuple(self._loaded.values())
-
-    def is_loaded(self, ref: ModelRef) -> bool:
-        return (ref.repo, ref.sha) in self._loaded
-
-    def _attach(self, base: LoadedBase, folder: Path, name: str) -> None:
-        from peft import PeftModel
-
-        try:
-            if isinstance(base.model, PeftModel):
-                base.model.load_adapter(str(folder), adapter_name=name, is_trainable=False)
-            else:
-                base.model = PeftModel.from_pretrained(base.model, str(folder), adapter_name=name, is_trainable=False)
-        except (RuntimeError, ValueError, KeyError, OSError) as error:
-            # check_adapter_fits catches the usual misfits first; anything PEFT still rejects is reported plainly.
-            raise AdapterError(f"PEFT could not load this adapter: {str(error).splitlines()[0]}") from None
-        base.model.to(base.device).eval()
-
-    def _evict(self, base: LoadedBase, pinned: set[str]) -> None:
-        while len(self._loaded) > self._cache_size:
-            victim = next((k for k, r in self._loaded.items() if r.adapter_name not in pinned), None)
-            if victim is None:
-                return
-            ref = self._loaded.pop(victim)
-            base.model.delete_adapter(ref.adapter_name)
-            logger.info("Evicted adapter %s (cache size %d)", ref.label, self._cache_size)
+        """Adapter revisions ready to serve, least recently used first."""
+        with self._resolve_lock:
+            return tuple(self._ready.values())

@@ -1,85 +1,81 @@
-"""The translation engine: one NLLB base model and tokenizer, LoRA adapters by revision, plain results out.
+"""The translation engine, the UI's face: plain strings in, plain results out, and every model call by value.
 
-Data flows one way: the UI calls ``translate`` / ``compare`` / ``attention`` with strings, the engine resolves the
-model choice, splits the text into sentences, runs the model, and returns dataclasses from ``results``.
+Data flows one way: the UI calls ``translate`` / ``compare`` / ``attention`` with strings; the engine checks the
+input, resolves each model choice to a commit and gets its files (Hub work, here in the main process), splits the
+text into sentences and encodes them, then hands batches of token ids to the GPU functions of ``worker.py``, which
+on ZeroGPU run in forked worker processes, and finally decodes and reassembles the results from ``results``.
 
-Concurrency: PEFT's mixed-adapter batches work by registering forward hooks for the duration of a call, and the
-adapter cache attaches/removes modules, so every use of the model holds ``_model_lock``. On a 2-vCPU Space torch
-already uses both cores for one call, so serialising model work costs no throughput; Hub requests (resolving and
-downloading a revision) happen outside the lock so a slow Hub never stalls other users.
+Each call to the model is one batch of at most ``NLLB_BATCH_SIZE`` rows, sorted by length so padding wastes little;
+so a long text reports progress between batches, and on ZeroGPU each call asks for a GPU only as long as its
+batch needs.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
-from dataclasses import dataclass
+import uuid
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
-from . import hub
-from .adapters import LOCAL_REVISION, AdapterRegistry, FetchedAdapter
-from .attention import AttentionMaps, readable_tokens, stack_attentions
-from .errors import InputError
+from . import hub, worker
+from .adapters import LOCAL_REVISION, AdapterRegistry
+from .attention import AttentionMaps, readable_tokens
+from .errors import AdapterError, InputError
 from .languages import UnknownLanguageError, language_name, resolve_language
+from .lora import linear_shapes
 from .model_loading import LoadedBase, load_base
 from .results import BASE, BASE_MODEL, Comparison, EngineStatus, ModelRef, SentencePair, Translation
 from .segment import Segmented, join_text, split_text
 from .settings import Settings
+from .slot import AdapterFiles, Decoding, SlotLimits
 
 logger = logging.getLogger(__name__)
-
-RESTRICTED_HEADS_KEPT = 2
-"""Cut output layers kept at once with NLLB_RESTRICT_VOCAB, one per script set (each up to ~260 MB in int8, four
-times that in float32)."""
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` after each batch of sentences."""
 
-
-@dataclass(frozen=True)
-class Decoding:
-    """Decoding options of one request, already checked against the settings' limits."""
-
-    num_beams: int
-    max_new_tokens: int
-
-
-@dataclass(frozen=True)
-class _Row:
-    """One sequence in a generate batch: a source piece's ids and the adapter that translates it."""
-
-    ids: tuple[int, ...]
-    adapter_name: str
+Prepared = tuple[ModelRef, "AdapterFiles | None"]
+"""A model choice ready for a model call: what answered, and the files a worker attaches it from."""
 
 
 class Engine:
-    """Serves translations from one base model with any number of cached LoRA adapter revisions."""
+    """Serves translations from one base model with any number of LoRA adapter revisions."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._base: LoadedBase | None = None
+        self._shapes: dict[str, tuple[int, int]] = {}
         self._load_lock = threading.Lock()
-        self._model_lock = threading.RLock()
+        self._slot = uuid.uuid4().hex
         self._registry = AdapterRegistry(
             settings.base_model, settings.adapter_cache_size, settings.revision_ttl_s, settings.hf_token
         )
         self._default_adapter: ModelRef | None = None
-        self._restricted_heads: dict[tuple[str, ...], object] = {}
         self.adapter_error: str | None = None
         """Why the configured adapter could not be loaded at start-up (the base model is served meanwhile)."""
+        self.run_generate = worker.run_generate
+        self.run_attention = worker.run_attention
+        """The ``@spaces.GPU`` functions; tests wrap them in ZeroGPU's own worker machinery."""
 
     # -- loading ---------------------------------------------------------------------------------------------------
 
     def load(self) -> LoadedBase:
-        """Load the base model and tokenizer once (thread-safe), then the configured adapter revision if any."""
+        """Load the base model and tokenizer once (thread-safe), then check the configured adapter revision if any.
+
+        The model is installed for the GPU functions of this process, and of every worker forked from it later.
+        """
         if self._base is not None:
             return self._base
         with self._load_lock:
             if self._base is None:
-                self._base = load_base(self.settings)
+                base = load_base(self.settings)
+                self._shapes = linear_shapes(base.model)
+                limits = SlotLimits(self.settings.batch_size, self.settings.adapter_cache_size,
+                                    self.settings.restrict_vocab)
+                worker.install(self._slot, base, limits)
+                self._base = base
                 if self.settings.adapter_repo:
                     self._load_default_adapter()
         return self._base
@@ -108,6 +104,10 @@ class Engine:
             adapters=self._registry.loaded(),
             default_adapter=self._default_adapter,
         )
+
+    def attached(self) -> tuple[str, ...]:
+        """Adapter names attached to the model in THIS process (on ZeroGPU the workers hold their own)."""
+        return worker.slot(self._slot).attached() if self._base is not None else ()
 
     # -- model choice ----------------------------------------------------------------------------------------------
 
@@ -152,14 +152,18 @@ class Engine:
         return configured, spec
 
     def use_model(self, spec: str) -> ModelRef:
-        """Resolve and (if needed) load the model ``spec`` names; cached by (repo, commit)."""
+        """Resolve the model ``spec`` names, get its files and check them; cached by (repo, commit).
+
+        Attaching happens inside the model call, in whichever process runs it.
+        """
+        return self._prepare(spec)[0]
+
+    def _prepare(self, spec: str) -> Prepared:
         self.load()
         parsed = self.parse_model(spec)
         if parsed is None:
-            return BASE_MODEL
-        fetched = self._registry.fetch(*parsed)
-        with self._model_lock:
-            return self._registry.activate(self._base, fetched)
+            return BASE_MODEL, None
+        return self._registry.ready(self._registry.fetch(*parsed), self._shapes)
 
     def list_revisions(self, repo: str | None = None) -> hub.Revisions:
         """Branches, tags and recent commits of ``repo`` (default: the configured adapter repo)."""
@@ -191,14 +195,11 @@ class Engine:
         src, tgt = self._languages(src_lang, tgt_lang)
         segmented = self._segment(text)
         decoding = self._decoding(num_beams, max_new_tokens)
-        self.load()
-        ref = self.use_model(model) if model != BASE else BASE_MODEL
-        with self._model_lock:
-            self._ensure_loaded([ref], [model])
-            start = time.perf_counter()
-            outputs = self._translate_pieces(segmented.pieces, src, tgt, [ref], decoding, progress)
-            seconds = time.perf_counter() - start
-        return self._assemble(segmented, outputs[0], ref, src, tgt, decoding, seconds)
+        prepared = self._prepare(model)
+        start = time.perf_counter()
+        outputs = self._translate_pieces(segmented.pieces, src, tgt, [prepared], decoding, progress)
+        seconds = time.perf_counter() - start
+        return self._assemble(segmented, outputs[0], prepared[0], src, tgt, decoding, seconds)
 
     def compare(
         self,
@@ -214,8 +215,8 @@ class Engine:
     ) -> Comparison:
         """The same text through two models with the same decoding (default: base vs the configured adapter).
 
-        With ``batched`` both run in ONE generate call (PEFT's ``adapter_names``: one entry per row, ``__base__``
-        for the base), which costs about one translation on a memory-bound CPU; otherwise one call each.
+        With ``batched`` both run in the SAME batches (PEFT's ``adapter_names``: one entry per row, ``__base__``
+        for the base), which costs about one translation on a memory-bound CPU; otherwise one pass each.
         """
         src, tgt = self._languages(src_lang, tgt_lang)
         segmented = self._segment(text)
@@ -225,24 +226,20 @@ class Engine:
             if not self.settings.adapter_repo:
                 raise InputError("Nothing to compare with: no adapter repo is configured; pick the right model.")
             right = self._configured_spec()
-        refs = [self.use_model(spec) for spec in (left, right)]
+        prepared = [self._prepare(spec) for spec in (left, right)]
         start = time.perf_counter()
-        with self._model_lock:
-            self._ensure_loaded(refs, (left, right))
-            if batched:
-                outputs = self._translate_pieces(segmented.pieces, src, tgt, refs, decoding, progress)
-                shared = time.perf_counter() - start
-                seconds = [shared, shared]
-            else:
-                outputs, seconds = [], []
-                for ref in refs:
-                    t0 = time.perf_counter()
-                    outputs.extend(self._translate_pieces(segmented.pieces, src, tgt, [ref], decoding, progress))
-                    seconds.append(time.perf_counter() - t0)
-            self._registry.trim(self._base)
+        if batched:
+            outputs = self._translate_pieces(segmented.pieces, src, tgt, prepared, decoding, progress)
+            seconds = [time.perf_counter() - start] * 2
+        else:
+            outputs, seconds = [], []
+            for one in prepared:
+                t0 = time.perf_counter()
+                outputs.extend(self._translate_pieces(segmented.pieces, src, tgt, [one], decoding, progress))
+                seconds.append(time.perf_counter() - t0)
         left_t, right_t = (
             self._assemble(segmented, out, ref, src, tgt, decoding, secs)
-            for out, ref, secs in zip(outputs, refs, seconds)
+            for out, (ref, _), secs in zip(outputs, prepared, seconds)
         )
         return Comparison(left=left_t, right=right_t, batched=batched, seconds=time.perf_counter() - start)
 
@@ -263,46 +260,32 @@ class Engine:
         src, tgt = self._languages(src_lang, tgt_lang)
         if not (text or "").strip():
             raise InputError("Enter a sentence to look inside.")
-        specs = [model, *also]
-        refs = [self.use_model(spec) for spec in specs]
-        base = self.load()
-        tokenizer = base.tokenizer
-        with self._model_lock:
-            self._ensure_loaded(refs, specs)
-            source_ids = self._encode([text.strip()], src)[0]
-            if len(source_ids) > self.settings.max_input_tokens + 2:
-                raise InputError(
-                    f"The attention view takes one sentence of at most {self.settings.max_input_tokens} tokens "
-                    f"(NLLB_MAX_INPUT_TOKENS); this text has {len(source_ids) - 2}."
-                )
-            if translation and translation.strip():
-                target_ids = list(tokenizer(translation.strip(), add_special_tokens=False)["input_ids"])
-            else:
-                rows = [_Row(tuple(source_ids), refs[0].adapter_name)]
-                target_ids = self._generate(rows, tgt, Decoding(1, self.settings.max_new_tokens))[0]
-            target_text = tokenizer.decode(target_ids, skip_special_tokens=True)
-            decoder_ids = [base.model.config.decoder_start_token_id, self._lang_id(tgt), *target_ids]
-            maps = self._forward_attention(source_ids, decoder_ids, refs)
-            self._registry.trim(self._base)
+        prepared = [self._prepare(spec) for spec in (model, *also)]
+        tokenizer = self.load().tokenizer
+        source_ids = self._encode([text.strip()], src)[0]
+        if len(source_ids) > self.settings.max_input_tokens + 2:
+            raise InputError(
+                f"The attention view takes one sentence of at most {self.settings.max_input_tokens} tokens "
+                f"(NLLB_MAX_INPUT_TOKENS); this text has {len(source_ids) - 2}."
+            )
+        target_ids = None
+        if translation and translation.strip():
+            target_ids = tuple(tokenizer(translation.strip(), add_special_tokens=False)["input_ids"])
+        call = worker.AttentionCall(
+            slot=self._slot, source_ids=tuple(source_ids), target_ids=target_ids,
+            names=tuple(ref.adapter_name for ref, _ in prepared), tgt_lang=tgt,
+            max_new_tokens=self.settings.max_new_tokens, adapters=_files(prepared),
+        )
+        out = _unless_refused(self.run_attention(call))
         source_tokens = readable_tokens(tokenizer, source_ids)
-        target_tokens = readable_tokens(tokenizer, decoder_ids)
+        target_tokens = readable_tokens(tokenizer, list(out.decoder_ids))
+        target_text = tokenizer.decode(list(out.target_ids), skip_special_tokens=True)
         return [
             AttentionMaps(source_tokens, target_tokens, enc, dec, cross, ref, text.strip(), target_text)
-            for ref, (enc, dec, cross) in zip(refs, maps)
+            for (ref, _), (enc, dec, cross) in zip(prepared, out.maps)
         ]
 
     # -- internals -----------------------------------------------------------------------------------------------
-
-    def _ensure_loaded(self, refs: Sequence[ModelRef], specs: Sequence[str]) -> None:
-        """Re-attach any of ``refs`` the LRU cache evicted between resolving and taking the lock.
-
-        All of ``refs`` are pinned, so loading one never evicts another this same request needs.
-        """
-        pinned = {ref.adapter_name for ref in refs}
-        for ref, spec in zip(refs, specs):
-            if not ref.is_base and not self._registry.is_loaded(ref):
-                folder = self._registry.fetch(*self.parse_model(spec)).folder  # files are cached on disk by now
-                self._registry.activate(self._base, FetchedAdapter(ref.repo, ref.revision, ref.sha, folder), pinned)
 
     def _languages(self, src_lang: str | None, tgt_lang: str | None) -> tuple[str, str]:
         try:
@@ -343,18 +326,16 @@ class Engine:
             )
         return Decoding(beams, length)
 
-    def _lang_id(self, code: str) -> int:
-        return self._base.tokenizer.convert_tokens_to_ids(code)
-
     def _encode(self, pieces: Sequence[str], src_lang: str) -> list[list[int]]:
         """``[src_lang] + tokens + [</s>]`` per piece.
 
         Built by hand because ``tokenizer.src_lang`` is shared mutable state (unsafe across threads) and
         ``tokenizer(text, src_lang=...)`` silently ignores the keyword in transformers 5.
         """
-        tokenizer = self._base.tokenizer
+        tokenizer = self.load().tokenizer
         ids = tokenizer(list(pieces), add_special_tokens=False)["input_ids"]
-        return [[self._lang_id(src_lang), *row, tokenizer.eos_token_id] for row in ids]
+        lang_id = tokenizer.convert_tokens_to_ids(src_lang)
+        return [[lang_id, *row, tokenizer.eos_token_id] for row in ids]
 
     def _fit_window(self, piece: str) -> list[str]:
         """Split ``piece`` until each part fits ``max_input_tokens`` (never truncate what the user wrote)."""
@@ -367,21 +348,21 @@ class Engine:
         return [part for sub in parts for part in self._fit_window(sub)]
 
     def _translate_pieces(
-        self, pieces: Sequence[str], src: str, tgt: str, refs: Sequence[ModelRef], decoding: Decoding,
+        self, pieces: Sequence[str], src: str, tgt: str, prepared: Sequence[Prepared], decoding: Decoding,
         progress: Progress | None,
     ) -> list[tuple[list[str], int]]:
-        """Translate ``pieces`` with each model in ``refs`` (all rows in shared batches).
+        """Translate ``pieces`` with each prepared model (all rows in shared batches).
 
         Returns, per model, the translations of ``pieces`` and the number of tokens generated for them.
         """
         parts_per_piece = [self._fit_window(piece) for piece in pieces]
         flat = [part for parts in parts_per_piece for part in parts]
         encoded = self._encode(flat, src)
-        rows = [_Row(tuple(ids), ref.adapter_name) for ref in refs for ids in encoded]
-        generated = self._generate(rows, tgt, decoding, progress)
-        decoded = self._base.tokenizer.batch_decode(generated, skip_special_tokens=True)
+        rows = [(tuple(ids), ref.adapter_name) for ref, _ in prepared for ids in encoded]
+        generated = self._generate(rows, tgt, decoding, _files(prepared), progress)
+        decoded = self.load().tokenizer.batch_decode(generated, skip_special_tokens=True)
         results = []
-        for m in range(len(refs)):
+        for m in range(len(prepared)):
             own = slice(m * len(flat), (m + 1) * len(flat))
             texts = iter(decoded[own])
             joined = [" ".join(next(texts).strip() for _ in parts) for parts in parts_per_piece]
@@ -389,142 +370,25 @@ class Engine:
         return results
 
     def _generate(
-        self, rows: Sequence[_Row], tgt: str, decoding: Decoding, progress: Progress | None = None
+        self, rows: Sequence[tuple[tuple[int, ...], str]], tgt: str, decoding: Decoding,
+        adapters: tuple[AdapterFiles, ...], progress: Progress | None = None,
     ) -> list[list[int]]:
-        """Generated token ids per row (no start token, language tag, ``</s>`` or padding)."""
-        import torch
-
-        base = self._base
-        tokenizer = base.tokenizer
-        # Everything else (decoder start, eos, pad) comes from the checkpoint's generation config.
-        options = {
-            "forced_bos_token_id": self._lang_id(tgt),
-            # PEFT also reads num_beams from here, to repeat adapter_names once per beam.
-            "num_beams": decoding.num_beams,
-            "max_new_tokens": decoding.max_new_tokens,
-            "do_sample": False,
-        }
-        # Longest first and batched by similar length, so padding wastes little compute.
-        order = sorted(range(len(rows)), key=lambda i: -len(rows[i].ids))
+        """Generated token ids per ``(ids, adapter name)`` row, one model call per batch of similar lengths."""
+        order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
         outputs: list[list[int]] = [[] for _ in rows]
         size = self.settings.batch_size
         for start in range(0, len(order), size):
             chunk = order[start:start + size]
-            batch = tokenizer.pad({"input_ids": [list(rows[i].ids) for i in chunk]}, return_tensors="pt")
-            names = [rows[i].adapter_name for i in chunk]
-            head = self._restricted_head(tgt)
-            with self._output_layer(head), self._adapters_for(names) as extra, torch.inference_mode():
-                generated = base.model.generate(
-                    input_ids=batch["input_ids"].to(base.device),
-                    attention_mask=batch["attention_mask"].to(base.device),
-                    **options,
-                    **extra,
-                )
-            # generate returns [decoder_start, tgt_lang, tokens..., </s>, pad...]; keep only the tokens.
-            for i, sequence in zip(chunk, generated.tolist()):
-                tokens = sequence[2:]
-                outputs[i] = tokens[:tokens.index(tokenizer.eos_token_id)] if tokenizer.eos_token_id in tokens else tokens
+            names = tuple(rows[i][1] for i in chunk)
+            call = worker.GenerateCall(
+                slot=self._slot, ids=tuple(rows[i][0] for i in chunk), names=names, tgt_lang=tgt,
+                decoding=decoding, adapters=tuple(files for files in adapters if files.name in names),
+            )
+            for i, tokens in zip(chunk, _unless_refused(self.run_generate(call))):
+                outputs[i] = list(tokens)
             if progress:
                 progress(min(start + size, len(order)), len(order))
         return outputs
-
-    def _forward_attention(self, source_ids: list[int], decoder_ids: list[int], refs: Sequence[ModelRef]):
-        """One eager teacher-forced forward for every model in ``refs`` (one batch row each)."""
-        import torch
-        from torch import nn
-
-        base = self._base
-        inner = self._inner_model()
-        n = len(refs)
-        device = base.device
-        previous = inner.config._attn_implementation
-        inner.set_attn_implementation("eager")
-        names = [r.adapter_name for r in refs]
-        try:
-            # Only the attention weights are wanted: skip the 256k-row output layer (a sixth of the pass's time).
-            with self._output_layer(nn.Identity()), self._adapters_for(names) as extra, torch.inference_mode():
-                out = base.model(
-                    input_ids=torch.tensor([source_ids] * n, device=device),
-                    attention_mask=torch.ones(n, len(source_ids), dtype=torch.long, device=device),
-                    decoder_input_ids=torch.tensor([decoder_ids] * n, device=device),
-                    output_attentions=True,
-                    **extra,
-                )
-        finally:
-            inner.set_attn_implementation(previous)
-        s, t = len(source_ids), len(decoder_ids)
-        return [
-            (
-                stack_attentions(out.encoder_attentions, row, s, s),
-                stack_attentions(out.decoder_attentions, row, t, t),
-                stack_attentions(out.cross_attentions, row, t, s),
-            )
-            for row in range(n)
-        ]
-
-    @contextlib.contextmanager
-    def _output_layer(self, head) -> Iterator[None]:
-        """Run the model with ``head`` as its output layer inside the block; ``None`` keeps the full one."""
-        if head is None:
-            yield
-            return
-        inner = self._inner_model()
-        full, inner.lm_head = inner.lm_head, head
-        try:
-            yield
-        finally:
-            inner.lm_head = full
-
-    def _restricted_head(self, tgt: str):
-        """With ``NLLB_RESTRICT_VOCAB``, the output layer cut to ``tgt``'s scripts (vocab.py), built on first use;
-        ``None`` when the setting is off or the script unknown."""
-        if not self.settings.restrict_vocab:
-            return None
-        from .vocab import RestrictedHead, kept_vocabulary, scripts_for
-
-        scripts = scripts_for(tgt)
-        if scripts is None:
-            return None
-        if scripts not in self._restricted_heads:
-            full = self._inner_model().lm_head
-            kept = kept_vocabulary(self._base.tokenizer, tgt, full.out_features)
-            logger.info("Output layer for %s cut to %d of %d tokens (scripts %s)", tgt, len(kept.ids), kept.total,
-                        ", ".join(kept.scripts))
-            # A few scripts at most: each cut is a copy of a large share of the output matrix.
-            while len(self._restricted_heads) >= RESTRICTED_HEADS_KEPT:
-                self._restricted_heads.pop(next(iter(self._restricted_heads)))
-            self._restricted_heads[scripts] = RestrictedHead(full, kept)
-        return self._restricted_heads[scripts]
-
-    def _inner_model(self):
-        """The transformers model itself, inside PEFT's wrapper when an adapter is loaded."""
-        return self._base.model.get_base_model() if self._is_peft() else self._base.model
-
-    @contextlib.contextmanager
-    def _adapters_for(self, names: Sequence[str]) -> Iterator[dict[str, list[str]]]:
-        """Set the model up for one batch whose row ``i`` uses adapter ``names[i]``; yields extra model kwargs.
-
-        A mixed batch needs PEFT's ``adapter_names`` (one entry per row). When every row uses the same adapter, the
-        plain active adapter (or PEFT's ``disable_adapter`` for the base) does the same maths without the per-row
-        indexing and hooks, which measured 13% faster per generated token on the 600M shape. Caller holds the lock.
-        """
-        model = self._base.model
-        distinct = set(names)
-        if not self._is_peft():
-            yield {}
-        elif len(distinct) > 1:
-            yield {"adapter_names": list(names)}
-        elif distinct == {BASE_MODEL.adapter_name}:
-            with model.disable_adapter():
-                yield {}
-        else:
-            model.set_adapter(next(iter(distinct)), inference_mode=True)
-            yield {}
-
-    def _is_peft(self) -> bool:
-        from peft import PeftModel
-
-        return isinstance(self._base.model, PeftModel)
 
     def _assemble(
         self, segmented: Segmented, output: tuple[list[str], int], ref: ModelRef, src: str, tgt: str,
@@ -537,3 +401,16 @@ class Engine:
             num_beams=decoding.num_beams, max_new_tokens=decoding.max_new_tokens, seconds=seconds,
             new_tokens=new_tokens,
         )
+
+
+def _files(prepared: Sequence[Prepared]) -> tuple[AdapterFiles, ...]:
+    """Each distinct adapter's files, in order (base rows need none)."""
+    unique = {files.name: files for _, files in prepared if files is not None}
+    return tuple(unique.values())
+
+
+def _unless_refused(result):
+    """A model call's result, or the refusal it came back with as the visitor's error."""
+    if isinstance(result, worker.Refused):
+        raise AdapterError(result.message)
+    return result

@@ -273,6 +273,66 @@ def download_adapter(repo_id: str, sha: str, token: str | None = None) -> Path:
     return Path(folder)
 
 
+BASE_FILES = ("*.json", "*.model")
+"""What :func:`download_base` fetches besides the weights: config, generation config and tokenizer files."""
+SAFETENSORS_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "model-*-of-*.safetensors")
+PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch_model-*-of-*.bin")
+"""The published NLLB checkpoints ship only these on ``main`` (a safetensors copy sits in an unmerged bot PR)."""
+
+
+def download_base(repo_id: str, revision: str = DEFAULT_BRANCH, token: str | None = None) -> Path:
+    """Download the base checkpoint ``repo_id`` at ``revision`` into the cache and return its local folder.
+
+    Safetensors weights are taken when the revision has them, else ``pytorch_model.bin`` (what
+    ``facebook/nllb-200-distilled-600M`` has on ``main``). Loading from the folder, rather than from the repo id,
+    keeps transformers off its automatic-conversion path, which would look for a bot's pull request or call a
+    conversion Space with the token. When the Hub cannot be reached, a revision downloaded before (or baked into a
+    Space image by ``preload_from_hub``) is served from the cache.
+
+    Raises:
+        HubError: the revision holds no weights in either format. RepoNotFound, RevisionNotFound, HubUnavailable.
+    """
+    from huggingface_hub import snapshot_download
+
+    api = _api(token)
+    where = dict(repo_id=repo_id, revision=revision, api=api, token=token)
+    try:
+        info = _call(lambda: api.model_info(repo_id, revision=revision, timeout=REQUEST_TIMEOUT_S),
+                     action=f"look up revision '{revision}' of '{repo_id}'", **where)
+    except HubUnavailable as unavailable:
+        for weights in (SAFETENSORS_WEIGHTS, PICKLE_WEIGHTS):
+            try:
+                folder = Path(snapshot_download(repo_id, revision=revision, token=token, local_files_only=True,
+                                                allow_patterns=[*BASE_FILES, *weights]))
+            except Exception:  # noqa: BLE001 - not cached in this format; try the next
+                continue
+            logger.warning("Hub unreachable; loading %s@%s from the local cache (%s)", repo_id, revision, folder)
+            return folder
+        raise unavailable from None  # not cached either: the Hub's own error is the one to show
+    files = [s.rfilename for s in info.siblings or []]
+    top_level = [f for f in files if "/" not in f]
+    if any(f.endswith(".safetensors") for f in top_level):
+        weights = SAFETENSORS_WEIGHTS
+    elif any(f.startswith("pytorch_model") and f.endswith(".bin") for f in top_level):
+        weights = PICKLE_WEIGHTS
+    else:
+        raise HubError(
+            f"'{repo_id}' at '{revision}' has no model weights (model.safetensors or pytorch_model.bin); "
+            f"it holds: {', '.join(sorted(top_level)[:8]) or 'no files'}. Set NLLB_BASE_MODEL to an NLLB checkpoint."
+        )
+    folder = _call(
+        # By name, not by sha: the cache then records what the name points to, which is what a cold start with
+        # the Hub down (or a Space image filled by preload_from_hub) finds the files by.
+        lambda: snapshot_download(
+            repo_id, revision=revision, repo_type="model", allow_patterns=[*BASE_FILES, *weights], token=token,
+            etag_timeout=REQUEST_TIMEOUT_S,
+        ),
+        action=f"download the base model '{repo_id}' at '{revision}'", attempts=1, **where,
+    )
+    logger.info("Base model %s@%s (%s) is in %s", repo_id, revision, (info.sha or "")[:7], folder)
+    return Path(folder)
+
+
 def push_folder(
     folder: Path,
     repo_id: str,

@@ -12,6 +12,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from .errors import AdapterError
 
@@ -66,22 +67,42 @@ class LoraSettings:
         )
 
 
-def linear_module_names(model) -> dict[str, list[str]]:
-    """Short names (last path part) of the model's ``nn.Linear`` layers -> their full paths."""
+LinearShapes = Mapping[str, tuple[int, int]]
+"""Every ``nn.Linear`` of a model by module path (no PEFT prefixes): ``(in_features, out_features)``."""
+
+
+def linear_shapes(model) -> dict[str, tuple[int, int]]:
+    """The model's linear layers by path, as the base had them (PEFT's wrapper prefixes and ``base_layer`` removed).
+
+    A plain table rather than the live model, so an adapter can be checked in the main process while another
+    thread or process attaches adapters to the model.
+    """
     import torch
 
-    found: dict[str, list[str]] = {}
+    found: dict[str, tuple[int, int]] = {}
     for path, module in model.named_modules():
-        if isinstance(module, torch.nn.Linear) and ".lora_" not in path:
-            # Once PEFT wraps q_proj, the nn.Linear is q_proj.base_layer: report it under its own name.
-            path = path.removesuffix(".base_layer")
-            found.setdefault(path.rsplit(".", 1)[-1], []).append(path)
+        if not isinstance(module, torch.nn.Linear) or ".lora_" in path:
+            continue
+        path = path.removeprefix("base_model.model.").replace(".base_layer", "")
+        found.setdefault(path, (module.in_features, module.out_features))
     return found
 
 
-def check_target_modules(model, targets: tuple[str, ...] | list[str]) -> None:
-    """Raise ``TargetModuleError`` unless every target name matches at least one linear layer of ``model``."""
-    available = linear_module_names(model)
+def _shapes(model_or_shapes) -> LinearShapes:
+    return linear_shapes(model_or_shapes) if hasattr(model_or_shapes, "named_modules") else model_or_shapes
+
+
+def linear_module_names(model_or_shapes) -> dict[str, list[str]]:
+    """Short names (last path part) of the model's ``nn.Linear`` layers -> their full paths."""
+    found: dict[str, list[str]] = {}
+    for path in _shapes(model_or_shapes):
+        found.setdefault(path.rsplit(".", 1)[-1], []).append(path)
+    return found
+
+
+def check_target_modules(model_or_shapes, targets: tuple[str, ...] | list[str]) -> None:
+    """Raise ``TargetModuleError`` unless every target name matches at least one linear layer of the model."""
+    available = linear_module_names(model_or_shapes)
     missing = [t for t in targets if t not in available]
     if missing:
         raise TargetModuleError(
@@ -91,21 +112,9 @@ def check_target_modules(model, targets: tuple[str, ...] | list[str]) -> None:
         )
 
 
-def _module_paths(model) -> dict[str, object]:
-    """Module paths without any PEFT wrapper prefix, so adapters saved from any wrapper line up."""
-    paths = {}
-    for path, module in model.named_modules():
-        for prefix in ("base_model.model.", ):
-            if path.startswith(prefix):
-                path = path[len(prefix):]
-        path = path.replace(".base_layer", "")
-        if ".lora_" not in path:
-            paths.setdefault(path, module)
-    return paths
-
-
-def check_adapter_fits(folder: Path, model, base_model_id: str) -> dict:
-    """Check that the LoRA adapter in ``folder`` can be applied to ``model``; return its adapter config.
+def check_adapter_fits(folder: Path, model_or_shapes, base_model_id: str) -> dict:
+    """Check that the LoRA adapter in ``folder`` can be applied to the model (or its ``linear_shapes``); return
+    its adapter config.
 
     Refuses (``AdapterError``, saying why): no ``adapter_config.json``; a non-LoRA PEFT method; only pickle weights
     (``adapter_model.bin``: loading pickles runs arbitrary code); a different base model; target names the model
@@ -140,13 +149,13 @@ def check_adapter_fits(folder: Path, model, base_model_id: str) -> dict:
     if isinstance(targets, str):
         # PEFT stores a regex target as one string; the tensors below are the real test of fit.
         targets = []
-    check_target_modules(model, list(targets))
+    shapes = _shapes(model_or_shapes)
+    check_target_modules(shapes, list(targets))
 
-    modules = _module_paths(model)
     try:
         with safe_open(str(weights), framework="pt") as tensors:
             for key in tensors.keys():
-                _check_tensor(key, tuple(tensors.get_slice(key).get_shape()), modules)
+                _check_tensor(key, tuple(tensors.get_slice(key).get_shape()), shapes)
     except AdapterError:
         raise
     except Exception as error:  # a corrupt or truncated file: safetensors raises several types
@@ -168,21 +177,21 @@ def _check_base_model(adapter_base: str | None, base_model_id: str) -> None:
         logger.warning("Adapter base %s differs by name from %s; its tensor shapes fit.", adapter_base, base_model_id)
 
 
-def _check_tensor(key: str, shape: tuple[int, ...], modules: dict[str, object]) -> None:
+def _check_tensor(key: str, shape: tuple[int, ...], shapes: LinearShapes) -> None:
     match = _LORA_KEY.match(key)
     if match is None:
         return
     path = match["module"]
-    module = modules.get(path)
-    if module is None:
+    if path not in shapes:
         raise AdapterError(
             f"The adapter has weights for '{path}', which this base model does not have: "
             "it was trained on a different architecture."
         )
+    in_features, out_features = shapes[path]
     # lora_A: (r, in_features); lora_B: (out_features, r).
-    expected_dim, index = (module.in_features, 1) if match["part"] == "A" else (module.out_features, 0)
+    expected_dim, index = (in_features, 1) if match["part"] == "A" else (out_features, 0)
     if len(shape) != 2 or shape[index] != expected_dim:
         raise AdapterError(
             f"The adapter's tensor {key} has shape {list(shape)}, which does not fit '{path}' "
-            f"({module.in_features} -> {module.out_features}): it was trained on a different base model."
+            f"({in_features} -> {out_features}): it was trained on a different base model."
         )

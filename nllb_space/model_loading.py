@@ -1,12 +1,22 @@
-"""Loading the NLLB base model and tokenizer: safetensors only, never remote code, with errors a user can act on."""
+"""Loading the NLLB base model and tokenizer as they are published, never remote code, with errors a user can act on.
+
+``facebook/nllb-200-distilled-600M`` has only ``pytorch_model.bin`` on its ``main`` branch. The base model is the
+Space owner's choice (visitors cannot pick it), so its ``.bin`` is loaded the way transformers 5 does by default:
+``torch.load(weights_only=True)``, which rebuilds tensors only and refuses pickled code. Safetensors weights are
+preferred whenever the chosen revision has them (``NLLB_BASE_REVISION``). Adapters, which visitors choose, stay
+safetensors-only (lora.py).
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from . import hub
 from .errors import ModelLoadError
+from .hardware import on_zero_gpu
 from .languages import LANGUAGES
 from .settings import Settings
 
@@ -32,7 +42,8 @@ def pick_device(setting: str) -> str:
     import torch
 
     if setting == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        # On ZeroGPU CUDA is emulated outside GPU calls; the model goes on "cuda" at start-up all the same.
+        return "cuda" if on_zero_gpu() or torch.cuda.is_available() else "cpu"
     if setting.startswith("cuda") and not torch.cuda.is_available():
         raise ModelLoadError(f"NLLB_DEVICE={setting} but no CUDA GPU is visible; use NLLB_DEVICE=cpu or auto.")
     if setting == "mps" and not torch.backends.mps.is_available():
@@ -52,12 +63,13 @@ def pick_dtype(setting: str, device: str) -> str:
     if setting != "auto":
         return setting
     if device.startswith("cuda"):
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+        # ZeroGPU's H200 slices support bfloat16; asking torch there would query an emulated device.
+        return "bfloat16" if on_zero_gpu() or torch.cuda.is_bf16_supported() else "float16"
     return "int8" if device == "cpu" else "float32"
 
 
 def load_base(settings: Settings) -> LoadedBase:
-    """Load the tokenizer and model named by ``NLLB_BASE_MODEL`` onto the configured device."""
+    """Load the tokenizer and model named by ``NLLB_BASE_MODEL`` (at ``NLLB_BASE_REVISION``) onto the device."""
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
@@ -66,16 +78,19 @@ def load_base(settings: Settings) -> LoadedBase:
     name = settings.base_model
     logger.info("Loading base model %s on %s (%s)", name, device, dtype)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name, token=settings.hf_token, trust_remote_code=False)
+        folder = base_folder(settings)
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
         model = AutoModelForSeq2SeqLM.from_pretrained(
-            name,
-            token=settings.hf_token,
+            folder,
             dtype=torch.float32 if dtype == "int8" else getattr(torch, dtype),
-            use_safetensors=True,
+            use_safetensors=weights_format(folder) == "safetensors",
+            weights_only=True,  # a .bin is unpickled as tensors only (transformers' default, stated here on purpose)
             trust_remote_code=False,
             # SDPA for generation; the attention view switches to eager for its one forward pass.
             attn_implementation="sdpa",
         )
+    except hub.HubError as error:
+        raise ModelLoadError(_explain_load_failure(name, error)) from None
     except (OSError, ValueError, EnvironmentError) as error:
         raise ModelLoadError(_explain_load_failure(name, error)) from None
     missing = [code for code in ("spa_Latn", "ita_Latn") if tokenizer.convert_tokens_to_ids(code) == tokenizer.unk_token_id]
@@ -98,8 +113,37 @@ def load_base(settings: Settings) -> LoadedBase:
     return LoadedBase(model=model, tokenizer=tokenizer, device=str(device), dtype=dtype)
 
 
+def base_folder(settings: Settings) -> Path:
+    """The local folder of the base checkpoint: ``NLLB_BASE_MODEL`` itself, or its Hub download (owner's token)."""
+    local = Path(settings.base_model).expanduser()
+    if local.is_dir():
+        return local
+    return hub.download_base(settings.base_model, settings.base_revision, token=settings.hf_token)
+
+
+def weights_format(folder: Path) -> str:
+    """``"safetensors"`` or ``"bin"``: which weights the checkpoint folder holds (safetensors preferred)."""
+    names = [path.name for path in Path(folder).iterdir()]
+    if any(name.endswith(".safetensors") for name in names):
+        return "safetensors"
+    if any(name.startswith("pytorch_model") and name.endswith(".bin") for name in names):
+        return "bin"
+    raise ModelLoadError(
+        f"{folder} holds no model weights (model.safetensors or pytorch_model.bin); it has: "
+        f"{', '.join(sorted(names)[:10]) or 'nothing'}. Download the whole checkpoint into it (run it again if a "
+        f"download was cut short): hf download facebook/nllb-200-distilled-600M --local-dir {folder}"
+    )
+
+
 def _explain_load_failure(name: str, error: Exception) -> str:
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if Path(name).expanduser().is_dir():
+        return (
+            f"Could not load the base model from the folder '{name}': {first_line}\n"
+            "The folder needs config.json, generation_config.json, the tokenizer files and model.safetensors or "
+            "pytorch_model.bin, as this command leaves them (run it again if a download was cut short):\n"
+            f"  hf download facebook/nllb-200-distilled-600M --local-dir {name}"
+        )
     return (
         f"Could not load the base model '{name}': {first_line}\n"
         "If this machine has no network access or the id is wrong, download the model where there is network "

@@ -27,7 +27,11 @@ class Settings:
     """Configuration of the app and its engine. Defaults are the single source of truth for every knob."""
 
     base_model: str = "facebook/nllb-200-distilled-600M"
-    """``NLLB_BASE_MODEL``: Hub id or local directory of the NLLB checkpoint (safetensors)."""
+    """``NLLB_BASE_MODEL``: Hub id or local directory of the NLLB checkpoint (safetensors, or ``pytorch_model.bin``
+    loaded as tensors only: the published checkpoint has nothing else on ``main``)."""
+    base_revision: str = "main"
+    """``NLLB_BASE_REVISION``: branch, tag, commit or ``refs/pr/N`` of a Hub ``base_model``; its safetensors are
+    used when that revision has them (for NLLB-600M a bot's unmerged copy sits on ``refs/pr/45``)."""
     adapter_repo: str | None = None
     """``NLLB_ADAPTER_REPO``: Hub id or local directory of a LoRA adapter; unset serves the base model only."""
     adapter_revision: str = "main"
@@ -59,7 +63,11 @@ class Settings:
     """``NLLB_RESTRICT_VOCAB``: compute output logits only for tokens written in the target language's script (plus
     Latin and script-neutral ones); faster decoding, and such a target can no longer copy other scripts (vocab.py)."""
     batch_size: int = 16
-    """``NLLB_BATCH_SIZE``: sentences per ``generate`` call."""
+    """``NLLB_BATCH_SIZE``: sentences per ``generate`` call (on ZeroGPU also per GPU call, each sized to its batch)."""
+    concurrency: int = 0
+    """``NLLB_CONCURRENCY``: model requests served at once; ``0`` picks for the hardware: 1 on a CPU or a dedicated
+    GPU (one model in one process, which already uses every core), ``ZERO_GPU_CONCURRENCY`` on ZeroGPU (each call
+    runs in a worker process of its own, on a GPU of its own)."""
     max_file_bytes: int = 1_000_000
     """``NLLB_MAX_FILE_BYTES``: the largest uploaded file accepted."""
     max_rows: int = 200
@@ -85,6 +93,10 @@ class Settings:
             )
         if self.revision_ttl_s < 0:
             raise SettingsError(f"NLLB_REVISION_TTL must be >= 0 seconds (got {self.revision_ttl_s}).")
+        if self.concurrency < 0:
+            raise SettingsError(f"NLLB_CONCURRENCY must be 0 (automatic) or more (got {self.concurrency}).")
+        if not self.base_revision.strip():
+            raise SettingsError("NLLB_BASE_REVISION is empty: set it to a branch, tag or commit (default main).")
         if not self.base_model.strip():
             raise SettingsError("NLLB_BASE_MODEL is empty: set it to a Hub id or a local directory.")
         device_kind = self.device.split(":", 1)[0]
@@ -113,6 +125,7 @@ class Settings:
 
 ENV_NAMES: dict[str, str] = {
     "base_model": "NLLB_BASE_MODEL",
+    "base_revision": "NLLB_BASE_REVISION",
     "adapter_repo": "NLLB_ADAPTER_REPO",
     "adapter_revision": "NLLB_ADAPTER_REVISION",
     "src_lang": "NLLB_SRC_LANG",
@@ -128,6 +141,7 @@ ENV_NAMES: dict[str, str] = {
     "max_input_tokens": "NLLB_MAX_INPUT_TOKENS",
     "restrict_vocab": "NLLB_RESTRICT_VOCAB",
     "batch_size": "NLLB_BATCH_SIZE",
+    "concurrency": "NLLB_CONCURRENCY",
     "max_file_bytes": "NLLB_MAX_FILE_BYTES",
     "max_rows": "NLLB_MAX_ROWS",
     "adapter_cache_size": "NLLB_ADAPTER_CACHE_SIZE",

@@ -6,8 +6,8 @@ Compare and Attention tabs.
 
 Public API: exactly three endpoints, ``/translate``, ``/compare`` and ``/attention`` (the tabs' main buttons);
 every other event is ``api_visibility="private"`` so the API page stays clean. Model work shares one concurrency
-group of size 1: the engine serialises model calls anyway (one model in memory), and queueing them in Gradio
-shows visitors their place in line instead of holding threads on a lock.
+group: of size 1 on a CPU or a dedicated GPU (one model in one process, serialised anyway), wider on ZeroGPU,
+where each call runs in a worker of its own; queueing in Gradio shows visitors their place in line.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from .engine import Engine
 from .handlers import DIFF_COLOURS, MEAN, Handlers
 from .languages import language_choices
 from .results import BASE
+from .hardware import model_concurrency
 
 EXAMPLES = [
     "El gato duerme en el sofá.",
@@ -28,7 +29,6 @@ EXAMPLES = [
 """Spanish sentences offered under the Translate box."""
 
 TITLE = "NLLB-200 · Spanish → Italian with LoRA"
-MODEL_WORK = dict(concurrency_id="model", concurrency_limit=1)
 PRIVATE = dict(api_visibility="private")
 CSS = """
 #swap-languages { align-self: center; max-width: 64px; }
@@ -50,6 +50,8 @@ def build_demo(engine: Engine) -> gr.Blocks:
     """The whole app around ``engine``. Cheap: builds components only (no model load, no Hub call)."""
     h = Handlers(engine)
     settings = engine.settings
+    # One queue for model work, as wide as the hardware serves at once (hardware.model_concurrency).
+    model_work = dict(concurrency_id="model", concurrency_limit=model_concurrency(settings.concurrency))
     default_model = h.default_model()
     model_info = "base, a revision of the adapter repo (branch, tag, sha), or owner/name@revision"
 
@@ -180,11 +182,11 @@ def build_demo(engine: Engine) -> gr.Blocks:
         # -- events: the three public endpoints ----------------------------------------------------------------------
         translate_button.click(
             h.translate, [text, src, tgt, model, num_beams, max_new_tokens], [output, last_translation],
-            api_name="translate", **MODEL_WORK,
+            api_name="translate", **model_work,
         ).success(h.translation_info, last_translation, translate_info, **PRIVATE)
         compare_button.click(
             h.compare, [compare_text, src, tgt, left, right, reference, num_beams, max_new_tokens],
-            [left_output, right_output, compare_summary, last_comparison], api_name="compare", **MODEL_WORK,
+            [left_output, right_output, compare_summary, last_comparison], api_name="compare", **model_work,
         ).success(h.differences, last_comparison, differences, **PRIVATE)
         # Redraws share one queue slot, so they finish in the order the visitor clicked (a stale one never wins).
         view_inputs = [attention_view, kind, layer, head]
@@ -194,7 +196,7 @@ def build_demo(engine: Engine) -> gr.Blocks:
                         concurrency_id="attention-views", concurrency_limit=1, **PRIVATE)
         attention_button.click(
             h.attention, [attention_text, src, tgt, attention_model, attention_pair],
-            [attention_target, heatmap, attention_view], api_name="attention", **MODEL_WORK,
+            [attention_target, heatmap, attention_view], api_name="attention", **model_work,
         ).success(**controls).success(**views)
 
         # -- events: private helpers -----------------------------------------------------------------------------------
@@ -203,9 +205,9 @@ def build_demo(engine: Engine) -> gr.Blocks:
             control.input(**views)
         swap.click(lambda a, b: (b, a), [src, tgt], [src, tgt], queue=False, **PRIVATE)
         file_button.click(h.translate_file, [upload, src, tgt, model, num_beams, max_new_tokens],
-                          [file_result, file_message], **MODEL_WORK, **PRIVATE)
+                          [file_result, file_message], **model_work, **PRIVATE)
         batch_button.click(h.compare_file, [batch_file, src, tgt, left, right, num_beams, max_new_tokens],
-                           [batch_summary, batch_table, batch_csv], **MODEL_WORK, **PRIVATE)
+                           [batch_summary, batch_table, batch_csv], **model_work, **PRIVATE)
         reuse_button.click(h.reuse_translation, last_translation, [attention_text, attention_pair, attention_model],
                            concurrency_limit=None, **PRIVATE)  # queued: gr.Info needs the queue
         pickers = [model, left, right, attention_model]
@@ -216,5 +218,5 @@ def build_demo(engine: Engine) -> gr.Blocks:
                           concurrency_limit=None, **PRIVATE)
         # Loading a revision attaches it to the model, so it queues with model work.
         revision.input(h.use_revision, [revision, choices], [status, revisions_message, choices, *pickers],
-                       **MODEL_WORK, **PRIVATE)
+                       **model_work, **PRIVATE)
     return demo

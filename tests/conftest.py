@@ -9,7 +9,7 @@ from tests.hub_fixtures import hub, start_session_hub  # noqa: F401  (`hub` is t
 
 HUB = start_session_hub()
 
-from tests.model_fixtures import adapter_dirs, engine, hub_adapters, tiny_model_dir  # noqa: E402,F401
+from tests.model_fixtures import adapter_dirs, engine, hub_adapters, published_base, tiny_model_dir  # noqa: E402,F401
 
 
 import pytest  # noqa: E402

@@ -21,7 +21,8 @@ memory. What it answers is the contract in ``HUB_API.md`` (read off huggingface_
 - ``/api/whoami-v2``; anything else (``/api/agent-harnesses`` included) is a plain 404.
 
 Revisions may be a branch, a tag, a full commit sha (or a unique prefix of at least 7 hex digits), or
-``refs/heads/...`` / ``refs/tags/...``; they arrive URL-encoded (``exp%2Frun-1``).
+``refs/heads/...`` / ``refs/tags/...`` / ``refs/pr/N`` (pull requests, seeded with
+:meth:`HubEmulator.open_pull_request`); they arrive URL-encoded (``exp%2Frun-1``).
 
 Robustness tests inject faults with :meth:`HubEmulator.fail` and read :attr:`HubEmulator.requests`; content can be
 seeded without HTTP with :meth:`HubEmulator.commit_files`, :meth:`HubEmulator.create_branch`,
@@ -105,6 +106,8 @@ class _Repo:
     branches: dict[str, str] = field(default_factory=dict)
     tags: dict[str, tuple[str, str]] = field(default_factory=dict)
     """tag -> (commit sha, tag message)."""
+    pull_requests: dict[int, str] = field(default_factory=dict)
+    """Pull request number -> the head commit of its ``refs/pr/N`` (not on any branch, as on the Hub)."""
 
 
 class _HttpError(Exception):
@@ -323,6 +326,22 @@ class HubEmulator:
             repo = self._existing(repo_type, repo_id)
             return self._create_tag(repo, tag, revision, message)
 
+    def open_pull_request(
+        self, repo_id: str, files: Mapping[str, bytes | str], *, title: str = "Upload files", repo_type: str = "model"
+    ) -> tuple[int, str]:
+        """Open a pull request adding ``files`` on top of ``main`` (as the Hub's safetensors-conversion bot does);
+        returns its number and head sha. The commit is reachable only as ``refs/pr/N`` or by its sha."""
+        with self._lock:
+            repo = self._existing(repo_type, repo_id)
+            head = repo.commits[repo.branches["main"]]
+            merged = dict(head.files)
+            merged.update({p: c.encode() if isinstance(c, str) else bytes(c) for p, c in files.items()})
+            commit = self._make_commit(head, merged, title, "")
+            repo.commits.setdefault(commit.sha, commit)
+            number = max(repo.pull_requests, default=0) + 1
+            repo.pull_requests[number] = commit.sha
+            return number, commit.sha
+
     def resolve(self, repo_id: str, revision: str = "main", *, repo_type: str = "model") -> str:
         """The commit sha a branch, tag or sha points to (``KeyError`` if unknown)."""
         with self._lock:
@@ -383,6 +402,9 @@ class HubEmulator:
             return repo.tags[rev[len("refs/tags/") :]][0]
         if rev in repo.branches:
             return repo.branches[rev]
+        pr = re.fullmatch(r"refs/pr/(\d+)", rev)
+        if pr and int(pr.group(1)) in repo.pull_requests:
+            return repo.pull_requests[int(pr.group(1))]
         if rev in repo.tags:
             return repo.tags[rev][0]
         if rev in repo.commits:
@@ -657,7 +679,10 @@ class HubEmulator:
             "converts": [],
         }
         if _flag(query, "include_prs"):
-            data["pullRequests"] = []
+            data["pullRequests"] = [
+                {"name": f"refs/pr/{number}", "ref": f"refs/pr/{number}", "targetCommit": sha}
+                for number, sha in sorted(repo.pull_requests.items())
+            ]
         return _json_response(data)
 
     def _commits(self, repo: _Repo, revision: str, raw_path: str, query: dict[str, list[str]]) -> _Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -73,3 +73,46 @@ def engine(tiny_model_dir, hub_adapters):
     engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=ADAPTER_REPO))
     engine.load()
     return engine
+
+
+PUBLISHED_BASE = "facebook/nllb-200-distilled-600M"
+"""The base model's real Hub id; the session emulator serves the tiny model under it, laid out like the real repo."""
+
+
+@dataclass(frozen=True)
+class PublishedBase:
+    """The tiny model as ``facebook/nllb-200-distilled-600M`` is published, on the emulator and as a download."""
+
+    local_dir: Path
+    """What ``hf download <id> --local-dir DIR`` leaves: ``pytorch_model.bin`` and no safetensors."""
+    pr_revision: str
+    """``refs/pr/N``: the bot's unmerged pull request, the only place that has ``model.safetensors``."""
+
+
+def save_published_layout(model_dir: Path, folder: Path) -> Path:
+    """The tiny checkpoint in the published layout: ``pytorch_model.bin`` (a ``torch.save``d state dict, tied
+    embeddings included), the config and tokenizer files, a README; no safetensors."""
+    import shutil
+
+    import torch
+    from transformers import AutoModelForSeq2SeqLM
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in model_dir.iterdir():
+        if path.is_file() and not path.name.endswith(".safetensors"):
+            shutil.copy(path, folder / path.name)
+    torch.save(AutoModelForSeq2SeqLM.from_pretrained(model_dir).state_dict(), folder / "pytorch_model.bin")
+    (folder / "README.md").write_text("---\nlicense: cc-by-nc-4.0\n---\n# NLLB-200 (tiny stand-in)\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def published_base(hub, tiny_model_dir, tmp_path_factory) -> PublishedBase:
+    """``PUBLISHED_BASE`` on the emulator: ``.bin`` on main, ``model.safetensors`` only on ``refs/pr/1``."""
+    local = save_published_layout(tiny_model_dir, tmp_path_factory.mktemp("published") / "nllb-200-distilled-600M")
+    hub.commit_files(PUBLISHED_BASE, {p.name: p.read_bytes() for p in local.iterdir()}, message="Upload NLLB")
+    number, _ = hub.open_pull_request(
+        PUBLISHED_BASE, {"model.safetensors": (tiny_model_dir / "model.safetensors").read_bytes()},
+        title="Adding `safetensors` variant of this model",
+    )
+    return PublishedBase(local_dir=local, pr_revision=f"refs/pr/{number}")

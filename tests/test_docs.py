@@ -25,3 +25,30 @@ def test_ci_runs_the_readme_test_command():
     assert command, "README.md must show the test command in a code block"
     assert command.group(1) in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "python app.py" in README
+
+
+# What facebook/nllb-200-distilled-600M holds on main (the Hub's listing): no safetensors, one pickle checkpoint.
+PUBLISHED_FILES = [".gitattributes", "README.md", "config.json", "generation_config.json", "pytorch_model.bin",
+                   "sentencepiece.bpe.model", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"]
+
+
+def test_front_matter_suits_zero_gpu_and_bakes_in_exactly_the_files_the_app_loads():
+    import fnmatch
+
+    from nllb_space import hub
+
+    front = README.split("---")[1]
+    python = re.search(r'python_version: "([\d.]+)"', front).group(1)
+    assert python in ("3.10.13", "3.12.12"), "ZeroGPU supports Python 3.10.13 and 3.12.12 only"
+    preload = re.search(r"preload_from_hub:\n  - facebook/nllb-200-distilled-600M (\S+)\n", front)
+    assert preload, "the base model's weights belong in the Space image (preload_from_hub)"
+    wanted = {f for f in PUBLISHED_FILES if any(fnmatch.fnmatch(f, p) for p in hub.BASE_FILES + hub.PICKLE_WEIGHTS)}
+    assert set(preload.group(1).split(",")) == wanted  # a cold start then downloads nothing
+
+
+def test_requirements_build_for_zero_gpu_and_keep_the_decorator():
+    requirements = (ROOT / "requirements.txt").read_text(encoding="utf-8")
+    assert re.search(r"^spaces>=0\.51", requirements, re.M), "@spaces.GPU needs the spaces package on every host"
+    low = re.search(r"^torch>=([\d.]+)", requirements, re.M).group(1)
+    assert tuple(map(int, low.split("."))) >= (2, 8), "ZeroGPU needs torch 2.8 or later"
+    assert "download.pytorch.org/whl/cpu" in README  # the CPU-only install, without CUDA wheels

@@ -114,20 +114,24 @@ def test_adapter_revisions_by_branch_tag_and_sha(engine, hub_adapters, adapter_d
 
 
 def test_adapter_cache_is_keyed_by_commit(engine, hub_adapters, monkeypatch):
-    from nllb_space.adapters import AdapterRegistry
+    from nllb_space.slot import ModelSlot
 
+    engine.translate(SENTENCES[0], model="main")  # attached once, by the configured main's commit
     attached = []
-    original = AdapterRegistry._attach
-    monkeypatch.setattr(AdapterRegistry, "_attach", lambda self, b, f, name: (attached.append(name), original(self, b, f, name)))
+    original = ModelSlot._attach
+    monkeypatch.setattr(ModelSlot, "_attach", lambda self, files, pinned: (attached.append(files.name), original(self, files, pinned)))
     refs = [engine.use_model(spec) for spec in (TAG, hub_adapters["main"], "main", f"{ADAPTER_REPO}@{TAG}")]
     assert len({ref.adapter_name for ref in refs}) == 1
     loaded_names = [ref.adapter_name for ref in engine.status().adapters]
     assert loaded_names.count(refs[0].adapter_name) == 1
-    # Already attached at start-up (the configured main), so none of these four loads attached anything.
+    for spec in (TAG, hub_adapters["main"], f"{ADAPTER_REPO}@{TAG}"):
+        engine.translate(SENTENCES[0], model=spec)
+    # The four names are one commit, attached already: none of these requests attached anything.
     assert attached == []
     # Every adapter is a named adapter on ONE PeftModel over one base: no second copy of the base.
     base = engine.load().model
-    assert set(base.peft_config) == {ref.adapter_name for ref in engine.status().adapters}
+    assert set(base.peft_config) == set(engine.attached())
+    assert refs[0].adapter_name in engine.attached()
 
 
 def test_lru_eviction_keeps_at_most_cache_size(tiny_model_dir, hub_adapters):
@@ -137,6 +141,8 @@ def test_lru_eviction_keeps_at_most_cache_size(tiny_model_dir, hub_adapters):
     first = engine.translate(SENTENCES[0], model="main").text
     engine.translate(SENTENCES[0], model=BRANCH)
     assert [ref.sha for ref in engine.status().adapters] == [hub_adapters["branch"]]
+    assert engine.attached() == (engine.use_model(BRANCH).adapter_name,)
+    assert set(engine.load().model.peft_config) == set(engine.attached())
     assert engine.translate(SENTENCES[0], model="main").text == first  # reloaded after eviction
     # A comparison of two adapters with a cache of one still works: both are pinned for the call.
     comparison = engine.compare(SENTENCES[0], left="main", right=BRANCH)

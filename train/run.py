@@ -90,7 +90,9 @@ class TrainConfig:
 
     # -- model and languages
     base_model: str = "facebook/nllb-200-distilled-600M"
-    """Hub id or local folder of the NLLB-200 checkpoint to adapt."""
+    """Hub id or local folder of the NLLB-200 checkpoint to adapt (safetensors, or pytorch_model.bin as published)."""
+    base_revision: str = "main"
+    """Branch, tag, commit or refs/pr/N of a Hub --base-model (its safetensors are used when it has them)."""
     base_model_name: str | None = None
     """Hub id recorded as the adapter's base (adapter_config.json, card) when --base-model is a local copy of it."""
     src_lang: str = "spa_Latn"
@@ -629,7 +631,8 @@ def load_model(config: TrainConfig, dtype: str = "float32"):
     from nllb_space.model_loading import load_base
     from nllb_space.settings import Settings
 
-    loaded = load_base(Settings(base_model=config.base_model, device="cpu", dtype=dtype))
+    loaded = load_base(Settings(base_model=config.base_model, base_revision=config.base_revision, device="cpu",
+                                dtype=dtype))
     tokenizer = loaded.tokenizer
     for flag in ("src_lang", "tgt_lang"):
         code = getattr(config, flag)

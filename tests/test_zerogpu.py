@@ -1,0 +1,187 @@
+"""The app on ZeroGPU: its GPU functions run inside ZeroGPU's own worker machinery (tests/zerogpu.py).
+
+Each call runs in a worker forked from this process; while the scheduler answers ``idle``, the next call goes to
+the same worker, which keeps what it attached and never sees what the main process did after the fork. Answers must
+equal the same requests served in-process, whichever worker runs them.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pytest
+
+from tests import zerogpu
+from tests.model_fixtures import ADAPTER_REPO, BRANCH, TAG, make_adapter, tiny_settings
+from tests.pairs import SOURCES
+
+TEXT = " ".join(SOURCES[:3])
+
+
+def _engine(tiny_model_dir, **overrides):
+    from nllb_space.engine import Engine
+
+    engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=ADAPTER_REPO, **overrides))
+    engine.load()
+    return engine
+
+
+@pytest.fixture
+def on_zero_gpu(monkeypatch):
+    """``install(engine, idle)``: the engine's GPU functions as ZeroGPU runs them; workers end with the test."""
+    from nllb_space import worker
+
+    before = {child.pid for child in multiprocessing.active_children()}
+
+    def install(engine, idle):
+        zero = zerogpu.install(monkeypatch, idle)
+        monkeypatch.setattr(engine, "run_generate", zero.wrap(worker.run_generate, worker.generate_seconds))
+        monkeypatch.setattr(engine, "run_attention", zero.wrap(worker.run_attention, worker.attention_seconds))
+        return zero
+
+    yield install
+    zerogpu.stop_workers(before)
+
+
+def test_fresh_and_reused_workers_answer_like_the_in_process_app(
+    on_zero_gpu, tiny_model_dir, hub, hub_adapters, adapter_dirs, tmp_path
+):
+    import os
+
+    served = _engine(tiny_model_dir, adapter_cache_size=2)
+    alone = _engine(tiny_model_dir, adapter_cache_size=2)
+    # Fresh, reused, reused, fresh, ...: a reused worker meets adapters it has never seen, a fresh one has none.
+    zero = on_zero_gpu(served, idle=[False, True, True])
+    new_branch = "exp/visitor-2"
+
+    def requests():
+        yield "translate", dict(text=TEXT, model="base")
+        yield "translate", dict(text=TEXT, model="main")          # reused worker: never saw main
+        yield "translate", dict(text=TEXT, model=BRANCH)          # a visitor switches adapters
+        yield "compare", dict(text=TEXT, left="base", right=TAG)  # fresh worker: holds nothing
+        # Another visitor publishes and loads a new adapter the main process has never attached.
+        make_adapter(tiny_model_dir, tmp_path / "new", seed=7)
+        from nllb_space import hub as hub_client
+
+        hub_client.push_folder(tmp_path / "new", ADAPTER_REPO, branch=new_branch, commit_message="visitor 2")
+        yield "translate", dict(text=TEXT, model=new_branch)
+        yield "compare", dict(text=TEXT, left="main", right=new_branch)  # cache of 2: evicts and re-attaches
+        yield "attention", dict(text=SOURCES[0], model=BRANCH, also=["base"])
+        yield "translate", dict(text=TEXT, model="main")
+        yield "attention", dict(text=SOURCES[1], model="base")
+
+    for kind, kwargs in requests():
+        got, expected = (getattr(e, kind)(src_lang="spa_Latn", tgt_lang="ita_Latn", **kwargs) for e in (served, alone))
+        if kind == "translate":
+            assert got.text == expected.text and got.model == expected.model, kwargs
+        elif kind == "compare":
+            assert (got.left.text, got.right.text) == (expected.left.text, expected.right.text), kwargs
+        else:
+            for g, e in zip(got, expected):
+                assert g.target_text == e.target_text and g.model == e.model
+                assert (g.cross == e.cross).all() and (g.decoder == e.decoder).all()
+
+    assert os.getpid() not in zero.pids
+    assert zero.fresh_workers >= 3 and zero.reused_calls >= 3, zero.pids
+    # The main process only resolved, downloaded and checked: its model never had an adapter attached.
+    assert served.attached() == ()
+
+
+def test_a_refusal_inside_a_worker_reaches_the_visitor_and_the_worker_still_serves(
+    on_zero_gpu, tiny_model_dir, hub, hub_adapters, adapter_dirs, tmp_path
+):
+    """PEFT refusing an adapter in the worker comes back as the message, not as a bare class name."""
+    import json
+    import shutil
+
+    from nllb_space.errors import AdapterError
+
+    served = _engine(tiny_model_dir)
+    expected = {spec: served.translate(TEXT, model=spec).text for spec in ("main", "base")}
+    on_zero_gpu(served, idle=[True])  # one worker for every call
+    assert served.translate(TEXT, model="main").text == expected["main"]
+    # A config whose rank disagrees with its tensors: the shapes of in/out fit, PEFT fails while loading.
+    broken = tmp_path / "broken"
+    shutil.copytree(adapter_dirs["a"], broken)
+    config = json.loads((broken / "adapter_config.json").read_text())
+    config["r"] = config["r"] * 2
+    (broken / "adapter_config.json").write_text(json.dumps(config))
+    from nllb_space import hub as hub_client
+
+    hub_client.push_folder(broken, ADAPTER_REPO, branch="exp/broken", commit_message="rank mismatch")
+    with pytest.raises(AdapterError, match="PEFT could not load this adapter"):
+        served.translate(TEXT, model="exp/broken")
+    # The same worker, restored: another visitor's requests get what they got before.
+    assert served.translate(TEXT, model="base").text == expected["base"]
+    assert served.translate(TEXT, model="main").text == expected["main"]
+
+
+def test_bad_input_is_refused_before_any_gpu_is_asked_for(on_zero_gpu, tiny_model_dir, hub_adapters):
+    from nllb_space.errors import UserFacingError
+
+    served = _engine(tiny_model_dir)
+    zero = on_zero_gpu(served, idle=[False])
+    for bad in (dict(text="   "), dict(text="Hola.", model="no-such-branch"), dict(text="Hola.", num_beams=99)):
+        with pytest.raises(UserFacingError):  # a message for the visitor, raised in the main process
+            served.translate(src_lang="spa_Latn", tgt_lang="ita_Latn", **bad)
+    assert zero.scheduler.durations == []  # no GPU was scheduled for any of them
+
+
+def test_each_call_asks_for_the_gpu_time_its_batch_needs(on_zero_gpu, tiny_model_dir, hub_adapters):
+    from nllb_space import worker
+
+    served = _engine(tiny_model_dir, max_new_tokens=256, batch_size=2)
+    zero = on_zero_gpu(served, idle=[True])
+    served.translate(SOURCES[0], max_new_tokens=4, num_beams=1)
+    served.translate(" ".join(SOURCES[:4]), max_new_tokens=256, num_beams=1)  # 4 sentences: 2 calls of 2 rows
+    short, *long = zero.scheduler.durations
+    assert len(long) == 2 and short < long[0] == long[1] <= worker.GPU_SECONDS_MAX
+
+
+@pytest.mark.timeout(120)
+def test_a_forked_cpu_worker_uses_one_torch_thread(on_zero_gpu, tiny_model_dir, hub_adapters):
+    """GNU OpenMP is not fork-safe: a child that reuses the parent's thread pool hangs (seen here without it)."""
+    import torch
+
+    served = _engine(tiny_model_dir)
+    expected = served.translate(TEXT, model="main").text
+    zero = on_zero_gpu(served, idle=[False])
+    threads_in_worker = zero.wrap(lambda: torch.get_num_threads())
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.randn(256, 256) @ torch.randn(256, 256)  # the parent's pool now has two threads
+        assert served.translate(TEXT, model="main").text == expected
+        assert threads_in_worker() == 1
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_off_zero_gpu_the_decorator_changes_nothing():
+    """Without SPACES_ZERO_GPU, ``spaces.GPU`` hands back the function itself: the app runs in-process as before."""
+    import inspect
+
+    from nllb_space import worker
+
+    assert not hasattr(worker.run_generate, "zerogpu") and inspect.isfunction(worker.run_generate)
+    assert worker.run_generate.__module__ == "nllb_space.worker"
+
+
+def test_the_model_queue_is_as_wide_as_the_hardware_serves(engine, monkeypatch):
+    """One model call at a time on a CPU or a dedicated GPU; several on ZeroGPU, where each has its own worker."""
+    from dataclasses import replace
+
+    from spaces.config import Config
+
+    from nllb_space import hardware
+    from nllb_space.ui import build_demo
+
+    def widths() -> set:
+        demo = build_demo(engine)
+        return {fn.concurrency_limit for fn in demo.fns.values() if fn.concurrency_id == "model"}
+
+    assert widths() == {1}
+    monkeypatch.setattr(Config, "zero_gpu", True)
+    assert widths() == {hardware.ZERO_GPU_CONCURRENCY}
+    monkeypatch.setattr(engine, "settings", replace(engine.settings, concurrency=2))
+    assert widths() == {2}
