@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.model_fixtures import ADAPTER_REPO, BRANCH
+from tests.model_fixtures import ADAPTER_REPO, BRANCH, PUBLISHED_BASE
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -39,12 +39,16 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(tiny_model_dir, hub_adapters, tmp_path_factory):
-    """``python app.py`` serving the tiny model and the Hub emulator's adapters, killed at the end whatever happens."""
+def app_url(published_base, hub_adapters, tmp_path_factory):
+    """``python app.py`` serving the tiny model and the Hub emulator's adapters, killed at the end whatever happens.
+
+    The base is downloaded from the emulator's ``facebook/nllb-200-distilled-600M``, laid out as the real one is
+    (``pytorch_model.bin`` on main, no safetensors), so the app starts the way it does on a Space.
+    """
     port = free_port()
     env = dict(
         os.environ,  # HF_ENDPOINT/HF_TOKEN/HF_HOME of the session's Hub emulator (tests/conftest.py)
-        NLLB_BASE_MODEL=str(tiny_model_dir), NLLB_DEVICE="cpu", NLLB_ADAPTER_REPO=ADAPTER_REPO,
+        NLLB_BASE_MODEL=PUBLISHED_BASE, NLLB_DEVICE="cpu", NLLB_ADAPTER_REPO=ADAPTER_REPO,
         NLLB_MAX_NEW_TOKENS="16", NLLB_NUM_BEAMS="1",  # short greedy outputs: the tiny model never stops early
         OMP_NUM_THREADS="1",  # the tiny model gains nothing from 2 threads, and loses a lot on a busy machine
         GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False",
