@@ -15,8 +15,15 @@ from tests.pairs import SOURCES
 SENTENCE = SOURCES[0]
 
 
-def _downloads(hub, since: int) -> list[str]:
-    return [path for method, path in hub.requests[since:] if method == "GET" and "/resolve/" in path]
+def _files_asked(hub, since: int) -> list[str]:
+    """Files the client asked for (HEAD or GET) since request ``since``; cached ones are still asked by HEAD."""
+    return [path for _, path in hub.requests[since:] if "/resolve/" in path]
+
+
+def _loaded_from(settings) -> set[str]:
+    from nllb_space.model_loading import base_folder
+
+    return {path.name for path in base_folder(settings).iterdir()}
 
 
 def _reference(tiny_model_dir) -> str:
@@ -29,11 +36,12 @@ def test_app_starts_on_the_published_checkpoint_from_the_hub(hub, published_base
     from nllb_space.engine import Engine
 
     since = len(hub.requests)
-    engine = Engine(tiny_settings(tiny_model_dir, base_model=PUBLISHED_BASE))
+    settings = tiny_settings(tiny_model_dir, base_model=PUBLISHED_BASE)
+    engine = Engine(settings)
     assert engine.translate(SENTENCE, "spa_Latn", "ita_Latn").text == _reference(tiny_model_dir)
-    downloads = _downloads(hub, since)
-    assert any(path.endswith("/pytorch_model.bin") for path in downloads)
-    assert not any(path.endswith(".safetensors") for path in downloads)
+    assert not any(path.endswith(".safetensors") for path in _files_asked(hub, since))
+    loaded = _loaded_from(settings)
+    assert "pytorch_model.bin" in loaded and not any(name.endswith(".safetensors") for name in loaded)
     # Loaded from the downloaded folder: transformers never went looking for the bot's PR or a conversion Space.
     asked = [path for _, path in hub.requests[since:]]
     assert not any("discussions" in path or "/spaces/" in path for path in asked), asked
@@ -45,9 +53,8 @@ def test_base_revision_pins_the_safetensors_pull_request(hub, published_base, ti
     since = len(hub.requests)
     settings = tiny_settings(tiny_model_dir, base_model=PUBLISHED_BASE, base_revision=published_base.pr_revision)
     assert Engine(settings).translate(SENTENCE, "spa_Latn", "ita_Latn").text == _reference(tiny_model_dir)
-    downloads = _downloads(hub, since)
-    assert any(path.endswith("/model.safetensors") for path in downloads)
-    assert not any(path.endswith(".bin") for path in downloads)
+    assert not any(path.endswith(".bin") for path in _files_asked(hub, since))
+    assert "model.safetensors" in _loaded_from(settings) and "pytorch_model.bin" not in _loaded_from(settings)
 
 
 def test_app_starts_on_a_local_download_that_has_only_the_bin(published_base, tiny_model_dir):
