@@ -20,8 +20,10 @@ from pathlib import Path
 
 from . import hub
 from .errors import AdapterError, InputError
-from .lora import LinearShapes, check_adapter_fits
+from .adapter_check import AdapterPlan, inspect_adapter
+from .lora import LinearShapes
 from .results import ModelRef
+from .settings import Settings
 from .slot import AdapterFiles
 
 logger = logging.getLogger(__name__)
@@ -57,15 +59,17 @@ def local_digest(folder: Path) -> str:
 
 
 class AdapterRegistry:
-    """Resolves, caches and attaches LoRA adapter revisions for one ``LoadedBase``."""
+    """Resolves, downloads and checks LoRA adapter revisions for one base model."""
 
-    def __init__(self, base_model_id: str, cache_size: int, revision_ttl_s: float, token: str | None) -> None:
-        self._base_model_id = base_model_id
-        self._cache_size = cache_size
-        self._ttl = revision_ttl_s
-        self._token = token
+    def __init__(self, settings: Settings) -> None:
+        self._base_model_id = settings.base_model
+        self._cache_size = settings.adapter_cache_size
+        self._ttl = settings.revision_ttl_s
+        self._owner_repo = settings.adapter_repo
+        self._token = settings.hf_token
+        self._max_bytes = int(settings.max_adapter_mb * 1_000_000)
         self._resolved: dict[tuple[str, str], tuple[str, float]] = {}
-        self._ready: OrderedDict[tuple[str, str], ModelRef] = OrderedDict()
+        self._ready: OrderedDict[tuple[str, str], tuple[ModelRef, AdapterPlan]] = OrderedDict()
         self._resolve_lock = threading.Lock()
 
     # -- Hub side (no model lock) -------------------------------------------------------------------------------
@@ -79,7 +83,13 @@ class AdapterRegistry:
             raise InputError(f"'{repo}' is not a Hub repo id (expected owner/name).")
         revision = revision.strip() or "main"
         sha = self.resolve(repo, revision)
-        return FetchedAdapter(repo=repo, revision=revision, sha=sha, folder=hub.download_adapter(repo, sha, self._token))
+        folder = hub.download_adapter(repo, sha, self.token_for(repo), max_bytes=self._max_bytes)
+        return FetchedAdapter(repo=repo, revision=revision, sha=sha, folder=folder)
+
+    def token_for(self, repo: str) -> str | bool | None:
+        """The owner's token for the owner's repo (``NLLB_ADAPTER_REPO``) only; ``False`` (anonymous) for any repo a
+        visitor types. ``None`` would not do: huggingface_hub then falls back to ``HF_TOKEN`` from the environment."""
+        return self._token if repo == self._owner_repo else False
 
     def resolve(self, repo: str, revision: str) -> str:
         """The commit sha ``revision`` names now; branch/tag answers are reused for ``revision_ttl_s`` seconds.
@@ -94,7 +104,7 @@ class AdapterRegistry:
         if cached and (hub.is_commit_sha(revision) or now - cached[1] < self._ttl):
             return cached[0]
         try:
-            sha = hub.resolve_revision(repo, revision, token=self._token)
+            sha = hub.resolve_revision(repo, revision, token=self.token_for(repo))
         except hub.HubUnavailable:
             if cached:
                 logger.warning("Hub unreachable; keeping %s@%s at %s", repo, revision, cached[0][:7])
@@ -111,17 +121,16 @@ class AdapterRegistry:
         key = (fetched.repo, fetched.sha)
         ref = ModelRef(adapter_name(*key), fetched.repo, fetched.revision, fetched.sha)
         with self._resolve_lock:
-            known = key in self._ready
-        if not known:
-            check_adapter_fits(fetched.folder, shapes, self._base_model_id)
+            known = self._ready.get(key)
+        plan = known[1] if known else inspect_adapter(fetched.folder, shapes, self._base_model_id)
         with self._resolve_lock:
-            self._ready[key] = ref
+            self._ready[key] = (ref, plan)
             self._ready.move_to_end(key)
             while len(self._ready) > self._cache_size:
                 self._ready.popitem(last=False)
-        return ref, AdapterFiles(ref.adapter_name, str(fetched.folder))
+        return ref, AdapterFiles(ref.adapter_name, str(fetched.folder), plan)
 
     def loaded(self) -> tuple[ModelRef, ...]:
         """Adapter revisions ready to serve, least recently used first."""
         with self._resolve_lock:
-            return tuple(self._ready.values())
+            return tuple(ref for ref, _ in self._ready.values())

@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from . import hub, worker
+from .adapter_check import AdapterPlan
 from .adapters import LOCAL_REVISION, AdapterRegistry
 from .attention import AttentionMaps, readable_tokens
 from .errors import AdapterError, InputError
+from .hardware import model_concurrency
 from .languages import UnknownLanguageError, language_name, resolve_language
 from .lora import linear_shapes
 from .model_loading import LoadedBase, load_base
@@ -49,12 +51,13 @@ class Engine:
         self._shapes: dict[str, tuple[int, int]] = {}
         self._load_lock = threading.Lock()
         self._slot = uuid.uuid4().hex
-        self._registry = AdapterRegistry(
-            settings.base_model, settings.adapter_cache_size, settings.revision_ttl_s, settings.hf_token
-        )
+        self._registry = AdapterRegistry(settings)
         self._default_adapter: ModelRef | None = None
         self.adapter_error: str | None = None
         """Why the configured adapter could not be loaded at start-up (the base model is served meanwhile)."""
+        self.model_slots = model_concurrency(settings.concurrency)
+        """Model calls run at once (``NLLB_CONCURRENCY``); other requests' input checks and Hub work go on meanwhile."""
+        self._model_gate = threading.BoundedSemaphore(self.model_slots)
         self.run_generate = worker.run_generate
         self.run_attention = worker.run_attention
         """The ``@spaces.GPU`` functions; tests wrap them in ZeroGPU's own worker machinery."""
@@ -158,6 +161,11 @@ class Engine:
         """
         return self._prepare(spec)[0]
 
+    def describe(self, spec: str) -> tuple[ModelRef, AdapterPlan | None]:
+        """What ``spec`` serves: the commit and, for an adapter, what it adapts (ranks, layers, warnings)."""
+        ref, files = self._prepare(spec)
+        return ref, files.plan if files else None
+
     def _prepare(self, spec: str) -> Prepared:
         self.load()
         parsed = self.parse_model(spec)
@@ -177,7 +185,7 @@ class Engine:
             return hub.Revisions(repo, (hub.Ref(LOCAL_REVISION, "branch", fetched.sha),), (), ())
         if Path(repo).expanduser().exists():
             raise InputError("Local folders cannot be listed from the page; give a Hub repo id (owner/name).")
-        return hub.list_revisions(repo, token=self.settings.hf_token)
+        return hub.list_revisions(repo, token=self._registry.token_for(repo))
 
     # -- requests ----------------------------------------------------------------------------------------------------
 
@@ -276,7 +284,8 @@ class Engine:
             names=tuple(ref.adapter_name for ref, _ in prepared), tgt_lang=tgt,
             max_new_tokens=self.settings.max_new_tokens, adapters=_files(prepared),
         )
-        out = _unless_refused(self.run_attention(call))
+        with self._model_gate:
+            out = _unless_refused(self.run_attention(call))
         source_tokens = readable_tokens(tokenizer, source_ids)
         target_tokens = readable_tokens(tokenizer, list(out.decoder_ids))
         target_text = tokenizer.decode(list(out.target_ids), skip_special_tokens=True)
@@ -384,7 +393,9 @@ class Engine:
                 slot=self._slot, ids=tuple(rows[i][0] for i in chunk), names=names, tgt_lang=tgt,
                 decoding=decoding, adapters=tuple(files for files in adapters if files.name in names),
             )
-            for i, tokens in zip(chunk, _unless_refused(self.run_generate(call))):
+            with self._model_gate:  # per batch: a long text lets other requests in between its batches
+                generated = _unless_refused(self.run_generate(call))
+            for i, tokens in zip(chunk, generated):
                 outputs[i] = list(tokens)
             if progress:
                 progress(min(start + size, len(order)), len(order))

@@ -315,6 +315,8 @@ class Handlers:
             try:
                 table, revision_update, message = self._list_revisions("")
                 known = merge_choices(known, revision_update["choices"])
+                if not self.engine.adapter_error:
+                    message += "\n\n" + adapter_summary(*self.engine.describe(self.default_model()))
             except UserFacingError as error:
                 message = f"Could not list the revisions of {code(self.settings.adapter_repo)}: {escape(str(error))}"
         pickers = [gr.update(choices=known) for _ in range(4)]  # one each: Gradio consumes an update while applying it
@@ -328,9 +330,9 @@ class Handlers:
         """
         if not spec:
             raise InputError("Pick a revision first.")
-        ref = self.engine.use_model(spec)
+        ref, plan = self.engine.describe(spec)
         known = merge_choices(list(choices or self.initial_choices()), [(ref.label, spec)])
-        message = f"Loaded {code(ref.label)}; it is now selected in every tab."
+        message = f"Loaded {code(ref.label)}; it is now selected in every tab.\n\n{adapter_summary(ref, plan)}"
         # One update object per output: Gradio consumes an update dict while applying it.
         return (self.status(), message, known, gr.update(choices=known, value=spec), gr.update(choices=known),
                 gr.update(choices=known, value=spec), gr.update(choices=known, value=spec))
@@ -476,6 +478,20 @@ def comparison_summary(result: Comparison, reference: str | None = None) -> str:
 
 def _model(spec: str | None) -> str:
     return (spec or "").strip() or BASE
+
+
+def adapter_summary(ref: ModelRef, plan) -> str:
+    """A few lines on what an adapter is: layers adapted, rank, alpha, parameters, base, commit, warnings."""
+    if plan is None:
+        return "The base model, without adapter."
+    lines = [
+        f"**{code(ref.label)}** adapts {', '.join(code(p) for p in plan.projections)} in {len(plan.modules)} layers "
+        f"· rank {plan.r}, alpha {plan.alpha:g}{' (rsLoRA)' if plan.use_rslora else ''} · "
+        f"{plan.parameters:,} trainable parameters · trained on {code(plan.base_model or 'an unnamed base')} · "
+        f"commit {code((ref.sha or '')[:7])}"
+    ]
+    lines += [f"⚠️ {escape(warning)}" for warning in plan.warnings]
+    return "\n\n".join(lines)
 
 
 def _is_base(spec: str) -> bool:

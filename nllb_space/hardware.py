@@ -19,3 +19,9 @@ def model_concurrency(setting: int) -> int:
     if setting:
         return setting
     return ZERO_GPU_CONCURRENCY if on_zero_gpu() else 1
+
+
+REQUESTS_IN_PROGRESS = 8
+"""Requests the app works on at once (Gradio's concurrency for them). Each checks its input and fetches its
+adapters in parallel with the others; only its model calls wait for one of ``model_concurrency`` model slots, so a
+slow Hub download never holds up a visitor who needs nothing from the Hub."""

@@ -20,7 +20,7 @@ is first imported).
 Example::
 
     sha = resolve_revision("me/nllb-spa-ita-lora", "exp/run-1")
-    folder = download_adapter("me/nllb-spa-ita-lora", sha)      # adapter_config.json + *.safetensors + README.md
+    folder = download_adapter("me/nllb-spa-ita-lora", sha)      # adapter_config.json, adapter_model.safetensors, README
     push_folder(Path("out/adapter"), "me/nllb-spa-ita-lora", branch="exp/run-2", tag="v2",
                 commit_message="LoRA r=16, 3 epochs: chrF 55.1")
 """
@@ -54,12 +54,17 @@ DEFAULT_BRANCH = "main"
 """The branch new repos start with; other branches are created from it."""
 ADAPTER_CONFIG = "adapter_config.json"
 """The file that makes a folder a PEFT adapter."""
-ADAPTER_PATTERNS = (ADAPTER_CONFIG, "*.safetensors", "README.md")
-"""What :func:`download_adapter` fetches: the config, safetensors weights and the model card, nothing else."""
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+"""The adapter's weights: safetensors only."""
+ADAPTER_FILES = (ADAPTER_CONFIG, ADAPTER_WEIGHTS, "README.md")
+"""Everything :func:`download_adapter` fetches from a repo, whatever else it holds."""
+SMALL_FILE_BYTES = 1_000_000
+"""The largest adapter config accepted and model card fetched (a real one is a few kB)."""
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 """Weight formats that unpickle (and can run code) on load: refused."""
 
 _SHA_RE = re.compile(r"[0-9a-fA-F]{40}")
+_REPO_ID_RE = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -132,6 +137,11 @@ class HubUnavailable(HubError):
 # ---------------------------------------------------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------------------------------------------------
+
+
+def is_repo_id(name: str) -> bool:
+    """True for a Hub repo id as this app accepts it: ``owner/name`` (letters, digits, ``-``, ``_``, ``.``)."""
+    return bool(_REPO_ID_RE.fullmatch(name or ""))
 
 
 def is_commit_sha(revision: str) -> bool:
@@ -214,63 +224,52 @@ def list_revisions(repo_id: str, token: str | None = None, max_commits: int = 20
     return Revisions(repo_id=repo_id, branches=branches, tags=tags, commits=commits)
 
 
-def download_adapter(repo_id: str, sha: str, token: str | None = None) -> Path:
+def download_adapter(repo_id: str, sha: str, token: str | bool | None = None, max_bytes: int = 200_000_000) -> Path:
     """Download the PEFT adapter of ``repo_id`` at commit ``sha`` and return the local folder.
 
-    Only ``adapter_config.json``, ``*.safetensors`` and ``README.md`` are fetched, into the huggingface_hub cache
-    (``HF_HUB_CACHE``). A commit already downloaded is served from the cache without contacting the Hub.
+    Exactly :data:`ADAPTER_FILES` are fetched (the card only when it is small), into the huggingface_hub cache, after
+    their sizes were checked against the Hub's file metadata: a repo that also holds merged models, checkpoints or a
+    thousand other files costs nothing more. A commit already downloaded is served from the cache without the Hub.
 
     Raises:
         ValueError: ``sha`` is not a full commit sha (resolve branch and tag names with :func:`resolve_revision`).
-        HubError: the commit holds no ``adapter_config.json`` (not a PEFT adapter), or only pickle weights
-            (``adapter_model.bin``: refused, safetensors only), or no weights at all.
+        HubError: not a PEFT adapter, only pickle weights, no weights, or weights over ``max_bytes``.
         RepoNotFound, RevisionNotFound, HubUnavailable.
     """
     if not is_commit_sha(sha):
         raise ValueError(f"download_adapter needs a full 40-character commit sha, got {sha!r}: use resolve_revision()")
     sha = sha.lower()
-    from huggingface_hub import get_cached_repo_tree, snapshot_download
-    from huggingface_hub.errors import CachedRepoTreeNotFoundError
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
+    cached = [try_to_load_from_cache(repo_id, name, revision=sha) for name in (ADAPTER_CONFIG, ADAPTER_WEIGHTS)]
+    if all(isinstance(path, str) for path in cached):  # a commit downloaded before needs no network at all
+        return Path(cached[0]).parent
     api = _api(token)
-    try:  # a commit downloaded before needs no network at all
-        paths = [f.path for f in get_cached_repo_tree(repo_id, revision=sha, repo_type="model")]
-    except CachedRepoTreeNotFoundError:
-        # model_info rather than list_repo_tree: one request that takes a timeout and, unlike the paginated tree
-        # listing, is not retried by huggingface_hub itself for ~23 s when the Hub is down.
-        paths = _call(
-            lambda: [
-                s.rfilename
-                for s in api.model_info(repo_id, revision=sha, timeout=REQUEST_TIMEOUT_S).siblings
-                or []
-            ],
-            action=f"list the files of '{repo_id}' at {sha[:7]}",
-            repo_id=repo_id,
-            revision=sha,
-            api=api,
-            token=token,
+    where = dict(repo_id=repo_id, revision=sha, api=api, token=token)
+    info = _call(lambda: api.model_info(repo_id, revision=sha, files_metadata=True, timeout=REQUEST_TIMEOUT_S),
+                 action=f"list the files of '{repo_id}' at {sha[:7]}", **where)
+    sizes = {s.rfilename: s.size or (s.lfs.size if s.lfs else 0) for s in info.siblings or []}
+    _check_adapter_files(repo_id, sha, list(sizes))
+    for name, limit, setting in ((ADAPTER_WEIGHTS, max_bytes, " (NLLB_MAX_ADAPTER_MB)"),
+                                 (ADAPTER_CONFIG, SMALL_FILE_BYTES, "")):
+        if sizes[name] > limit:
+            raise HubError(
+                f"'{repo_id}' at {sha[:7]}: {name} is {sizes[name] / 1e6:,.1f} MB, over the {limit / 1e6:g} MB this "
+                f"Space fetches{setting}. A LoRA adapter of NLLB-600M is a few MB; push the adapter alone."
+            )
+    wanted = [ADAPTER_CONFIG, ADAPTER_WEIGHTS] + (["README.md"] if 0 < sizes.get("README.md", 0) <= SMALL_FILE_BYTES
+                                                 else [])
+    path = ""
+    for name in wanted:
+        path = _call(
+            lambda name=name: hf_hub_download(repo_id, name, revision=sha, token=token, etag_timeout=REQUEST_TIMEOUT_S),
+            action=f"download {name} of '{repo_id}' at {sha[:7]}", attempts=1, **where,
+            # huggingface_hub already retries a failed download (HEAD again with a 1-8 s backoff, ~23 s in all):
+            # retrying that again would keep a visitor waiting for a minute.
         )
-    _check_adapter_files(repo_id, sha, paths)
-    folder = _call(
-        lambda: snapshot_download(
-            repo_id,
-            revision=sha,
-            repo_type="model",
-            allow_patterns=list(ADAPTER_PATTERNS),
-            token=token,
-            etag_timeout=REQUEST_TIMEOUT_S,
-        ),
-        action=f"download the adapter '{repo_id}' at {sha[:7]}",
-        repo_id=repo_id,
-        revision=sha,
-        api=api,
-        token=token,
-        # Downloads are already retried by huggingface_hub (HEAD again with a 1-8 s backoff, ~23 s in all, when
-        # the Hub fails and the file is not cached): retrying that again would keep a user waiting for a minute.
-        attempts=1,
-    )
+    folder = Path(path).parent
     logger.info("Adapter %s@%s is in %s", repo_id, sha[:7], folder)
-    return Path(folder)
+    return folder
 
 
 BASE_FILES = ("*.json", "*.model")
@@ -427,16 +426,16 @@ def _check_adapter_files(repo_id: str, sha: str, paths: list[str]) -> None:
             f"{where} is not a PEFT adapter: it has no {ADAPTER_CONFIG} (it holds: {shown}). "
             "Pick a revision that holds an adapter saved with PeftModel.save_pretrained()."
         )
-    if any(p.endswith(".safetensors") for p in paths):
+    if ADAPTER_WEIGHTS in paths:
         return
     pickles = [p for p in paths if p.endswith(PICKLE_SUFFIXES)]
     if pickles:
         raise HubError(
-            f"{where} has only pickle weights ({', '.join(sorted(pickles))}); pickle files are refused because "
+            f"{where} has only pickle weights ({', '.join(sorted(pickles)[:4])}); pickle files are refused because "
             "loading them can run arbitrary code. Safetensors only: re-save the adapter with "
             "save_pretrained(..., safe_serialization=True) and push it again."
         )
-    raise HubError(f"{where} has {ADAPTER_CONFIG} but no adapter weights (*.safetensors); it holds: {shown}.")
+    raise HubError(f"{where} has {ADAPTER_CONFIG} but no {ADAPTER_WEIGHTS}; it holds: {shown}.")
 
 
 def _create_tag(api: "HfApi", repo_id: str, tag: str, sha: str, message: str, token: str | None) -> None:
@@ -565,6 +564,11 @@ def _to_hub_error(
             "that account."
         )
     if isinstance(exc, RepositoryNotFoundError):
+        if token is False:
+            return RepoNotFound(
+                f"Repository '{repo_id}' was not found on the Hub, or it is private: repos other than this Space's "
+                "own adapter repo are read anonymously, so only public ones can be chosen. Check the name."
+            )
         if _has_token(token):
             return RepoNotFound(
                 f"Repository '{repo_id}' was not found on the Hub (or it is private and the token in use cannot "
@@ -640,7 +644,9 @@ def _revision_not_found_message(repo_id: str, revision: str | None, api: "HfApi"
     )
 
 
-def _has_token(token: str | None) -> bool:
+def _has_token(token: str | bool | None) -> bool:
+    if token is False:  # anonymous on purpose: the environment's token is not used
+        return False
     if token:
         return True
     from huggingface_hub import get_token

@@ -121,6 +121,29 @@ def base_folder(settings: Settings) -> Path:
     return hub.download_base(settings.base_model, settings.base_revision, token=settings.hf_token)
 
 
+NLLB_CHECKPOINTS = ("nllb-200-distilled-600M", "nllb-200-distilled-1.3B", "nllb-200-1.3B", "nllb-200-3.3B")
+"""Meta's published NLLB-200 checkpoints, all under ``facebook/``."""
+
+
+def hub_id_of(folder: Path) -> str | None:
+    """The Hub id a local checkpoint folder was downloaded from, when the folder tells: a huggingface_hub cache path
+    (``models--owner--name/snapshots/<sha>``), a folder named like one of :data:`NLLB_CHECKPOINTS` (what
+    ``hf download --local-dir`` is usually given), or a Hub id in its ``config.json``. ``None`` otherwise."""
+    import json
+
+    folder = Path(folder).expanduser().resolve()
+    for part in reversed(folder.parts):
+        if part.startswith("models--") and part.count("--") >= 2:
+            return part.removeprefix("models--").replace("--", "/", 1)
+    if folder.name in NLLB_CHECKPOINTS:
+        return f"facebook/{folder.name}"
+    try:
+        named = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("_name_or_path") or ""
+    except (OSError, ValueError):
+        return None
+    return named if hub.is_repo_id(named) and not Path(named).exists() else None
+
+
 def weights_format(folder: Path) -> str:
     """``"safetensors"`` or ``"bin"``: which weights the checkpoint folder holds (safetensors preferred)."""
     names = [path.name for path in Path(folder).iterdir()]

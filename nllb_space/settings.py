@@ -72,6 +72,9 @@ class Settings:
     """``NLLB_MAX_FILE_BYTES``: the largest uploaded file accepted."""
     max_rows: int = 200
     """``NLLB_MAX_ROWS``: the most rows of an uploaded file translated or scored in one request."""
+    max_adapter_mb: float = 200.0
+    """``NLLB_MAX_ADAPTER_MB``: the largest ``adapter_model.safetensors`` fetched, checked from the Hub's file
+    metadata before downloading (an r=16 adapter of NLLB-600M is about 18 MB)."""
     adapter_cache_size: int = 4
     """``NLLB_ADAPTER_CACHE_SIZE``: adapter revisions kept loaded at once (least recently used is evicted)."""
     revision_ttl_s: float = 60.0
@@ -91,6 +94,8 @@ class Settings:
             raise SettingsError(
                 f"NLLB_NUM_BEAMS ({self.num_beams}) cannot exceed NLLB_MAX_BEAMS ({self.max_beams})."
             )
+        if self.max_adapter_mb <= 0:
+            raise SettingsError(f"NLLB_MAX_ADAPTER_MB must be positive (got {self.max_adapter_mb}).")
         if self.revision_ttl_s < 0:
             raise SettingsError(f"NLLB_REVISION_TTL must be >= 0 seconds (got {self.revision_ttl_s}).")
         if self.concurrency < 0:
@@ -144,6 +149,7 @@ ENV_NAMES: dict[str, str] = {
     "concurrency": "NLLB_CONCURRENCY",
     "max_file_bytes": "NLLB_MAX_FILE_BYTES",
     "max_rows": "NLLB_MAX_ROWS",
+    "max_adapter_mb": "NLLB_MAX_ADAPTER_MB",
     "adapter_cache_size": "NLLB_ADAPTER_CACHE_SIZE",
     "revision_ttl_s": "NLLB_REVISION_TTL",
     "allow_custom_repos": "NLLB_ALLOW_CUSTOM_REPOS",

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
+from .adapter_check import AdapterPlan
 from .attention import stack_attentions
 from .errors import AdapterError
 from .model_loading import LoadedBase
@@ -40,10 +41,12 @@ class Decoding:
 
 @dataclass(frozen=True)
 class AdapterFiles:
-    """One adapter revision as a call carries it: its PEFT name (repo and commit) and its folder on local disk."""
+    """One adapter revision as a call carries it: its PEFT name (repo and commit), its folder on local disk, and
+    the checked plan it is attached by (adapter_check.py)."""
 
     name: str
     folder: str
+    plan: AdapterPlan
 
 
 @dataclass(frozen=True)
@@ -160,30 +163,48 @@ class ModelSlot:
             self._evict(pinned=set())
 
     def _attach(self, files: AdapterFiles, pinned: set[str]) -> None:
-        from peft import PeftModel
+        """Attach ``files`` by its plan: a config built from its tensors, never the config as published."""
+        from peft import LoraConfig, PeftModel, TaskType, get_peft_model, set_peft_model_state_dict
+        from safetensors.torch import load_file
 
-        base = self.base
+        plan, base = files.plan, self.base
+        config = LoraConfig(
+            task_type=TaskType.SEQ_2_SEQ_LM, r=plan.r, lora_alpha=plan.alpha, use_rslora=plan.use_rslora,
+            target_modules=list(plan.modules), lora_dropout=0.0, bias="none", init_lora_weights=False,
+            inference_mode=True,
+        )
+        original = base.model
         try:
+            state = load_file(os.path.join(files.folder, "adapter_model.safetensors"))
             if isinstance(base.model, PeftModel):
-                base.model.load_adapter(files.folder, adapter_name=files.name, is_trainable=False)
+                base.model.add_adapter(files.name, config)
             else:
-                base.model = PeftModel.from_pretrained(
-                    base.model, files.folder, adapter_name=files.name, is_trainable=False
-                )
+                base.model = get_peft_model(base.model, config, adapter_name=files.name)
+            loaded = set_peft_model_state_dict(base.model, state, adapter_name=files.name)
+            missing = [key for key in loaded.missing_keys if f".{files.name}." in key]
+            if loaded.unexpected_keys or missing:
+                raise ValueError(f"{len(loaded.unexpected_keys) + len(missing)} LoRA tensors did not line up")
         except (RuntimeError, ValueError, KeyError, OSError) as error:
-            self._forget(files.name)
-            # check_adapter_fits catches the usual misfits first; anything PEFT still rejects is reported plainly.
+            self._roll_back(files.name, original)
             raise AdapterError(f"PEFT could not load this adapter: {str(error).splitlines()[0]}") from None
         base.model.to(base.device).eval()
         self._attached[files.name] = files.folder
         logger.info("Attached adapter %s in process %d", files.name, os.getpid())
         self._evict(pinned)
 
-    def _forget(self, name: str) -> None:
-        """Remove whatever a failed attach left of adapter ``name``."""
+    def _roll_back(self, name: str, original) -> None:
+        """Undo a failed attach: the model, its layers and its memory as they were before it."""
+        from peft import PeftModel
+
         model = self.base.model
-        if self._is_peft() and name in getattr(model, "peft_config", {}):
-            model.delete_adapter(name)
+        if isinstance(original, PeftModel):
+            if name in model.peft_config:
+                model.delete_adapter(name)
+            return
+        # The first adapter: PEFT wrapped the base's layers in place and noted its config on the base. Undo both.
+        _strip_lora(model.get_base_model() if isinstance(model, PeftModel) else model)
+        vars(original).pop("peft_config", None)
+        self.base.model = original
 
     def _evict(self, pinned: set[str]) -> None:
         while len(self._attached) > self.limits.adapter_cache_size:
@@ -207,7 +228,8 @@ class ModelSlot:
         if not self._is_peft():
             yield {}
         elif len(distinct) > 1:
-            yield {"adapter_names": list(names)}
+            with _hooks_removed_on_error(model):
+                yield {"adapter_names": list(names)}
         elif distinct == {BASE_MODEL.adapter_name}:
             with model.disable_adapter():
                 yield {}
@@ -290,3 +312,28 @@ class ModelSlot:
                 self._heads.pop(next(iter(self._heads)))
             self._heads[scripts] = RestrictedHead(full, kept)
         return self._heads[scripts]
+
+
+def _strip_lora(model) -> None:
+    """Replace every LoRA-wrapped layer of ``model`` by the layer it wraps."""
+    from peft.tuners.lora import LoraLayer
+
+    for path, module in list(model.named_modules()):
+        if isinstance(module, LoraLayer):
+            parent, _, child = path.rpartition(".")
+            setattr(model.get_submodule(parent) if parent else model, child, module.get_base_layer())
+
+
+@contextlib.contextmanager
+def _hooks_removed_on_error(model) -> Iterator[None]:
+    """PEFT's per-row routing registers forward pre-hooks and removes them only when the call succeeds; after a
+    failure they would route every later call of every visitor. Remove any hook the failed call left behind."""
+    before = {module: set(module._forward_pre_hooks) for module in model.modules()}
+    try:
+        yield
+    except BaseException:
+        for module in model.modules():
+            for key in set(module._forward_pre_hooks) - before.get(module, set()):
+                del module._forward_pre_hooks[key]
+                module._forward_pre_hooks_with_kwargs.pop(key, None)
+        raise

@@ -5,9 +5,9 @@ language pair and decoding options under it (shared too, so switching tabs keeps
 Compare and Attention tabs.
 
 Public API: exactly three endpoints, ``/translate``, ``/compare`` and ``/attention`` (the tabs' main buttons);
-every other event is ``api_visibility="private"`` so the API page stays clean. Model work shares one concurrency
-group: of size 1 on a CPU or a dedicated GPU (one model in one process, serialised anyway), wider on ZeroGPU,
-where each call runs in a worker of its own; queueing in Gradio shows visitors their place in line.
+every other event is ``api_visibility="private"`` so the API page stays clean. Requests share one concurrency
+group of ``REQUESTS_IN_PROGRESS``: their input checks and Hub work run side by side, and the engine admits only as
+many model calls at once as the hardware serves (1 on a CPU or a dedicated GPU, more on ZeroGPU).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from .engine import Engine
 from .handlers import DIFF_COLOURS, MEAN, Handlers
 from .languages import language_choices
 from .results import BASE
-from .hardware import model_concurrency
+from .hardware import REQUESTS_IN_PROGRESS
 
 EXAMPLES = [
     "El gato duerme en el sofá.",
@@ -50,8 +50,9 @@ def build_demo(engine: Engine) -> gr.Blocks:
     """The whole app around ``engine``. Cheap: builds components only (no model load, no Hub call)."""
     h = Handlers(engine)
     settings = engine.settings
-    # One queue for model work, as wide as the hardware serves at once (hardware.model_concurrency).
-    model_work = dict(concurrency_id="model", concurrency_limit=model_concurrency(settings.concurrency))
+    # Requests run side by side (their Hub work too); the engine lets only as many into the model as the hardware
+    # serves at once (hardware.model_concurrency).
+    model_work = dict(concurrency_id="requests", concurrency_limit=REQUESTS_IN_PROGRESS)
     default_model = h.default_model()
     model_info = "base, a revision of the adapter repo (branch, tag, sha), or owner/name@revision"
 

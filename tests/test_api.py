@@ -103,3 +103,28 @@ def test_concurrent_callers_each_get_their_own_model(client, engine):
     base = engine.translate(SENTENCE, "spa_Latn", "ita_Latn").text
     adapted = engine.translate(SENTENCE, "spa_Latn", "ita_Latn", model=MAIN).text
     assert results == [base, adapted, base, adapted]
+
+
+def test_a_slow_adapter_download_does_not_hold_up_a_base_visitor(client, engine, hub, adapter_dirs):
+    """Hub look-ups and downloads happen before a request's model call, outside the model's slot."""
+    import threading
+    import time
+
+    hub.commit_files("stranger/slow-lora", {p.name: p.read_bytes() for p in adapter_dirs["b"].iterdir()})
+    hub.fail(r"stranger/slow-lora/resolve/.*/adapter_model\.safetensors", status=0, delay_s=8, method="GET")
+    done: dict[str, float] = {}
+
+    def slow():
+        client.predict(SENTENCE, "spa_Latn", "ita_Latn", "stranger/slow-lora@main", api_name="/translate")
+        done["slow"] = time.monotonic()
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not any("slow-lora/resolve" in path for _, path in hub.requests) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the slow visitor is now inside its download
+    base = client.predict(SENTENCE, "spa_Latn", "ita_Latn", "base", api_name="/translate")
+    done["base"] = time.monotonic()
+    thread.join(timeout=60)
+    assert base == engine.translate(SENTENCE, "spa_Latn", "ita_Latn").text
+    assert done["base"] < done["slow"]  # served while the other visitor's download was still running

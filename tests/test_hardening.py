@@ -107,12 +107,12 @@ def test_private_repo_without_token(tiny_model_dir, hub, adapter_dirs, monkeypat
 
     repo = "tester/private-lora"
     hub.commit_files(repo, {p.name: p.read_bytes() for p in adapter_dirs["a"].iterdir()}, private=True)
-    engine = Engine(tiny_settings(tiny_model_dir))
-    assert engine.translate(SENTENCE, model=f"{repo}@main").model.repo == repo  # with the token: fine
+    engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=repo))
+    assert engine.translate(SENTENCE, model="main").model.repo == repo  # the owner's repo, with the token: fine
     monkeypatch.delenv("HF_TOKEN")
-    engine = Engine(tiny_settings(tiny_model_dir))
-    with pytest.raises(hubmod.RepoNotFound, match="private"):
-        engine.translate(SENTENCE, model=f"{repo}@main")
+    engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=repo))
+    with pytest.raises(hubmod.RepoNotFound, match="private and no HF_TOKEN"):
+        engine.translate(SENTENCE, model="main")
 
 
 def _adapter_copy(adapter_dirs, folder, edit_config):
@@ -125,32 +125,27 @@ def _adapter_copy(adapter_dirs, folder, edit_config):
     return folder
 
 
-def test_adapter_for_another_base_model_is_refused(engine, adapter_dirs, tmp_path):
-    from nllb_space.lora import check_adapter_fits
+def _check(folder, engine, base=None):
+    from nllb_space.adapter_check import inspect_adapter
+    from nllb_space.lora import linear_shapes
 
+    return inspect_adapter(folder, linear_shapes(engine.load().model), base or engine.settings.base_model)
+
+
+def test_adapter_for_another_base_model_is_refused(engine, adapter_dirs, tmp_path):
     folder = _adapter_copy(adapter_dirs, tmp_path / "a", lambda c: c.update(base_model_name_or_path="facebook/nllb-200-3.3B"))
     with pytest.raises(AdapterError, match="nllb-200-3.3B"):
-        check_adapter_fits(folder, engine.load().model, "facebook/nllb-200-distilled-600M")
-
-
-def test_adapter_targeting_missing_modules_is_refused(engine, adapter_dirs, tmp_path):
-    from nllb_space.lora import check_adapter_fits
-
-    folder = _adapter_copy(adapter_dirs, tmp_path / "a", lambda c: c.update(target_modules=["q_proj", "o_proj"]))
-    with pytest.raises(AdapterError, match="o_proj"):
-        check_adapter_fits(folder, engine.load().model, engine.settings.base_model)
+        _check(folder, engine, "facebook/nllb-200-distilled-600M")
 
 
 def test_non_lora_and_corrupt_adapters_are_refused(engine, adapter_dirs, tmp_path):
-    from nllb_space.lora import check_adapter_fits
-
     folder = _adapter_copy(adapter_dirs, tmp_path / "ia3", lambda c: c.update(peft_type="IA3"))
     with pytest.raises(AdapterError, match="only LoRA"):
-        check_adapter_fits(folder, engine.load().model, engine.settings.base_model)
+        _check(folder, engine)
     folder = _adapter_copy(adapter_dirs, tmp_path / "corrupt", lambda c: None)
     (folder / "adapter_model.safetensors").write_bytes(b"\x00garbage")
     with pytest.raises(AdapterError, match="cannot be read"):
-        check_adapter_fits(folder, engine.load().model, engine.settings.base_model)
+        _check(folder, engine)
 
 
 def test_lru_eviction_never_breaks_requests_in_flight(tiny_model_dir, hub_adapters):

@@ -120,3 +120,29 @@ def test_the_trainer_trains_and_scores_on_the_published_layout(where, hub, publi
                        *QUICK], tmp_path / "eval")
     assert scored.status == 0, scored.stderr[-2000:]
     assert scored.metrics["lora"] == run.metrics["lora"]
+
+
+def test_a_local_copy_of_the_base_never_puts_its_path_in_what_is_pushed(published_base, tmp_path):
+    """Trained from the offline recipe's folder, the card and adapter config name the Hub id, never the path."""
+    import json
+    import shutil
+
+    from tests.test_train import QUICK, run_main
+
+    data = tmp_path / "pairs.tsv"
+    data.write_text("".join(f"{es}\t{es}\n" for es in SOURCES), encoding="utf-8")
+    anonymous = tmp_path / "my-base"  # a folder whose name and files say nothing of where it came from
+    shutil.copytree(published_base.local_dir, anonymous)
+    for base, recorded in ((published_base.local_dir, PUBLISHED_BASE), (anonymous, None)):
+        out = tmp_path / f"out-{base.name}"
+        run = run_main(["--base-model", str(base), "--train-file", str(data), "--eval-file", str(data),
+                        "--max-steps", "1", "--eval-steps", "1", *QUICK], out)
+        assert run.status == 0, run.stderr[-2000:]
+        pushed = {name: (out / name).read_text(encoding="utf-8")
+                  for name in ("README.md", "adapter_config.json", "metrics.json")}
+        assert not any(str(base) in text or str(tmp_path) in text for text in pushed.values())
+        assert json.loads(pushed["adapter_config.json"])["base_model_name_or_path"] == recorded
+        if recorded:
+            assert f"base_model: {recorded}" in pushed["README.md"] and "told by the folder" in run.stdout
+        else:
+            assert "base_model:" not in pushed["README.md"] and "--base-model-name" in run.stdout

@@ -16,6 +16,8 @@ from tests.model_fixtures import ADAPTER_REPO, BRANCH, TAG, make_adapter, tiny_s
 from tests.pairs import SOURCES
 
 TEXT = " ".join(SOURCES[:3])
+VISITOR_REPO = "visitor/zerogpu-lora"
+"""Another visitor's repo: the tests here push to it, never to the shared ADAPTER_REPO."""
 
 
 def _engine(tiny_model_dir, **overrides):
@@ -52,7 +54,7 @@ def test_fresh_and_reused_workers_answer_like_the_in_process_app(
     alone = _engine(tiny_model_dir, adapter_cache_size=2)
     # Fresh, reused, reused, fresh, ...: a reused worker meets adapters it has never seen, a fresh one has none.
     zero = on_zero_gpu(served, idle=[False, True, True])
-    new_branch = "exp/visitor-2"
+    new_branch = f"{VISITOR_REPO}@exp/visitor-2"
 
     def requests():
         yield "translate", dict(text=TEXT, model="base")
@@ -63,7 +65,8 @@ def test_fresh_and_reused_workers_answer_like_the_in_process_app(
         make_adapter(tiny_model_dir, tmp_path / "new", seed=7)
         from nllb_space import hub as hub_client
 
-        hub_client.push_folder(tmp_path / "new", ADAPTER_REPO, branch=new_branch, commit_message="visitor 2")
+        hub_client.push_folder(tmp_path / "new", VISITOR_REPO, commit_message="main")
+        hub_client.push_folder(tmp_path / "new", VISITOR_REPO, branch="exp/visitor-2", commit_message="visitor 2")
         yield "translate", dict(text=TEXT, model=new_branch)
         yield "compare", dict(text=TEXT, left="main", right=new_branch)  # cache of 2: evicts and re-attaches
         yield "attention", dict(text=SOURCES[0], model=BRANCH, also=["base"])
@@ -88,32 +91,34 @@ def test_fresh_and_reused_workers_answer_like_the_in_process_app(
 
 
 def test_a_refusal_inside_a_worker_reaches_the_visitor_and_the_worker_still_serves(
-    on_zero_gpu, tiny_model_dir, hub, hub_adapters, adapter_dirs, tmp_path
+    on_zero_gpu, tiny_model_dir, hub, hub_adapters, adapter_dirs, monkeypatch
 ):
     """PEFT refusing an adapter in the worker comes back as the message, not as a bare class name."""
-    import json
-    import shutil
+    import peft
 
+    from nllb_space import hub as hub_client
     from nllb_space.errors import AdapterError
 
     served = _engine(tiny_model_dir)
     expected = {spec: served.translate(TEXT, model=spec).text for spec in ("main", "base")}
-    on_zero_gpu(served, idle=[True])  # one worker for every call
-    assert served.translate(TEXT, model="main").text == expected["main"]
-    # A config whose rank disagrees with its tensors: the shapes of in/out fit, PEFT fails while loading.
-    broken = tmp_path / "broken"
-    shutil.copytree(adapter_dirs["a"], broken)
-    config = json.loads((broken / "adapter_config.json").read_text())
-    config["r"] = config["r"] * 2
-    (broken / "adapter_config.json").write_text(json.dumps(config))
-    from nllb_space import hub as hub_client
+    hub_client.push_folder(adapter_dirs["b"], VISITOR_REPO, branch="exp/refused", commit_message="refused in worker")
+    refused = served.use_model(f"{VISITOR_REPO}@exp/refused").adapter_name
+    real = peft.set_peft_model_state_dict
 
-    hub_client.push_folder(broken, ADAPTER_REPO, branch="exp/broken", commit_message="rank mismatch")
-    with pytest.raises(AdapterError, match="PEFT could not load this adapter"):
-        served.translate(TEXT, model="exp/broken")
-    # The same worker, restored: another visitor's requests get what they got before.
+    def loads_all_but_one(model, state, adapter_name="default", **kwargs):
+        if adapter_name == refused:
+            raise RuntimeError("Error(s) in loading state_dict for PeftModelForSeq2SeqLM")
+        return real(model, state, adapter_name=adapter_name, **kwargs)
+
+    monkeypatch.setattr(peft, "set_peft_model_state_dict", loads_all_but_one)  # before the fork: workers inherit it
+    zero = on_zero_gpu(served, idle=[True])  # one worker for every call
+    assert served.translate(TEXT, model="main").text == expected["main"]
+    with pytest.raises(AdapterError, match="PEFT could not load this adapter: Error"):
+        served.translate(TEXT, model=f"{VISITOR_REPO}@exp/refused")
+    # The same worker, rolled back: another visitor's requests get what they got before.
     assert served.translate(TEXT, model="base").text == expected["base"]
     assert served.translate(TEXT, model="main").text == expected["main"]
+    assert zero.fresh_workers == 1
 
 
 def test_bad_input_is_refused_before_any_gpu_is_asked_for(on_zero_gpu, tiny_model_dir, hub_adapters):
@@ -167,21 +172,14 @@ def test_off_zero_gpu_the_decorator_changes_nothing():
     assert worker.run_generate.__module__ == "nllb_space.worker"
 
 
-def test_the_model_queue_is_as_wide_as_the_hardware_serves(engine, monkeypatch):
+def test_the_model_is_as_wide_as_the_hardware_serves(tiny_model_dir, monkeypatch):
     """One model call at a time on a CPU or a dedicated GPU; several on ZeroGPU, where each has its own worker."""
-    from dataclasses import replace
-
     from spaces.config import Config
 
     from nllb_space import hardware
-    from nllb_space.ui import build_demo
+    from nllb_space.engine import Engine
 
-    def widths() -> set:
-        demo = build_demo(engine)
-        return {fn.concurrency_limit for fn in demo.fns.values() if fn.concurrency_id == "model"}
-
-    assert widths() == {1}
+    assert Engine(tiny_settings(tiny_model_dir)).model_slots == 1
     monkeypatch.setattr(Config, "zero_gpu", True)
-    assert widths() == {hardware.ZERO_GPU_CONCURRENCY}
-    monkeypatch.setattr(engine, "settings", replace(engine.settings, concurrency=2))
-    assert widths() == {2}
+    assert Engine(tiny_settings(tiny_model_dir)).model_slots == hardware.ZERO_GPU_CONCURRENCY
+    assert Engine(tiny_settings(tiny_model_dir, concurrency=2)).model_slots == 2

@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import ast
 import inspect
+import json
 import logging
 import shutil
 import sys
@@ -356,7 +357,8 @@ def train(config: TrainConfig, callbacks: Sequence = ()) -> int:
 
     lora = config.lora_settings()
     model = get_peft_model(model, lora.to_peft_config(model))  # to_peft_config fails on a target matching nothing
-    model.peft_config["default"].base_model_name_or_path = base_name(config)
+    base_id = base_name(config)
+    model.peft_config["default"].base_model_name_or_path = base_id
     trainable, total = model.get_nb_trainable_parameters()
     say(f"LoRA r={lora.r} alpha={lora.alpha} on {', '.join(lora.targets)}: {trainable:,} trainable of {total:,} "
         f"parameters ({100 * trainable / total:.2f}%), {total - trainable:,} frozen")
@@ -395,6 +397,10 @@ def train(config: TrainConfig, callbacks: Sequence = ()) -> int:
 
     model = trainer.model  # the best checkpoint's adapter is loaded into it (load_best_model_at_end)
     model.save_pretrained(out)
+    # PEFT fills an empty base_model_name_or_path with the base's local path when saving: never publish that.
+    saved = json.loads((out / "adapter_config.json").read_text(encoding="utf-8"))
+    saved["base_model_name_or_path"] = base_id
+    (out / "adapter_config.json").write_text(json.dumps(saved, indent=2, sort_keys=True), encoding="utf-8")
     lora_scores, _ = score(model, tokenizer, eval_pairs, config.src_lang, config.tgt_lang, decoding,
                            autocast_dtype=autocast, progress=True)
     history = tuple((log["step"], log["loss"]) for log in trainer.state.log_history if "loss" in log)
@@ -408,7 +414,7 @@ def train(config: TrainConfig, callbacks: Sequence = ()) -> int:
         "data_cleanup": "; ".join(r.summary() for r in reports),
     }
     report = RunReport(
-        base_model=base_name(config), src_lang=config.src_lang, tgt_lang=config.tgt_lang, eval_set=eval_name,
+        base_model=base_id or UNNAMED_BASE, src_lang=config.src_lang, tgt_lang=config.tgt_lang, eval_set=eval_name,
         num_beams=decoding.num_beams, max_new_tokens=decoding.max_new_tokens, base=base_scores, lora=lora_scores,
         lora_settings=lora, training=training, loss_history=history,
         datasets=(config.dataset,) if config.dataset and not Path(config.dataset).exists() else (),
@@ -427,7 +433,8 @@ def evaluate_only(config: TrainConfig) -> int:
     import torch
     from peft import PeftModel
 
-    from nllb_space.lora import check_adapter_fits
+    from nllb_space.adapter_check import inspect_adapter
+    from nllb_space.lora import linear_shapes
 
     out = Path(config.output_dir)
     check_output_dir(config, out, ("metrics.json",))
@@ -452,18 +459,21 @@ def evaluate_only(config: TrainConfig) -> int:
     lora_scores, lora, training = None, None, {}
     if config.adapter:
         folder, label = fetch_adapter(config.adapter, config.revision)
-        adapter_config = check_adapter_fits(folder, model, config.base_model)
-        lora = LoraSettings(r=adapter_config["r"], alpha=adapter_config["lora_alpha"],
-                            dropout=adapter_config["lora_dropout"],
-                            targets=tuple(sorted(adapter_config["target_modules"])))
+        plan = inspect_adapter(folder, linear_shapes(model), config.base_model)
+        for warning in plan.warnings:
+            print(f"Note: {warning}")
+        lora = LoraSettings(r=plan.r, alpha=int(plan.alpha) if plan.alpha.is_integer() else plan.alpha,
+                            dropout=float(json.loads((Path(folder) / "adapter_config.json").read_text())
+                                          .get("lora_dropout") or 0.0),
+                            targets=plan.projections)
         model = PeftModel.from_pretrained(model, folder).to(device)
         lora_scores, _ = score(model, tokenizer, eval_pairs, config.src_lang, config.tgt_lang, decoding,
                                autocast_dtype=autocast, progress=True)
         training = {"adapter": label}
     report = RunReport(
-        base_model=base_name(config), src_lang=config.src_lang, tgt_lang=config.tgt_lang, eval_set=eval_name,
-        num_beams=decoding.num_beams, max_new_tokens=decoding.max_new_tokens, base=base_scores, lora=lora_scores,
-        lora_settings=lora, training=training, license=config.license,
+        base_model=base_name(config) or UNNAMED_BASE, src_lang=config.src_lang, tgt_lang=config.tgt_lang,
+        eval_set=eval_name, num_beams=decoding.num_beams, max_new_tokens=decoding.max_new_tokens, base=base_scores,
+        lora=lora_scores, lora_settings=lora, training=training, license=config.license,
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(report.to_json(), encoding="utf-8")
@@ -619,8 +629,28 @@ def resolve_precision(setting: str) -> str:
     return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
 
-def base_name(config: TrainConfig) -> str:
-    return config.base_model_name or config.base_model
+UNNAMED_BASE = "an NLLB-200 checkpoint"
+"""What the card calls a base whose Hub id is not known (never its local path)."""
+
+
+def base_name(config: TrainConfig) -> str | None:
+    """The Hub id recorded as the adapter's base (card, adapter_config.json): ``--base-model-name``, the Hub id
+    given as ``--base-model``, or the one a local copy tells (said so on the console). A local path never goes into
+    what is pushed: when the id cannot be told, none is recorded."""
+    if config.base_model_name:
+        return config.base_model_name
+    if not Path(config.base_model).expanduser().is_dir():
+        return config.base_model
+    from nllb_space.model_loading import hub_id_of
+
+    inferred = hub_id_of(Path(config.base_model))
+    if inferred:
+        print(f"Recording the base model as {inferred} (told by the folder {config.base_model}); "
+              "--base-model-name sets it.")
+    else:
+        print(f"The Hub id of the local base model {config.base_model} cannot be told from the folder, so the card "
+              "and adapter_config.json name none: pass --base-model-name (e.g. facebook/nllb-200-distilled-600M).")
+    return inferred
 
 
 def load_model(config: TrainConfig, dtype: str = "float32"):

@@ -1,0 +1,222 @@
+"""What a LoRA adapter from the Hub may be: read its config and tensors, refuse what would hurt the shared base,
+and say what it really adapts.
+
+Visitors pick adapters made by anyone with plain PEFT, and PEFT loads, without complaint, configs that would change
+the one base model every visitor shares (``bias="lora_only"`` overwrites base biases, ``init_lora_weights="pissa"``
+rewrites base weights, ``modules_to_save`` ships whole matrices) or that it cannot run in a mixed batch (DoRA).
+Those are refused here, before anything touches the model. What is accepted is never handed to PEFT as written:
+the tensors decide which layers the adapter adapts, and the model call attaches it with a config built from them
+(:class:`AdapterPlan`). So the seeds' recipe (``o_proj``, which NLLB lacks) loads and adapts q/k/v, as it was
+trained; and a regular-expression ``target_modules`` is never run (PEFT would run it on every module name, and a
+pathological one hangs the process).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import AdapterError
+from .lora import LinearShapes
+
+logger = logging.getLogger(__name__)
+
+# PEFT saves LoRA weights as "<module path>.lora_A.weight" / ".lora_B.weight" under this prefix.
+_LORA_KEY = re.compile(r"^(?:base_model\.model\.)?(?P<module>.+)\.lora_(?P<part>[AB])(?:\.[^.]+)?\.weight$")
+_HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
+MAX_TARGET_NAMES = 200
+"""Longer ``target_modules`` lists are not matched name by name (the tensors decide the fit anyway)."""
+_PLAIN_INITS = (True, False, None, "gaussian")
+"""``init_lora_weights`` values whose saved tensors are the whole adapter (the others rewrite the base on load)."""
+_REFUSED = {
+    "use_dora": "DoRA adapters (use_dora) are not served here: DoRA cannot share a batch with the base model, which "
+                "Compare and Attention need. Train a plain LoRA adapter instead.",
+    "modules_to_save": "This adapter ships whole copies of layers (modules_to_save); loading them would replace part "
+                       "of the base model every visitor shares. Save it without modules_to_save.",
+    "rank_pattern": "Per-layer ranks (rank_pattern) are not served here; save an adapter with one rank.",
+    "alpha_pattern": "Per-layer alphas (alpha_pattern) are not served here; save an adapter with one lora_alpha.",
+    "layer_replication": "This adapter duplicates base layers (layer_replication), which changes the shared base.",
+    "target_parameters": "This adapter targets parameters directly (target_parameters); only layers are served.",
+}
+
+
+@dataclass(frozen=True)
+class AdapterPlan:
+    """How a model call attaches an accepted adapter, and what the page says about it (plain, picklable)."""
+
+    r: int
+    alpha: float
+    use_rslora: bool
+    modules: tuple[str, ...]
+    """Full paths of the linear layers the tensors adapt (``model.encoder.layers.0.self_attn.q_proj``...)."""
+    parameters: int
+    """Trainable parameters: every number in the adapter's tensors."""
+    base_model: str | None
+    """The base the adapter says it was trained on (``base_model_name_or_path``)."""
+    warnings: tuple[str, ...] = ()
+    """What the visitor should know, e.g. ``o_proj`` matching nothing in NLLB."""
+
+    @property
+    def projections(self) -> tuple[str, ...]:
+        """The kinds of layer adapted (last path part), in NLLB's order."""
+        order = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")
+        names = {path.rsplit(".", 1)[-1] for path in self.modules}
+        return tuple(sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n)))
+
+
+def inspect_adapter(folder: Path, shapes: LinearShapes, base_model_id: str) -> AdapterPlan:
+    """Check the LoRA adapter in ``folder`` against the base's linear layers; its :class:`AdapterPlan` if it fits.
+
+    Refuses (``AdapterError``, saying why): no ``adapter_config.json``; a non-LoRA method; only pickle weights; a
+    different base model; any setting that would change the shared base or that a mixed batch cannot run; tensors
+    that are not LoRA weights, for layers the model lacks, of the wrong shape, or of another rank than the config's.
+    """
+    folder = Path(folder)
+    config = _read_config(folder)
+    _check_base_model(config.get("base_model_name_or_path"), base_model_id)
+    for key, message in _REFUSED.items():
+        if config.get(key):
+            raise AdapterError(message)
+    bias = config.get("bias") or "none"
+    if bias != "none":
+        raise AdapterError(
+            f"This adapter trains biases (bias={bias!r}); loading it would overwrite the base model's biases for "
+            "every visitor. Only bias='none' adapters are served."
+        )
+    if config.get("init_lora_weights", True) not in _PLAIN_INITS:
+        raise AdapterError(
+            f"This adapter was initialised with init_lora_weights={config['init_lora_weights']!r}, which rewrites "
+            "the base model's weights when loaded; that base is shared by every visitor. Only adapters initialised "
+            "the default way (True, False or 'gaussian') are served."
+        )
+    r, alpha = config.get("r"), config.get("lora_alpha", 8)
+    if not isinstance(r, int) or isinstance(r, bool) or r < 1 or not isinstance(alpha, (int, float)) or alpha <= 0:
+        raise AdapterError(f"adapter_config.json has r={r!r} and lora_alpha={alpha!r}; both must be positive numbers.")
+    modules, parameters = _read_tensors(folder / "adapter_model.safetensors", shapes, r)
+    return AdapterPlan(
+        r=r, alpha=float(alpha), use_rslora=bool(config.get("use_rslora")), modules=modules, parameters=parameters,
+        base_model=config.get("base_model_name_or_path"),
+        warnings=_target_warnings(config.get("target_modules"), shapes, modules),
+    )
+
+
+def _read_config(folder: Path) -> dict:
+    config_path = folder / "adapter_config.json"
+    if not config_path.is_file():
+        raise AdapterError(f"{folder.name} holds no adapter_config.json: it is not a PEFT adapter.")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise AdapterError(f"adapter_config.json is not valid JSON ({error}).") from None
+    if not isinstance(config, dict) or str(config.get("peft_type", "")).upper() != "LORA":
+        raise AdapterError(
+            f"This adapter uses PEFT method {config.get('peft_type') if isinstance(config, dict) else None!r}; "
+            "only LoRA adapters are supported."
+        )
+    if not (folder / "adapter_model.safetensors").is_file():
+        if (folder / "adapter_model.bin").is_file():
+            raise AdapterError(
+                "This adapter ships only adapter_model.bin, a pickle file that can run code when loaded; "
+                "only safetensors adapters are accepted. Re-save it with save_pretrained(safe_serialization=True)."
+            )
+        raise AdapterError("This adapter has no adapter_model.safetensors file.")
+    return config
+
+
+def _check_base_model(adapter_base: str | None, base_model_id: str) -> None:
+    """Refuse an adapter trained on another Hub model; local paths can't be compared by name, shapes decide."""
+    if not adapter_base:
+        return
+    is_hub_id = lambda name: bool(_HUB_ID.fullmatch(name)) and not Path(name).exists()  # noqa: E731
+    if is_hub_id(adapter_base) and is_hub_id(base_model_id) and adapter_base.lower() != base_model_id.lower():
+        raise AdapterError(
+            f"This adapter was trained on {adapter_base}, but the app serves {base_model_id}; "
+            "an adapter only works on the base model it was trained on."
+        )
+
+
+def _read_tensors(weights: Path, shapes: LinearShapes, r: int) -> tuple[tuple[str, ...], int]:
+    """The layers the tensors adapt and their parameter count; refuses anything but a clean LoRA pair per layer."""
+    from safetensors import safe_open
+
+    parts: dict[str, set[str]] = {}
+    parameters = 0
+    try:
+        with safe_open(str(weights), framework="pt") as tensors:
+            for key in tensors.keys():
+                shape = tuple(tensors.get_slice(key).get_shape())
+                parts.setdefault(_check_tensor(key, shape, shapes, r), set()).add(key)
+                parameters += _numel(shape)
+    except AdapterError:
+        raise
+    except Exception as error:  # a corrupt or truncated file: safetensors raises several types
+        raise AdapterError(f"adapter_model.safetensors cannot be read ({error}).") from None
+    unpaired = sorted(path for path, keys in parts.items() if len(keys) != 2)
+    if unpaired:
+        raise AdapterError(f"The adapter lacks lora_A or lora_B for {unpaired[0]}: its file is incomplete.")
+    if not parts:
+        raise AdapterError("adapter_model.safetensors holds no LoRA weights.")
+    return tuple(sorted(parts)), parameters
+
+
+def _check_tensor(key: str, shape: tuple[int, ...], shapes: LinearShapes, r: int) -> str:
+    """The layer path ``key`` belongs to, if it is a LoRA weight that fits it."""
+    match = _LORA_KEY.match(key)
+    if match is None:
+        raise AdapterError(
+            f"The adapter's file holds {key}, which is not a LoRA weight (lora_A/lora_B); loading it would change "
+            "the base model every visitor shares."
+        )
+    path = match["module"]
+    if path not in shapes:
+        raise AdapterError(
+            f"The adapter has weights for '{path}', which this base model does not have: "
+            "it was trained on a different architecture."
+        )
+    in_features, out_features = shapes[path]
+    is_a = match["part"] == "A"
+    # lora_A: (r, in_features); lora_B: (out_features, r).
+    fits_layer = len(shape) == 2 and (shape[1] == in_features if is_a else shape[0] == out_features)
+    if not fits_layer:
+        raise AdapterError(
+            f"The adapter's tensor {key} has shape {list(shape)}, which does not fit '{path}' "
+            f"({in_features} -> {out_features}): it was trained on a different base model."
+        )
+    rank = shape[0] if is_a else shape[1]
+    if rank != r:
+        raise AdapterError(
+            f"adapter_config.json says r={r}, but the tensor {key} has rank {rank}: the config and the weights "
+            "disagree, so the adapter would not behave as trained."
+        )
+    return path
+
+
+def _target_warnings(targets, shapes: LinearShapes, modules: tuple[str, ...]) -> tuple[str, ...]:
+    """What the visitor should know about ``target_modules`` as written, next to what the tensors adapt."""
+    adapted = ", ".join(sorted({m.rsplit(".", 1)[-1] for m in modules}))
+    if targets is None:
+        return ()
+    if isinstance(targets, str):
+        if targets == "all-linear":
+            return ()
+        return (f"target_modules is a pattern ({targets[:60]!r}); it was not run. The weights show what this "
+                f"adapter adapts: {adapted}.",)
+    if not isinstance(targets, list) or len(targets) > MAX_TARGET_NAMES:
+        return (f"target_modules is not a short list of names; the weights show what this adapter adapts: "
+                f"{adapted}.",)
+    unmatched = [t for t in targets if not any(p == str(t) or p.endswith(f".{t}") for p in shapes)]
+    if not unmatched:
+        return ()
+    names = ", ".join(f"`{t}`" for t in unmatched)
+    return (f"{names} matched nothing in NLLB (its attention output is `out_proj`); this adapter adapts "
+            f"{adapted} only.",)
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    count = 1
+    for dim in shape:
+        count *= dim
+    return count
