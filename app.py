@@ -17,6 +17,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # On ZeroGPU, `spaces` must patch torch before anything initialises CUDA; elsewhere importing it changes nothing.
 import spaces  # noqa: F401,E402  (before torch and gradio, on purpose)
 
+from nllb_space.disk import start_janitor
 from nllb_space.engine import Engine
 from nllb_space.errors import ModelLoadError
 from nllb_space.settings import Settings, SettingsError
@@ -33,7 +34,8 @@ def main() -> int:
     except (SettingsError, ModelLoadError) as error:
         print(f"nllb-space cannot start: {error}", file=sys.stderr)
         return 1
-    build_demo(engine).launch(**launch_options())
+    start_janitor(engine.clean_disk)  # old result files and visitors' cached adapters, every 10 minutes
+    build_demo(engine).launch(**launch_options(engine.settings))
     return 0
 
 

@@ -15,6 +15,8 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +31,9 @@ from .slot import AdapterFiles
 logger = logging.getLogger(__name__)
 
 HUB_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
+REFRESH_WAIT_S = 1.0
+"""How long a request waits for the Hub to say where a branch or tag points now before it is served the commit it
+pointed to last time (a healthy Hub answers well within it; a stalled one no longer holds every request up)."""
 LOCAL_REVISION = "local"
 """The only revision of an adapter that lives in a local directory."""
 
@@ -69,7 +74,8 @@ class AdapterRegistry:
         self._token = settings.hf_token
         self._max_bytes = int(settings.max_adapter_mb * 1_000_000)
         self._resolved: dict[tuple[str, str], tuple[str, float]] = {}
-        self._ready: OrderedDict[tuple[str, str], tuple[ModelRef, AdapterPlan]] = OrderedDict()
+        self._ready: OrderedDict[tuple[str, str], tuple[ModelRef, AdapterPlan, str]] = OrderedDict()
+        self._refreshing: dict[tuple[str, str], Future] = {}
         self._resolve_lock = threading.Lock()
 
     # -- Hub side (no model lock) -------------------------------------------------------------------------------
@@ -94,25 +100,52 @@ class AdapterRegistry:
     def resolve(self, repo: str, revision: str) -> str:
         """The commit sha ``revision`` names now; branch/tag answers are reused for ``revision_ttl_s`` seconds.
 
-        A full sha never changes meaning, so it is kept for good. When the Hub is unreachable, a name resolved
-        before keeps its last known commit, so the model that worked stays live.
+        A full sha never changes meaning, so it is kept for good. When the Hub is unreachable or slower than
+        ``REFRESH_WAIT_S``, a name resolved before is served its last known commit, so the model that worked stays
+        live and no request waits on a stalled Hub.
         """
         key = (repo, revision)
         with self._resolve_lock:
             cached = self._resolved.get(key)
-        now = time.monotonic()
-        if cached and (hub.is_commit_sha(revision) or now - cached[1] < self._ttl):
+        if cached and (hub.is_commit_sha(revision) or time.monotonic() - cached[1] < self._ttl):
             return cached[0]
+        refresh = self._refresh(key)
+        if cached is None:
+            return refresh.result()  # nothing to serve meanwhile: wait for the Hub (each call is time-bounded)
         try:
-            sha = hub.resolve_revision(repo, revision, token=self.token_for(repo))
+            return refresh.result(timeout=REFRESH_WAIT_S)
+        except FutureTimeout:
+            # A slow or stalled Hub: serve the commit that worked; the refresh lands for later requests.
+            logger.warning("Hub slow; serving %s@%s at its last known commit %s", repo, revision, cached[0][:7])
+            return cached[0]
         except hub.HubUnavailable:
-            if cached:
-                logger.warning("Hub unreachable; keeping %s@%s at %s", repo, revision, cached[0][:7])
-                return cached[0]
-            raise
+            logger.warning("Hub unreachable; keeping %s@%s at %s", repo, revision, cached[0][:7])
+            return cached[0]
+
+    def _refresh(self, key: tuple[str, str]) -> Future:
+        """Ask the Hub what ``key`` points to now, on a thread of its own; one question per name at a time."""
         with self._resolve_lock:
-            self._resolved[key] = (sha, now)
-        return sha
+            running = self._refreshing.get(key)
+            if running is not None:
+                return running
+            future: Future = Future()
+            self._refreshing[key] = future
+
+        def ask() -> None:
+            try:
+                sha = hub.resolve_revision(key[0], key[1], token=self.token_for(key[0]))
+            except BaseException as error:  # noqa: BLE001 - handed to every waiter
+                future.set_exception(error)
+            else:
+                with self._resolve_lock:
+                    self._resolved[key] = (sha, time.monotonic())
+                future.set_result(sha)
+            finally:
+                with self._resolve_lock:
+                    self._refreshing.pop(key, None)
+
+        threading.Thread(target=ask, name=f"resolve {key[0]}@{key[1]}", daemon=True).start()
+        return future
 
     # -- checked and ready for a model call --------------------------------------------------------------------
 
@@ -124,7 +157,7 @@ class AdapterRegistry:
             known = self._ready.get(key)
         plan = known[1] if known else inspect_adapter(fetched.folder, shapes, self._base_model_id)
         with self._resolve_lock:
-            self._ready[key] = (ref, plan)
+            self._ready[key] = (ref, plan, str(fetched.folder))
             self._ready.move_to_end(key)
             while len(self._ready) > self._cache_size:
                 self._ready.popitem(last=False)
@@ -133,4 +166,9 @@ class AdapterRegistry:
     def loaded(self) -> tuple[ModelRef, ...]:
         """Adapter revisions ready to serve, least recently used first."""
         with self._resolve_lock:
-            return tuple(ref for ref, _ in self._ready.values())
+            return tuple(entry[0] for entry in self._ready.values())
+
+    def folders(self) -> set[str]:
+        """The local folders of the revisions ready to serve (the disk clean-up must not remove them)."""
+        with self._resolve_lock:
+            return {entry[2] for entry in self._ready.values()}

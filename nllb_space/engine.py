@@ -19,11 +19,12 @@ import uuid
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import hub, worker
+from . import disk, hub, worker
 from .adapter_check import AdapterPlan
 from .adapters import LOCAL_REVISION, AdapterRegistry
 from .attention import AttentionMaps, readable_tokens
 from .errors import AdapterError, InputError
+from .fair_gate import FairGate
 from .hardware import model_concurrency
 from .languages import UnknownLanguageError, language_name, resolve_language
 from .lora import linear_shapes
@@ -37,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` after each batch of sentences."""
+
+MAX_NAME_CHARS = 300
+"""The longest model choice, repo id or language name accepted (real ones are well under 100 characters)."""
 
 Prepared = tuple[ModelRef, "AdapterFiles | None"]
 """A model choice ready for a model call: what answered, and the files a worker attaches it from."""
@@ -57,7 +61,7 @@ class Engine:
         """Why the configured adapter could not be loaded at start-up (the base model is served meanwhile)."""
         self.model_slots = model_concurrency(settings.concurrency)
         """Model calls run at once (``NLLB_CONCURRENCY``); other requests' input checks and Hub work go on meanwhile."""
-        self._model_gate = threading.BoundedSemaphore(self.model_slots)
+        self._model_gate = FairGate(self.model_slots)
         self.run_generate = worker.run_generate
         self.run_attention = worker.run_attention
         """The ``@spaces.GPU`` functions; tests wrap them in ZeroGPU's own worker machinery."""
@@ -108,6 +112,16 @@ class Engine:
             default_adapter=self._default_adapter,
         )
 
+    def clean_disk(self) -> None:
+        """Remove old result files, and visitors' cached adapters beyond ``NLLB_ADAPTER_DISK_MB`` (disk.py);
+        nothing that is ready to serve or attached here is touched."""
+        disk.sweep_results(self.settings.file_ttl_s)
+        in_use = self._registry.folders()
+        if self._base is not None:
+            in_use |= set(worker.slot(self._slot).folders())
+        keep = {self.settings.base_model, self.settings.adapter_repo or ""}
+        disk.trim_adapter_cache(int(self.settings.adapter_disk_mb * 1_000_000), keep, in_use)
+
     def attached(self) -> tuple[str, ...]:
         """Adapter names attached to the model in THIS process (on ZeroGPU the workers hold their own)."""
         return worker.slot(self._slot).attached() if self._base is not None else ()
@@ -121,6 +135,7 @@ class Engine:
         ``owner/name@revision`` (another repo only when ``NLLB_ALLOW_CUSTOM_REPOS`` is on).
         """
         spec = (spec or "").strip()
+        _bounded("The model choice", spec, MAX_NAME_CHARS)
         if not spec or spec.lower() == BASE:
             return None
         configured = self.settings.adapter_repo
@@ -176,6 +191,7 @@ class Engine:
     def list_revisions(self, repo: str | None = None) -> hub.Revisions:
         """Branches, tags and recent commits of ``repo`` (default: the configured adapter repo)."""
         repo = (repo or "").strip() or self.settings.adapter_repo
+        _bounded("The repo id", repo or "", MAX_NAME_CHARS)
         if not repo:
             raise InputError("No adapter repo is configured (NLLB_ADAPTER_REPO); type a repo id to list.")
         if repo != self.settings.adapter_repo and not self.settings.allow_custom_repos:
@@ -268,6 +284,8 @@ class Engine:
         src, tgt = self._languages(src_lang, tgt_lang)
         if not (text or "").strip():
             raise InputError("Enter a sentence to look inside.")
+        for what, value in (("The sentence", text), ("The translation to inspect", translation or "")):
+            _bounded(what, value, self.settings.max_chars, "NLLB_MAX_CHARS")
         prepared = [self._prepare(spec) for spec in (model, *also)]
         tokenizer = self.load().tokenizer
         source_ids = self._encode([text.strip()], src)[0]
@@ -279,6 +297,13 @@ class Engine:
         target_ids = None
         if translation and translation.strip():
             target_ids = tuple(tokenizer(translation.strip(), add_special_tokens=False)["input_ids"])
+            if len(target_ids) > self.settings.max_new_tokens:
+                # Maps grow with the square of the length: the model never writes more than this per sentence.
+                raise InputError(
+                    f"The translation to inspect has {len(target_ids)} tokens; the attention view takes at most "
+                    f"{self.settings.max_new_tokens} (NLLB_MAX_NEW_TOKENS), as many as the model writes for one "
+                    "sentence."
+                )
         call = worker.AttentionCall(
             slot=self._slot, source_ids=tuple(source_ids), target_ids=target_ids,
             names=tuple(ref.adapter_name for ref, _ in prepared), tgt_lang=tgt,
@@ -297,6 +322,8 @@ class Engine:
     # -- internals -----------------------------------------------------------------------------------------------
 
     def _languages(self, src_lang: str | None, tgt_lang: str | None) -> tuple[str, str]:
+        for name in (src_lang, tgt_lang):
+            _bounded("A language name", name or "", MAX_NAME_CHARS)
         try:
             src = resolve_language(src_lang or self.settings.src_lang)
             tgt = resolve_language(tgt_lang or self.settings.tgt_lang)
@@ -411,6 +438,14 @@ class Engine:
             text=join_text(segmented, outputs), sentences=pairs, model=ref, src_lang=src, tgt_lang=tgt,
             num_beams=decoding.num_beams, max_new_tokens=decoding.max_new_tokens, seconds=seconds,
             new_tokens=new_tokens,
+        )
+
+
+def _bounded(what: str, value: str, limit: int, setting: str = "") -> None:
+    """Refuse a text parameter over ``limit`` characters before any work is spent on it."""
+    if isinstance(value, str) and len(value) > limit:
+        raise InputError(
+            f"{what} has {len(value):,} characters; the limit is {limit:,}" + (f" ({setting})." if setting else ".")
         )
 
 

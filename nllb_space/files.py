@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from .disk import results_folder
 from .errors import InputError
 
 KINDS = ("txt", "csv", "tsv")
@@ -219,7 +220,7 @@ def _table(text: str, delimiter: str, name: str) -> list[list[str]]:
 
 
 def _fresh_folder(folder: str | Path | None) -> Path:
-    return Path(tempfile.mkdtemp(prefix="nllb-space-", dir=folder))
+    return Path(tempfile.mkdtemp(prefix="nllb-space-", dir=folder)) if folder else results_folder()
 
 
 def _size(n: int) -> str:

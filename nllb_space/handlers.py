@@ -25,13 +25,14 @@ from typing import Any, Callable, Sequence
 
 import gradio as gr
 
-from .attention import AttentionMaps
+from .view_store import AttentionView, ViewStore
 from .engine import Engine
 from .errors import InputError, UserFacingError
 from .files import (FileError, new_result_path, read_scoring_rows, read_upload, write_table,
                     write_translation)
 from .hub import Revisions
 from .plots import attention_figure
+from .progress import VisitorGone, chunk_reporter, reporter, stop_if_gone
 from .results import BASE, Comparison, ModelRef, Translation
 from .scoring import corpus_scores, sentence_scores
 from .segment import join_text, split_text
@@ -47,15 +48,6 @@ MEAN = "mean"
 DIFF_COLOURS = {"only left": "#fca5a5", "only right": "#86efac"}
 
 
-@dataclass(frozen=True)
-class AttentionView:
-    """What the Attention tab remembers per session: the maps of the last pair, and their difference from base."""
-
-    maps: AttentionMaps
-    difference: AttentionMaps | None
-    """``maps.minus(base maps)`` for an adapter; ``None`` when ``maps`` are the base model's own."""
-
-
 def user_errors(fn: Callable) -> Callable:
     """Turn the engine's user-facing errors into ``gr.Error`` (a message for this visitor; no traceback in logs)."""
 
@@ -65,6 +57,9 @@ def user_errors(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except gr.Error:
             raise
+        except VisitorGone:
+            logger.info("%s stopped: the visitor has gone", fn.__name__)
+            raise gr.Error("Cancelled.", print_exception=False) from None
         except UserFacingError as error:
             raise gr.Error(html.escape(str(error), quote=False), print_exception=False) from None
         except Exception:
@@ -81,6 +76,8 @@ class Handlers:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.settings = engine.settings
+        self.views = ViewStore(engine.settings.attention_views)
+        """The Attention tab's maps, server-side and bounded; a session's ``gr.State`` holds only its key."""
 
     # -- Translate ----------------------------------------------------------------------------------------------------
 
@@ -94,7 +91,7 @@ class Handlers:
         """
         result = self.engine.translate(
             text, src_lang, tgt_lang, model=_model(model), num_beams=_int(num_beams),
-            max_new_tokens=_int(max_new_tokens), progress=_reporter(progress, "Translating"),
+            max_new_tokens=_int(max_new_tokens), progress=reporter(progress, "Translating"),
         )
         return result.text, result
 
@@ -117,7 +114,7 @@ class Handlers:
         options = dict(model=model, num_beams=_int(num_beams), max_new_tokens=_int(max_new_tokens))
         if upload.kind == "txt":
             result = self.engine.translate(upload.texts[0], src_lang, tgt_lang,
-                                           progress=_reporter(progress, "Translating"), **options)
+                                           progress=reporter(progress, "Translating"), **options)
             translations, label = [result.text], result.model.label
         else:
             def run(text, report):
@@ -136,9 +133,12 @@ class Handlers:
                 progress: gr.Progress = gr.Progress()) -> tuple[str, str, str, Comparison]:
         """The same ``text`` through models ``left`` and ``right`` (in one batch); with a ``reference``, their
         chrF++ and BLEU. Returns (left translation, right translation, summary table, the ``Comparison``)."""
+        if reference and len(reference) > self.settings.max_chars:
+            raise InputError(f"The reference has {len(reference):,} characters; the limit is "
+                             f"{self.settings.max_chars:,} (NLLB_MAX_CHARS), as for the text.")
         result = self.engine.compare(
             text, src_lang, tgt_lang, left=_model(left), right=_model(right), num_beams=_int(num_beams),
-            max_new_tokens=_int(max_new_tokens), progress=_reporter(progress, "Translating with both models"),
+            max_new_tokens=_int(max_new_tokens), progress=reporter(progress, "Translating with both models"),
         )
         return result.left.text, result.right.text, comparison_summary(result, reference), result
 
@@ -199,21 +199,22 @@ class Handlers:
 
     @user_errors
     def attention(self, text: str, src_lang: str, tgt_lang: str, model: str = BASE,
-                  translation: str | None = None) -> tuple[str, Any, AttentionView]:
+                  translation: str | None = None) -> tuple[str, Any, str]:
         """Attention maps of ``model`` for ``text`` and its translation (the model's own greedy one, or
-        ``translation`` when given). Returns (the translation, the mean cross-attention heatmap, the maps)."""
+        ``translation`` when given). Returns (the translation, the mean cross-attention heatmap, the view's key)."""
         model = _model(model)
         also = [] if _is_base(model) else [BASE]
         maps = self.engine.attention(text, src_lang, tgt_lang, model=model, translation=translation or None,
                                      also=also)
         view = AttentionView(maps[0], maps[0].minus(maps[1]) if also else None)
-        return maps[0].target_text, attention_figure(view.maps, "cross"), view
+        return maps[0].target_text, attention_figure(view.maps, "cross"), self.views.put(view)
 
-    def attention_controls(self, view: AttentionView | None, kind: str, layer: str, head: str):
+    def attention_controls(self, key: str | None, kind: str, layer: str, head: str):
         """Layer and head choices for this kind of map (the selection is kept when this map has it, else "mean").
 
         Separate from ``attention_views`` so that redrawing never rewrites a dropdown the visitor just changed.
         """
+        view = self.views.get(key)
         if view is None:
             return gr.update(), gr.update()
         layers, heads = view.maps.weights(kind).shape[:2]
@@ -223,13 +224,16 @@ class Handlers:
         return (gr.update(choices=layer_choices, value=MEAN if layer_i is None else str(layer_i)),
                 gr.update(choices=head_choices, value=MEAN if head_i is None else str(head_i)))
 
-    def attention_views(self, view: AttentionView | None, kind: str, layer: str, head: str):
+    def attention_views(self, key: str | None, kind: str, layer: str, head: str):
         """The heatmap and the "LoRA minus base" heatmap for the chosen kind, layer and head (``"mean"`` averages).
 
         Returns (heatmap, difference heatmap update, caption).
         """
+        view = self.views.get(key)
         if view is None:
-            return None, gr.update(visible=False), ""
+            expired = ("This view is no longer kept (the Space keeps the last "
+                       f"{self.views.capacity} attention views): press Show attention again." if key else "")
+            return None, gr.update(visible=False), expired
         layers, heads = view.maps.weights(kind).shape[:2]
         layer_i, head_i = _index(layer, layers), _index(head, heads)
         figure = attention_figure(view.maps, kind, layer_i, head_i)
@@ -258,8 +262,10 @@ class Handlers:
 
     # -- Adapters and revisions ---------------------------------------------------------------------------------------
 
-    def status(self) -> str:
-        """Which base model, device/dtype and adapter commits are live, for the top of the page."""
+    def status(self, chosen: ModelRef | None = None) -> str:
+        """Which base model, device/dtype and configured adapter commit are live, for the top of the page, and the
+        revision this visitor picked (``chosen``). Other visitors' choices are never named, only counted: their
+        repos and branch names may be private."""
         status = self.engine.status()
         if not status.loaded:
             return f"Base model {code(status.base_model)} is not loaded yet."
@@ -269,8 +275,10 @@ class Handlers:
             line += f" · **Live adapter** {code(f'{ref.repo}@{ref.revision}')} at commit {code((ref.sha or '')[:7])}"
         elif not self.settings.adapter_repo:
             line += " · no adapter configured (NLLB_ADAPTER_REPO): serving the base model"
+        if chosen is not None and not chosen.is_base and chosen != status.default_adapter:
+            line += f" · **Your choice** {code(chosen.label)}"
         if status.adapters:
-            line += " · loaded: " + ", ".join(code(ref.label) for ref in status.adapters)
+            line += f" · {len(status.adapters)} adapter revision(s) ready on this server"
         if self.engine.adapter_error:
             line += f"\n\n⚠️ {escape(self.engine.adapter_error)} The base model is served meanwhile."
         return line
@@ -334,7 +342,7 @@ class Handlers:
         known = merge_choices(list(choices or self.initial_choices()), [(ref.label, spec)])
         message = f"Loaded {code(ref.label)}; it is now selected in every tab.\n\n{adapter_summary(ref, plan)}"
         # One update object per output: Gradio consumes an update dict while applying it.
-        return (self.status(), message, known, gr.update(choices=known, value=spec), gr.update(choices=known),
+        return (self.status(ref), message, known, gr.update(choices=known, value=spec), gr.update(choices=known),
                 gr.update(choices=known, value=spec), gr.update(choices=known, value=spec))
 
     def _configured_label(self) -> str:
@@ -353,7 +361,8 @@ class Handlers:
         outputs: list[list[str]] | None = None
         labels: list[str] = []
         for number, chunk in enumerate(chunks):
-            report = _chunk_reporter(progress, number, len(chunks))
+            stop_if_gone()
+            report = chunk_reporter(progress, number, len(chunks))
             result = run("\n".join(texts[i] for i in chunk), report)
             translations = [result] if isinstance(result, Translation) else [result.left, result.right]
             if outputs is None:
@@ -375,7 +384,7 @@ class Handlers:
         """Indexes of non-empty ``texts`` grouped so each group, joined by newlines, fits one request's limits."""
         limit_chars, limit_pieces = self.settings.max_chars, self.settings.max_sentences
         chunks: list[list[int]] = []
-        chars = pieces = 0
+        chars = pieces = total = 0
         for i, text in enumerate(texts):
             if not text:
                 continue
@@ -384,6 +393,13 @@ class Handlers:
                 raise FileError(
                     f"Row {i + 1} has {len(text):,} characters in {count} sentences; one row may have at most "
                     f"{limit_chars:,} characters (NLLB_MAX_CHARS) and {limit_pieces} sentences (NLLB_MAX_SENTENCES)."
+                )
+            total += count
+            if total > self.settings.max_job_sentences:
+                # The whole file is one visitor's job: its budget is the file's, not each row's.
+                raise FileError(
+                    f"The file holds more than {self.settings.max_job_sentences:,} sentences (row {i + 1} goes over); "
+                    "one file may hold at most that many (NLLB_MAX_JOB_SENTENCES). Split it into smaller files."
                 )
             if chunks and chars + 1 + len(text) <= limit_chars and pieces + count <= limit_pieces:
                 chunks[-1].append(i)
@@ -518,12 +534,3 @@ def _language_code(value: str) -> str:
         return resolve_language(value)
     except UnknownLanguageError:
         return "translation"
-
-
-def _reporter(progress: gr.Progress, desc: str) -> Callable[[int, int], None]:
-    """The engine's ``progress(done, total)`` callback, forwarded to Gradio's progress bar."""
-    return lambda done, total: progress((done, total), desc=desc, unit="sentences")
-
-
-def _chunk_reporter(progress: gr.Progress, number: int, chunks: int) -> Callable[[int, int], None]:
-    return lambda done, total: progress((number + done / max(total, 1)) / chunks, desc=f"Part {number + 1} of {chunks}")

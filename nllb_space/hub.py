@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from .errors import UserFacingError
+from .time_bound import Saturated, within
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; the real import is lazy
     from huggingface_hub import HfApi
@@ -49,6 +50,10 @@ RETRY_BASE_DELAY_S = 0.5
 """Wait before the first retry; it doubles for each further one (0.5 s, 1 s with the defaults)."""
 REQUEST_TIMEOUT_S = 10.0
 """Timeout of the metadata calls that take one (repo info, file metadata during downloads)."""
+CALL_TIMEOUT_S = 20.0
+"""The longest a visitor's request waits for one Hub call of any kind (listings take no timeout of their own)."""
+DOWNLOAD_TIMEOUT_S = 300.0
+"""The longest one adapter file download may take (200 MB at under 1 MB/s)."""
 
 DEFAULT_BRANCH = "main"
 """The branch new repos start with; other branches are created from it."""
@@ -263,7 +268,7 @@ def download_adapter(repo_id: str, sha: str, token: str | bool | None = None, ma
     for name in wanted:
         path = _call(
             lambda name=name: hf_hub_download(repo_id, name, revision=sha, token=token, etag_timeout=REQUEST_TIMEOUT_S),
-            action=f"download {name} of '{repo_id}' at {sha[:7]}", attempts=1, **where,
+            action=f"download {name} of '{repo_id}' at {sha[:7]}", attempts=1, seconds=DOWNLOAD_TIMEOUT_S, **where,
             # huggingface_hub already retries a failed download (HEAD again with a 1-8 s backoff, ~23 s in all):
             # retrying that again would keep a visitor waiting for a minute.
         )
@@ -326,7 +331,7 @@ def download_base(repo_id: str, revision: str = DEFAULT_BRANCH, token: str | Non
             repo_id, revision=revision, repo_type="model", allow_patterns=[*BASE_FILES, *weights], token=token,
             etag_timeout=REQUEST_TIMEOUT_S,
         ),
-        action=f"download the base model '{repo_id}' at '{revision}'", attempts=1, **where,
+        action=f"download the base model '{repo_id}' at '{revision}'", attempts=1, seconds=None, **where,
     )
     logger.info("Base model %s@%s (%s) is in %s", repo_id, revision, (info.sha or "")[:7], folder)
     return Path(folder)
@@ -398,6 +403,7 @@ def push_folder(
         ),
         f"upload '{folder}' to branch '{branch}' of {where}",
         revision=branch,
+        seconds=None,  # the owner's own push: as long as the upload takes
     )
     sha = commit.oid
     if tag is not None:
@@ -474,15 +480,23 @@ def _call(
     token: str | None,
     revision: str | None = None,
     attempts: int | None = None,
+    seconds: float | None = ...,  # type: ignore[assignment]  (Ellipsis: CALL_TIMEOUT_S, read at call time)
 ) -> T:
     """Run ``fn``, retrying transient failures, and turn huggingface_hub/httpx errors into :class:`HubError`.
 
-    ``action`` completes "... while trying to <action>" in messages.
+    ``action`` completes "... while trying to <action>" in messages. Each try gets at most ``seconds`` on one of
+    time_bound's few threads (``None``: no deadline, on this thread).
     """
     tries = max(1, RETRY_ATTEMPTS if attempts is None else attempts)
+    seconds = CALL_TIMEOUT_S if seconds is ... else seconds
     for attempt in range(1, tries + 1):
         try:
-            return fn()
+            return within(fn, seconds)
+        except Saturated:
+            raise HubUnavailable(
+                f"The Hub is not answering (earlier requests to it are still waiting) while trying to {action}; "
+                "try again in a minute."
+            ) from None
         except HubError:
             raise
         except Exception as exc:  # noqa: BLE001 - classified below; unknown errors are re-raised untouched
@@ -632,7 +646,7 @@ def _to_hub_error(
 def _revision_not_found_message(repo_id: str, revision: str | None, api: "HfApi") -> str:
     message = f"Revision '{revision}' does not exist in '{repo_id}'."
     try:  # best effort, one try: the message is still useful without the list
-        refs = api.list_repo_refs(repo_id, repo_type="model")
+        refs = within(lambda: api.list_repo_refs(repo_id, repo_type="model"), CALL_TIMEOUT_S)  # bounded too
     except Exception:  # noqa: BLE001
         logger.debug("Could not list the refs of %s for an error message", repo_id, exc_info=True)
         return message + " Use a branch, a tag or a full 40-character commit sha."

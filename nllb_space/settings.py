@@ -70,11 +70,24 @@ class Settings:
     runs in a worker process of its own, on a GPU of its own)."""
     max_file_bytes: int = 1_000_000
     """``NLLB_MAX_FILE_BYTES``: the largest uploaded file accepted."""
+    max_job_sentences: int = 256
+    """``NLLB_MAX_JOB_SENTENCES``: the most sentences one uploaded file may hold in all (its rows together); a job
+    runs batch by batch, and other visitors' requests take turns with it between batches."""
+    queue_size: int = 64
+    """``NLLB_QUEUE_SIZE``: requests that may wait in the queue; beyond it a visitor is told the Space is busy."""
+    file_ttl_s: float = 3600.0
+    """``NLLB_FILE_TTL``: seconds result files and uploads are kept before the clean-up removes them."""
+    adapter_disk_mb: float = 1000.0
+    """``NLLB_ADAPTER_DISK_MB``: disk the Hub cache may give to adapters visitors typed (least recently used go
+    first; the base model and ``NLLB_ADAPTER_REPO`` are never removed)."""
     max_rows: int = 200
     """``NLLB_MAX_ROWS``: the most rows of an uploaded file translated or scored in one request."""
     max_adapter_mb: float = 200.0
     """``NLLB_MAX_ADAPTER_MB``: the largest ``adapter_model.safetensors`` fetched, checked from the Hub's file
     metadata before downloading (an r=16 adapter of NLLB-600M is about 18 MB)."""
+    attention_views: int = 8
+    """``NLLB_ATTENTION_VIEWS``: attention views the server keeps for redrawing, for all visitors together (oldest
+    dropped first; each at most ~122 MB on NLLB-600M, see view_store.py)."""
     adapter_cache_size: int = 4
     """``NLLB_ADAPTER_CACHE_SIZE``: adapter revisions kept loaded at once (least recently used is evicted)."""
     revision_ttl_s: float = 60.0
@@ -87,13 +100,15 @@ class Settings:
     def __post_init__(self) -> None:
         for name in ("num_beams", "max_beams", "max_new_tokens", "max_chars", "max_sentences",
                      "max_sentence_chars", "max_input_tokens", "batch_size", "max_file_bytes", "max_rows",
-                     "adapter_cache_size"):
+                     "adapter_cache_size", "attention_views", "max_job_sentences", "queue_size"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{ENV_NAMES[name]} must be at least 1 (got {getattr(self, name)}).")
         if self.num_beams > self.max_beams:
             raise SettingsError(
                 f"NLLB_NUM_BEAMS ({self.num_beams}) cannot exceed NLLB_MAX_BEAMS ({self.max_beams})."
             )
+        if self.file_ttl_s <= 0 or self.adapter_disk_mb < 0:
+            raise SettingsError("NLLB_FILE_TTL must be positive and NLLB_ADAPTER_DISK_MB at least 0.")
         if self.max_adapter_mb <= 0:
             raise SettingsError(f"NLLB_MAX_ADAPTER_MB must be positive (got {self.max_adapter_mb}).")
         if self.revision_ttl_s < 0:
@@ -148,8 +163,13 @@ ENV_NAMES: dict[str, str] = {
     "batch_size": "NLLB_BATCH_SIZE",
     "concurrency": "NLLB_CONCURRENCY",
     "max_file_bytes": "NLLB_MAX_FILE_BYTES",
+    "max_job_sentences": "NLLB_MAX_JOB_SENTENCES",
+    "queue_size": "NLLB_QUEUE_SIZE",
+    "file_ttl_s": "NLLB_FILE_TTL",
+    "adapter_disk_mb": "NLLB_ADAPTER_DISK_MB",
     "max_rows": "NLLB_MAX_ROWS",
     "max_adapter_mb": "NLLB_MAX_ADAPTER_MB",
+    "attention_views": "NLLB_ATTENTION_VIEWS",
     "adapter_cache_size": "NLLB_ADAPTER_CACHE_SIZE",
     "revision_ttl_s": "NLLB_REVISION_TTL",
     "allow_custom_repos": "NLLB_ALLOW_CUSTOM_REPOS",

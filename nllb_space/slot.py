@@ -80,6 +80,10 @@ class ModelSlot:
         """Adapter names attached in this process, least recently used first."""
         return tuple(self._attached)
 
+    def folders(self) -> tuple[str, ...]:
+        """The folders the attached adapters came from."""
+        return tuple(self._attached.values())
+
     # -- the calls ---------------------------------------------------------------------------------------------------
 
     def generate(

@@ -18,6 +18,7 @@ from .engine import Engine
 from .handlers import DIFF_COLOURS, MEAN, Handlers
 from .languages import language_choices
 from .results import BASE
+from .settings import Settings
 from .hardware import REQUESTS_IN_PROGRESS
 
 EXAMPLES = [
@@ -38,12 +39,14 @@ CSS = """
 """
 
 
-def launch_options() -> dict:
-    """Options for ``demo.launch()`` that belong to the page (Gradio 6 takes theme and CSS at launch).
+def launch_options(settings: Settings) -> dict:
+    """Options for ``demo.launch()`` that belong to the page (Gradio 6 takes theme and CSS at launch), and the
+    upload limit: a larger file is refused as it arrives, before it is stored.
 
     Host and port are not here: Gradio reads ``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT`` (Spaces sets them).
     """
-    return dict(theme=gr.themes.Soft(primary_hue="indigo"), css=CSS, show_error=False)
+    return dict(theme=gr.themes.Soft(primary_hue="indigo"), css=CSS, show_error=False,
+                max_file_size=settings.max_file_bytes)
 
 
 def build_demo(engine: Engine) -> gr.Blocks:
@@ -56,7 +59,8 @@ def build_demo(engine: Engine) -> gr.Blocks:
     default_model = h.default_model()
     model_info = "base, a revision of the adapter repo (branch, tag, sha), or owner/name@revision"
 
-    with gr.Blocks(title=TITLE) as demo:
+    # Gradio's copies of uploads and outputs are deleted once as old as the Space's own result files.
+    with gr.Blocks(title=TITLE, delete_cache=(600, int(settings.file_ttl_s))) as demo:
         gr.Markdown(f"# {TITLE}\nMeta's NLLB-200-distilled-600M with LoRA adapters pulled from the Hugging Face Hub "
                     "by revision. Translate, compare the base model with an adapter, and look at attention.")
         status = gr.Markdown(h.status(), elem_id="status", elem_classes="status-line")
@@ -217,7 +221,9 @@ def build_demo(engine: Engine) -> gr.Blocks:
                   concurrency_limit=None, **PRIVATE)
         list_button.click(h.list_revisions, repo, [revisions_table, revision, revisions_message],
                           concurrency_limit=None, **PRIVATE)
-        # Loading a revision attaches it to the model, so it queues with model work.
+        # Loading a revision is Hub work and a check of its files; it attaches nothing, so it waits for no model.
         revision.input(h.use_revision, [revision, choices], [status, revisions_message, choices, *pickers],
                        **model_work, **PRIVATE)
+    # A full queue answers "Queue is full! Please try again." at once, instead of a wait of unbounded length.
+    demo.queue(max_size=settings.queue_size)
     return demo

@@ -92,11 +92,12 @@ def test_word_diff_marks_changed_words_and_keeps_layout():
 
 def test_attention_heatmaps_and_lora_minus_base(h, engine, hub_adapters):
     target, figure, view = h.attention(SENTENCE, "spa_Latn", "ita_Latn", MAIN)
+    assert isinstance(view, str) and len(view) == 32  # the session keeps a key; the maps stay on the server
     assert target == engine.translate(SENTENCE, "spa_Latn", "ita_Latn", model=MAIN, num_beams=1).text
     ticks = list(figure.layout.xaxis.ticktext)
     assert ticks[0] == '<span style="color:#9ca3af">⟨spa_Latn⟩</span>' and ticks[1] == "El"
     assert "⟨ita_Latn⟩" in figure.layout.yaxis.ticktext[1]
-    assert view.difference is not None
+    assert h.views.get(view).difference is not None
     heat, difference, caption = h.attention_views(view, "encoder", "1", MEAN)
     assert "Encoder self-attention" in heat.layout.title.text and "layer 2, mean over heads" in heat.layout.title.text
     assert difference["visible"] and difference["value"].data[0].zmid == 0
@@ -107,7 +108,7 @@ def test_attention_heatmaps_and_lora_minus_base(h, engine, hub_adapters):
     assert "mean over layers, head 1" in h.attention_views(view, "decoder", "99", "0")[0].layout.title.text
     # The base model has nothing to subtract.
     _, _, base_view = h.attention(SENTENCE, "spa_Latn", "ita_Latn", "base")
-    assert base_view.difference is None and h.attention_views(base_view, "cross", MEAN, MEAN)[1]["visible"] is False
+    assert h.views.get(base_view).difference is None and h.attention_views(base_view, "cross", MEAN, MEAN)[1]["visible"] is False
     assert "Enter a sentence" in error_message(h.attention, " ", "spa_Latn", "ita_Latn", "base")
 
 
@@ -116,7 +117,7 @@ def test_attention_reuses_the_last_translation(h):
     source, target, model = h.reuse_translation(last)
     assert (source, target, model) == (last.sentences[0].source, last.sentences[0].target, MAIN)
     target_shown, _, view = h.attention(source, "spa_Latn", "ita_Latn", model, translation=target)
-    assert view.maps.target_text == target_shown
+    assert h.views.get(view).maps.target_text == target_shown
     assert "Translate something" in error_message(h.reuse_translation, None)
 
 
