@@ -695,6 +695,7 @@ def _rss_mb() -> float:
 def measure_memory(engine, extra_adapters: list[Path], sentence: str) -> dict[str, Any]:
     """Resident MB of ``engine`` with its one adapter, then with ``extra_adapters`` loaded too (after gc)."""
     from nllb_space import worker
+    from nllb_space.adapters import FetchedAdapter, local_digest
 
     run = lambda: engine.translate(sentence, SRC, TGT, model=LOCAL, num_beams=1)  # noqa: E731
     run()  # buffers a greedy call allocates are not adapter cost
@@ -702,9 +703,10 @@ def measure_memory(engine, extra_adapters: list[Path], sentence: str) -> dict[st
     steps = []
     slot = worker.slot(engine._slot)
     for folder in extra_adapters:
-        # use_model refuses a local folder other than the configured one (visitors must not read the server's
-        # disk), so the bench checks each revision the way use_model does and attaches it the way a call does.
-        _, files = engine._registry.ready(engine._registry.fetch(str(folder), LOCAL), engine._shapes)
+        # The registry reads no local folder but the configured one (visitors must not read the server's disk),
+        # so the bench hands each folder over as fetched, checks it as use_model does and attaches it as a call does.
+        fetched = FetchedAdapter(repo=str(folder), revision=LOCAL, sha=local_digest(folder), folder=folder)
+        _, files = engine._registry.ready(fetched, engine._shapes)
         with slot._lock, slot._using([files], [files.name]):
             pass
         steps.append(_rss_mb())

@@ -111,6 +111,8 @@ def _read_config(folder: Path) -> dict:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise AdapterError(f"adapter_config.json is not valid JSON ({error}).") from None
+    except RecursionError:
+        raise AdapterError("adapter_config.json is nested too deeply to be a PEFT config.") from None
     if not isinstance(config, dict) or str(config.get("peft_type", "")).upper() != "LORA":
         raise AdapterError(
             f"This adapter uses PEFT method {config.get('peft_type') if isinstance(config, dict) else None!r}; "

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -30,7 +29,6 @@ from .slot import AdapterFiles
 
 logger = logging.getLogger(__name__)
 
-HUB_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 REFRESH_WAIT_S = 1.0
 """How long a request waits for the Hub to say where a branch or tag points now before it is served the commit it
 pointed to last time (a healthy Hub answers well within it; a stalled one no longer holds every request up)."""
@@ -46,6 +44,12 @@ class FetchedAdapter:
     revision: str
     sha: str
     folder: Path
+
+
+def not_a_repo_id(repo: str) -> str:
+    """The one answer for anything a visitor types that is not a Hub repo id (a server path gets the same)."""
+    shown = repo if len(repo) <= 60 else repo[:57] + "..."
+    return f"'{shown}' is not a Hub repo id: write owner/name (letters, digits, '-', '_' and '.')."
 
 
 def adapter_name(repo: str, sha: str) -> str:
@@ -82,11 +86,11 @@ class AdapterRegistry:
 
     def fetch(self, repo: str, revision: str) -> FetchedAdapter:
         """Resolve ``revision`` of ``repo`` (Hub id or local directory) to a commit and get its files."""
-        local = Path(repo).expanduser()
-        if local.is_dir():
+        if repo == self._owner_repo and Path(repo).expanduser().is_dir():  # only the owner's setting reads disk
+            local = Path(repo).expanduser()
             return FetchedAdapter(repo=str(local), revision=LOCAL_REVISION, sha=local_digest(local), folder=local)
-        if not HUB_REPO_ID.match(repo):
-            raise InputError(f"'{repo}' is not a Hub repo id (expected owner/name).")
+        if not hub.is_repo_id(repo):
+            raise InputError(not_a_repo_id(repo))
         revision = revision.strip() or "main"
         sha = self.resolve(repo, revision)
         folder = hub.download_adapter(repo, sha, self.token_for(repo), max_bytes=self._max_bytes)

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 from . import disk, hub, worker
 from .adapter_check import AdapterPlan
-from .adapters import LOCAL_REVISION, AdapterRegistry
+from .adapters import LOCAL_REVISION, AdapterRegistry, not_a_repo_id
 from .attention import AttentionMaps, readable_tokens
 from .errors import AdapterError, InputError
 from .fair_gate import FairGate
@@ -152,9 +152,10 @@ class Engine:
                         f"This Space only serves {configured or 'the base model'}; other adapter repos are turned "
                         "off (NLLB_ALLOW_CUSTOM_REPOS=false)."
                     )
-                if Path(repo).expanduser().exists():
-                    # Visitors must never make the server read its own folders; only the owner's setting may.
-                    raise InputError("Local folders cannot be chosen from the page; give a Hub repo id (owner/name).")
+                if not hub.is_repo_id(repo):
+                    # Checked as text only: the server's own folders are never looked at for a visitor, so the
+                    # answer cannot tell which paths exist.
+                    raise InputError(not_a_repo_id(repo))
                 return repo, revision
         if spec == configured:
             spec = self.settings.adapter_revision
@@ -199,8 +200,8 @@ class Engine:
         if repo == self.settings.adapter_repo and Path(repo).expanduser().is_dir():
             fetched = self._registry.fetch(repo, LOCAL_REVISION)
             return hub.Revisions(repo, (hub.Ref(LOCAL_REVISION, "branch", fetched.sha),), (), ())
-        if Path(repo).expanduser().exists():
-            raise InputError("Local folders cannot be listed from the page; give a Hub repo id (owner/name).")
+        if not hub.is_repo_id(repo):
+            raise InputError(not_a_repo_id(repo))
         return hub.list_revisions(repo, token=self._registry.token_for(repo))
 
     # -- requests ----------------------------------------------------------------------------------------------------
@@ -286,6 +287,7 @@ class Engine:
             raise InputError("Enter a sentence to look inside.")
         for what, value in (("The sentence", text), ("The translation to inspect", translation or "")):
             _bounded(what, value, self.settings.max_chars, "NLLB_MAX_CHARS")
+            _unicode(value, what)
         prepared = [self._prepare(spec) for spec in (model, *also)]
         tokenizer = self.load().tokenizer
         source_ids = self._encode([text.strip()], src)[0]
@@ -338,6 +340,7 @@ class Engine:
     def _segment(self, text: str) -> Segmented:
         if not isinstance(text, str) or not text.strip():
             raise InputError("Enter some text to translate.")
+        _unicode(text, "The text")
         if len(text) > self.settings.max_chars:
             raise InputError(
                 f"The text has {len(text):,} characters; the limit is {self.settings.max_chars:,} "
@@ -447,6 +450,17 @@ def _bounded(what: str, value: str, limit: int, setting: str = "") -> None:
         raise InputError(
             f"{what} has {len(value):,} characters; the limit is {limit:,}" + (f" ({setting})." if setting else ".")
         )
+
+
+def _unicode(value: str, what: str) -> None:
+    """Refuse text that is not valid Unicode (lone surrogates, which some clipboards and clients send)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InputError(
+            f"{what} holds a character that is not valid Unicode at position {error.start} (a lone surrogate); "
+            "paste it again as plain text."
+        ) from None
 
 
 def _files(prepared: Sequence[Prepared]) -> tuple[AdapterFiles, ...]:

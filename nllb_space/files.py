@@ -168,14 +168,28 @@ def write_translation(upload: Upload, translations: Sequence[str], tgt_lang: str
 
 def write_table(path: str | Path, rows: Sequence[Sequence[object]], header: Sequence[str] | None = None,
                 delimiter: str = ",") -> Path:
-    """Write rows as CSV/TSV in UTF-8, quoting only where needed (RFC 4180 style, ``\\n`` line ends)."""
+    """Write rows as CSV/TSV in UTF-8, quoting only where needed (RFC 4180 style, ``\\n`` line ends).
+
+    Cells a spreadsheet would run as a formula are neutralised (:func:`spreadsheet_safe`).
+    """
     path = Path(path)
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
         if header:
-            writer.writerow(header)
-        writer.writerows(rows)
+            writer.writerow([spreadsheet_safe(cell) for cell in header])
+        writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
     return path
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection")."""
+
+
+def spreadsheet_safe(cell: object) -> object:
+    """``cell``, with a leading ``'`` if it is text a spreadsheet would run as a formula (``=HYPERLINK(...)``)."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
 
 
 def new_result_path(name: str, folder: str | Path | None = None) -> Path:

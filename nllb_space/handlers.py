@@ -90,8 +90,8 @@ class Handlers:
         Returns the translation and the ``Translation`` (kept in the session's state, shown by ``translation_info``).
         """
         result = self.engine.translate(
-            text, src_lang, tgt_lang, model=_model(model), num_beams=_int(num_beams),
-            max_new_tokens=_int(max_new_tokens), progress=reporter(progress, "Translating"),
+            text, src_lang, tgt_lang, model=_model(model), num_beams=_int(num_beams, "Beam size"),
+            max_new_tokens=_int(max_new_tokens, "Max new tokens"), progress=reporter(progress, "Translating"),
         )
         return result.text, result
 
@@ -111,7 +111,8 @@ class Handlers:
             raise InputError("Upload a .txt, .csv or .tsv file first.")
         upload = read_upload(file, self.settings.max_file_bytes, self.settings.max_rows)
         model = _model(model)
-        options = dict(model=model, num_beams=_int(num_beams), max_new_tokens=_int(max_new_tokens))
+        options = dict(model=model, num_beams=_int(num_beams, "Beam size"),
+                       max_new_tokens=_int(max_new_tokens, "Max new tokens"))
         if upload.kind == "txt":
             result = self.engine.translate(upload.texts[0], src_lang, tgt_lang,
                                            progress=reporter(progress, "Translating"), **options)
@@ -137,8 +138,9 @@ class Handlers:
             raise InputError(f"The reference has {len(reference):,} characters; the limit is "
                              f"{self.settings.max_chars:,} (NLLB_MAX_CHARS), as for the text.")
         result = self.engine.compare(
-            text, src_lang, tgt_lang, left=_model(left), right=_model(right), num_beams=_int(num_beams),
-            max_new_tokens=_int(max_new_tokens), progress=reporter(progress, "Translating with both models"),
+            text, src_lang, tgt_lang, left=_model(left), right=_model(right), num_beams=_int(num_beams, "Beam size"),
+            max_new_tokens=_int(max_new_tokens, "Max new tokens"),
+            progress=reporter(progress, "Translating with both models"),
         )
         return result.left.text, result.right.text, comparison_summary(result, reference), result
 
@@ -160,8 +162,8 @@ class Handlers:
         if not file:
             raise InputError("Upload a .tsv file with source<TAB>reference on each line first.")
         rows = read_scoring_rows(file, self.settings.max_file_bytes, self.settings.max_rows)
-        options = dict(left=_model(left), right=_model(right), num_beams=_int(num_beams),
-                       max_new_tokens=_int(max_new_tokens))
+        options = dict(left=_model(left), right=_model(right), num_beams=_int(num_beams, "Beam size"),
+                       max_new_tokens=_int(max_new_tokens, "Max new tokens"))
 
         def run(text, report):
             return self.engine.compare(text, src_lang, tgt_lang, progress=report, **options)
@@ -514,9 +516,17 @@ def _is_base(spec: str) -> bool:
     return spec.strip().lower() == BASE
 
 
-def _int(value: float | int | None) -> int | None:
+def _int(value: float | int | str | None, what: str) -> int | None:
     """Sliders and API callers send floats or nothing; the engine takes ints or None (= its default)."""
-    return None if value is None or value == "" else int(value)
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+        if number != int(number):
+            raise ValueError
+        return int(number)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{what} must be a whole number (got {str(value)[:40]!r}).") from None
 
 
 def _index(value: str | None, size: int) -> int | None:

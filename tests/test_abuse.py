@@ -318,3 +318,78 @@ def test_an_upload_over_the_limit_is_refused_before_it_is_stored(tiny_model_dir,
         assert small.status_code == 200
     finally:
         demo.close()
+
+
+# -- output safety and clear messages -------------------------------------------------------------------------------
+
+
+def test_downloaded_tables_cannot_run_as_spreadsheet_formulas(engine, tmp_path):
+    import csv
+
+    from nllb_space.handlers import Handlers
+
+    source = tmp_path / "rows.csv"
+    with source.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([["text", "note"], ["Hola.", '=HYPERLINK("http://evil.example","x")'],
+                                   ["Adiós.", "@SUM(A1:A9)"], ["Gracias.", "+1"], ["Buenas.", "-2+3"]])
+    result, _ = Handlers(engine).translate_file(str(source), "spa_Latn", "ita_Latn", "base")
+    with open(result, encoding="utf-8", newline="") as handle:
+        notes = [row[1] for row in csv.reader(handle)][1:]
+    assert notes == ['\'=HYPERLINK("http://evil.example","x")', "'@SUM(A1:A9)", "'+1", "'-2+3"]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda h: h.translate("Hola \ud800 mundo.", "spa_Latn", "ita_Latn"), "not valid Unicode"),
+    (lambda h: h.translate("Hola.", "spa_Latn", "ita_Latn", "~nosuchuser/x@main"), "not a Hub repo id"),
+    (lambda h: h.translate("Hola.", "spa_Latn", "ita_Latn", "a" * 200 + "/b@main"), "not a Hub repo id"),
+    (lambda h: h.translate("Hola.", "spa_Latn", "ita_Latn", "base", "abc"), "Beam size must be a whole number"),
+    (lambda h: h.translate("Hola.", "spa_Latn", "ita_Latn", "base", 1, "null"), "Max new tokens must be a whole"),
+    (lambda h: h.compare("Hola.", "spa_Latn", "ita_Latn", "base", "base", None, float("nan")), "whole number"),
+    (lambda h: h.list_revisions("~nosuchuser/x"), "not a Hub repo id"),
+])
+def test_hostile_inputs_get_a_message_that_names_what_to_fix(call, message, engine):
+    from nllb_space.handlers import Handlers
+
+    text = _gr_error(call, Handlers(engine))
+    assert message in text and "Something went wrong" not in text
+
+
+def test_a_server_path_and_a_bad_repo_id_get_the_same_answer(engine):
+    """Whether a folder exists on the server must not show in the answer."""
+    from nllb_space.handlers import Handlers
+
+    h = Handlers(engine)
+    existing = _gr_error(h.translate, "Hola.", "spa_Latn", "ita_Latn", "/tmp@main")
+    missing = _gr_error(h.translate, "Hola.", "spa_Latn", "ita_Latn", "/no-such-folder-here@main")
+    assert existing.replace("/tmp", "X") == missing.replace("/no-such-folder-here", "X")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda config: config.update(peft_type=None), "only LoRA adapters"),
+    (lambda config: config.update(nested=json_bomb(50_000)), "nested too deeply"),
+])
+def test_odd_adapter_configs_are_refused_with_a_reason(edit, message, engine, hub, adapter_dirs, tmp_path):
+    import json
+
+    from nllb_space.errors import AdapterError
+
+    files = {p.name: p.read_bytes() for p in adapter_dirs["a"].iterdir()}
+    config = json.loads(files["adapter_config.json"])
+    edit(config)
+    files["adapter_config.json"] = json.dumps(config) if "nested" not in config else _raw_bomb(config)
+    repo = f"stranger/odd-{abs(hash(message)) % 10_000}"
+    hub.commit_files(repo, files)
+    with pytest.raises(AdapterError, match=message):
+        engine.translate("Hola.", model=f"{repo}@main")
+
+
+def json_bomb(depth: int) -> str:
+    return "bomb"  # a marker: _raw_bomb writes the nesting itself (json.dumps would hit the recursion limit first)
+
+
+def _raw_bomb(config: dict) -> str:
+    import json
+
+    config = dict(config)
+    config.pop("nested")
+    return json.dumps(config)[:-1] + ', "nested": ' + "[" * 50_000 + "]" * 50_000 + "}"
