@@ -173,16 +173,25 @@ def write_table(path: str | Path, rows: Sequence[Sequence[object]], header: Sequ
     Cells a spreadsheet would run as a formula are neutralised (:func:`spreadsheet_safe`).
     """
     path = Path(path)
+    tsv = delimiter == "\t"
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+        # A TSV is written the way table_records reads it: no quoting, so a tab or line break inside a cell
+        # becomes a space (a TSV has no way to hold one).
+        writer = (csv.writer(handle, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE, quotechar=None)
+                  if tsv else csv.writer(handle, delimiter=delimiter, lineterminator="\n"))
+        clean = _one_line if tsv else (lambda cell: cell)
         if header:
-            writer.writerow([spreadsheet_safe(cell) for cell in header])
-        writer.writerows([spreadsheet_safe(cell) for cell in row] for row in rows)
+            writer.writerow([clean(spreadsheet_safe(cell)) for cell in header])
+        writer.writerows([clean(spreadsheet_safe(cell)) for cell in row] for row in rows)
     return path
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection")."""
+
+
+def _one_line(cell: object) -> object:
+    return re.sub(r"[\t\r\n]+", " ", cell) if isinstance(cell, str) else cell
 
 
 def spreadsheet_safe(cell: object) -> object:
@@ -223,14 +232,24 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
     return data
 
 
+def table_records(text: str, delimiter: str) -> list[list[str]]:
+    """The rows of a CSV or TSV text, read the one way the app and the trainer both read them.
+
+    In a TSV, quotes are data, not quoting (OPUS and Moses TSVs are written that way, and sentences hold quotes:
+    ``"Hola", dijo.<TAB>"Ciao", disse.``); a CSV is quoted RFC 4180 style. ``newline=""``: csv handles line ends,
+    so a quoted CSV cell may span lines and U+2028 inside a cell stays data. Raises ``csv.Error``.
+    """
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting, strict=True))
+
+
 def _table(text: str, delimiter: str, name: str) -> list[list[str]]:
     """Rows of a CSV/TSV text, blank lines dropped."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
-        return [row for row in reader if any(cell.strip() for cell in row)]
+        return [row for row in table_records(text, delimiter) if any(cell.strip() for cell in row)]
     except csv.Error as error:
         kind = "CSV" if delimiter == "," else "TSV"
-        raise FileError(f"{name} is not a valid {kind} file (line {reader.line_num}: {error}).") from None
+        raise FileError(f"{name} is not a valid {kind} file ({error}).") from None
 
 
 def _fresh_folder(folder: str | Path | None) -> Path:

@@ -86,3 +86,21 @@ def test_written_tables_quote_what_needs_it(tmp_path):
     path = write_table(tmp_path / "t.csv", [[1, 'a "b", c', "x\ny"]], ["n", "text", "more"])
     rows = list(csv.reader(path.open(encoding="utf-8", newline="")))
     assert rows == [["n", "text", "more"], ["1", 'a "b", c', "x\ny"]]
+
+
+def test_the_app_and_the_trainer_read_a_tsv_with_quotes_the_same_way(tmp_path):
+    """``"Hola", dijo.<TAB>"Ciao", disse.`` was refused by the app's batch scoring and read by the trainer."""
+    from train.data import load_table
+
+    path = tmp_path / "pairs.tsv"
+    path.write_text('"Hola", dijo.\t"Ciao", disse.\nSí.\t"Sì".\n', encoding="utf-8")
+    app = [(row.source, row.reference) for row in read_scoring_rows(path, 10_000, 10)]
+    trainer = load_table(path, "spa_Latn", "ita_Latn")
+    assert app == [('"Hola", dijo.', '"Ciao", disse.'), ("Sí.", '"Sì".')]
+    assert list(zip(trainer["source"], trainer["target"])) == app
+
+
+def test_a_tsv_written_by_the_app_reads_back_the_same(tmp_path):
+    path = write_table(tmp_path / "t.tsv", [['"Hola", dijo.', 'a\tb\nc']], ["source", "translation"], "\t")
+    upload = read_upload(path, 10_000, 10)
+    assert upload.rows == (('"Hola", dijo.', "a b c"),)

@@ -20,7 +20,6 @@ length (usually misalignments), and counts each in a :class:`CleanupReport`.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import logging
 from dataclasses import dataclass
@@ -263,10 +262,12 @@ def _delimited_rows(
     path: Path, text: str, delimiter: str, src_lang: str, tgt_lang: str, source_column: str | None,
     target_column: str | None,
 ) -> list[dict[str, str]]:
-    # Sentences contain quotes; in a TSV they are data, not CSV quoting (that is how OPUS/Moses TSVs are written).
-    # newline="": csv handles line ends itself (quoted CSV cells may span lines); U+2028 inside a cell stays data.
-    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting))
+    from nllb_space.files import table_records  # the app's reader: one rule for quotes in TSV and CSV
+
+    try:
+        records = table_records(text, delimiter)
+    except csv.Error as error:
+        raise DataError(f"{path} is not a valid {'TSV' if delimiter == chr(9) else 'CSV'} file ({error}).") from None
     if not records:
         return []
     header = [cell.strip() for cell in records[0]]
