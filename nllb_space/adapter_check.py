@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import AdapterError
+from .hub import names_hub_repo
 from .lora import LinearShapes
 
 logger = logging.getLogger(__name__)
 
 # PEFT saves LoRA weights as "<module path>.lora_A.weight" / ".lora_B.weight" under this prefix.
 _LORA_KEY = re.compile(r"^(?:base_model\.model\.)?(?P<module>.+)\.lora_(?P<part>[AB])(?:\.[^.]+)?\.weight$")
-_HUB_ID = re.compile(r"[\w.-]+/[\w.-]+")
 MAX_TARGET_NAMES = 200
 """Longer ``target_modules`` lists are not matched name by name (the tensors decide the fit anyway)."""
 _PLAIN_INITS = (True, False, None, "gaussian")
@@ -132,8 +132,7 @@ def _check_base_model(adapter_base: str | None, base_model_id: str) -> None:
     """Refuse an adapter trained on another Hub model; local paths can't be compared by name, shapes decide."""
     if not adapter_base:
         return
-    is_hub_id = lambda name: bool(_HUB_ID.fullmatch(name)) and not Path(name).exists()  # noqa: E731
-    if is_hub_id(adapter_base) and is_hub_id(base_model_id) and adapter_base.lower() != base_model_id.lower():
+    if names_hub_repo(adapter_base) and names_hub_repo(base_model_id) and adapter_base.lower() != base_model_id.lower():
         raise AdapterError(
             f"This adapter was trained on {adapter_base}, but the app serves {base_model_id}; "
             "an adapter only works on the base model it was trained on."

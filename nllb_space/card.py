@@ -20,11 +20,11 @@ Example::
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from .hub import names_hub_repo
 from .languages import language_name
 from .lora import LoraSettings
 from .scoring import Scores
@@ -56,9 +56,6 @@ _ISO_639_1: dict[str, str] = {
     "twi": "tw", "uig": "ug", "ukr": "uk", "urd": "ur", "uzn": "uz", "vie": "vi", "wol": "wo", "xho": "xh",
     "ydd": "yi", "yor": "yo", "zho": "zh", "zsm": "ms", "zul": "zu",
 }
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
 
 def hub_language_code(flores_code: str) -> str:
     """The code the Hub's ``language`` metadata wants for a FLORES-200 code: ``spa_Latn`` -> ``es``, ``ary_Arab`` ->
@@ -176,7 +173,7 @@ def render_card(report: RunReport, repo_id: str | None = None, revision: str | N
         )
     ]
     # base_model must be a Hub id for the Hub to link the adapter to its model; a local path would be refused.
-    base_id = report.base_model if _is_hub_id(report.base_model) else None
+    base_id = report.base_model if names_hub_repo(report.base_model) else None
     data = ModelCardData(
         base_model=base_id,
         library_name="peft",
@@ -276,14 +273,9 @@ def _body(report: RunReport, repo_id: str | None, revision: str | None, model_na
     return "\n".join(lines)
 
 
-def _is_hub_id(name: str) -> bool:
-    """``owner/name`` that is not also a local folder (``runs/base`` on disk is a path, not a Hub id)."""
-    return bool(_HUB_ID.match(name)) and not Path(name).exists()
-
-
 def _link(base_model: str) -> str:
     """A Markdown link to a Hub model; a local path as code (a link to it would be dead on the Hub)."""
-    return f"[{base_model}](https://huggingface.co/{base_model})" if _is_hub_id(base_model) else f"`{base_model}`"
+    return f"[{base_model}](https://huggingface.co/{base_model})" if names_hub_repo(base_model) else f"`{base_model}`"
 
 
 def _format(value: Any) -> str:

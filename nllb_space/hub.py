@@ -149,6 +149,11 @@ def is_repo_id(name: str) -> bool:
     return bool(_REPO_ID_RE.fullmatch(name or ""))
 
 
+def names_hub_repo(name: str) -> bool:
+    """True for ``owner/name`` that is not also a local path (``runs/base`` on disk is a folder, not a Hub id)."""
+    return is_repo_id(name) and not Path(name).expanduser().exists()
+
+
 def is_commit_sha(revision: str) -> bool:
     """True for a full 40-hex-digit commit id (which, unlike a branch or tag, can never move)."""
     return bool(_SHA_RE.fullmatch(revision))

@@ -141,7 +141,7 @@ def hub_id_of(folder: Path) -> str | None:
         named = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("_name_or_path") or ""
     except (OSError, ValueError):
         return None
-    return named if hub.is_repo_id(named) and not Path(named).exists() else None
+    return named if hub.names_hub_repo(named) else None
 
 
 def weights_format(folder: Path) -> str:
