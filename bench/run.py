@@ -318,7 +318,7 @@ def prepare_weights(config: BenchConfig, sentences: list[str]) -> Path:
         logger.info("Downloading %s from the Hub", config.model)
         return Path(snapshot_download(config.model, allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt"]))
 
-    from nllb_space.synthetic import SHAPES, build_model, build_tokenizer
+    from nllb_space.testing.synthetic import SHAPES, build_model, build_tokenizer
 
     shape = SHAPES[config.shape]
     tokenizer_text = sentences + (_lines(FLORES_ITA) if FLORES_ITA.is_file() else [])
@@ -786,12 +786,12 @@ def measure_load(config: BenchConfig, model_dir: Path, adapters: list[Path], sen
 def child_load(config: BenchConfig, args: argparse.Namespace) -> dict[str, Any]:
     """In a fresh process: a loopback Hub with three adapter revisions, the app served on loopback, the scenario.
 
-    The Hub emulator and its environment set-up are the tests' (``tests/hub_emulator.py``, stdlib only, and
-    ``tests/hub_fixtures.configure_hub_env``): the same emulator the load test runs against, so the benchmark
+    The Hub emulator and its environment set-up are the tests' (``nllb_space/testing/hub_emulator.py``, stdlib only,
+    and ``hub_env.configure_hub_env``): the same emulator the load test runs against, so the benchmark
     measures the scenario the test checks, and there is no second emulator to keep in step with huggingface_hub.
     """
-    from tests.hub_emulator import HubEmulator
-    from tests.hub_fixtures import HUB_TOKEN, configure_hub_env
+    from nllb_space.testing.hub_emulator import HubEmulator
+    from nllb_space.testing.hub_env import HUB_TOKEN, configure_hub_env
 
     home = tempfile.mkdtemp(prefix="nllb-space-bench-hf-")
     emulator = HubEmulator(token=HUB_TOKEN)

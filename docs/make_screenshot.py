@@ -2,7 +2,7 @@
 
 The real NLLB-200 weights are not reachable where this project is developed, so the screenshots use a stand-in:
 a small NLLB-shaped model (same architecture and tokenizer layout, ~1M parameters) trained here to memorise the
-50 Spanish-Italian pairs of ``tests/pairs.py``, and a LoRA adapter trained on a few reworded targets, pushed to
+50 Spanish-Italian pairs of ``nllb_space/testing/pairs.py``, and a LoRA adapter trained on a few reworded targets, pushed to
 the tests' loopback Hub emulator as ``demo/toy-nllb-spa-ita-lora``. The page, the engine and the adapter-by-revision
 path are the real ones; only the weights are a toy. Writes ``docs/screenshot.png`` (the Compare tab, shown in the
 README), ``docs/translate.png`` and ``docs/attention.png``.
@@ -22,12 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.hub_fixtures import start_session_hub  # noqa: E402  (sets HF_ENDPOINT before huggingface_hub loads)
+from nllb_space.testing.hub_env import start_session_hub  # noqa: E402  (sets HF_ENDPOINT before huggingface_hub loads)
 
 HUB = start_session_hub()
 
-from nllb_space.synthetic import SyntheticShape, save_synthetic_nllb  # noqa: E402
-from tests.pairs import PAIRS  # noqa: E402
+from nllb_space.testing.synthetic import SyntheticShape, save_synthetic_nllb  # noqa: E402
+from nllb_space.testing.pairs import PAIRS  # noqa: E402
 
 BASE_REPO = "demo/toy-nllb-200-spa-ita"
 ADAPTER_REPO = "demo/toy-nllb-spa-ita-lora"
@@ -92,7 +92,7 @@ def build_models(work: Path) -> None:
     model = AutoModelForSeq2SeqLM.from_pretrained(base_dir, **no_layerdrop)
     print(f"base: final loss {train(model, tokenizer, PAIRS, steps=300, lr=3e-3):.3f}")
     model.save_pretrained(base_dir)
-    hub.push_folder(base_dir, BASE_REPO, commit_message="toy NLLB-shaped model memorising tests/pairs.py")
+    hub.push_folder(base_dir, BASE_REPO, commit_message="toy NLLB-shaped model memorising the test pairs")
 
     reworded = [(s, REWORDED.get(s, t)) for s, t in PAIRS]
     for name, pairs, branch, tag in (("main", reworded, "main", "v1"), ("exp", PAIRS, "exp/r4", None)):

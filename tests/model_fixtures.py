@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from nllb_space.lora import LoraSettings
-from nllb_space.synthetic import save_synthetic_nllb
-from tests.pairs import SOURCES, TARGETS
+from nllb_space.testing.synthetic import save_synthetic_nllb
+from nllb_space.testing.pairs import SOURCES, TARGETS
 
 ADAPTER_REPO = "tester/nllb-lora"
 BRANCH = "exp/run-1"

@@ -16,7 +16,7 @@ import pytest
 
 from nllb_space.errors import InputError
 from tests.model_fixtures import ADAPTER_REPO, tiny_settings
-from tests.pairs import SOURCES
+from nllb_space.testing.pairs import SOURCES
 
 SENTENCE = SOURCES[0]
 

@@ -11,7 +11,7 @@ import socket
 
 from bench.abuse import run_abuse
 from tests.model_fixtures import tiny_settings
-from tests.pairs import SOURCES
+from nllb_space.testing.pairs import SOURCES
 
 
 def test_one_visitor_at_every_limit_leaves_the_others_their_answers(tiny_model_dir, hub_adapters, tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.model_fixtures import tiny_settings
-from tests.pairs import SOURCES
+from nllb_space.testing.pairs import SOURCES
 
 SENTENCES = SOURCES[:2]
 TEXT = " ".join(SENTENCES)

@@ -244,8 +244,8 @@ def test_list_revisions_for_the_ui(engine, hub_adapters):
 
 def test_misfitting_adapters_are_refused(engine, tiny_model_dir, tmp_path):
     from nllb_space.lora import LoraSettings, TargetModuleError
-    from nllb_space.synthetic import SHAPES, save_synthetic_nllb
-    from tests.pairs import SOURCES, TARGETS
+    from nllb_space.testing.synthetic import SHAPES, save_synthetic_nllb
+    from nllb_space.testing.pairs import SOURCES, TARGETS
 
     # Built for a wider model: tensors of the wrong shape.
     wide = save_synthetic_nllb(tmp_path / "wide", SOURCES + TARGETS, shape=replace(SHAPES["tiny"], d_model=48))

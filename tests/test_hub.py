@@ -1,6 +1,6 @@
 """nllb_space.hub against the loopback Hub emulator, through the real huggingface_hub client (and PEFT).
 
-The emulator (tests/hub_emulator.py) is started by conftest.py before huggingface_hub is imported; ``HF_TOKEN`` is
+The emulator (nllb_space/testing/hub_emulator.py) is started by conftest.py before huggingface_hub is imported; ``HF_TOKEN`` is
 set to the token it accepts. One module-scoped repo holds two PEFT adapters pushed with ``push_folder``: A on
 ``main`` (tagged ``v1``) and B on the branch ``exp/run-1``.
 """
@@ -31,7 +31,7 @@ from nllb_space.hub import (
     push_folder,
     resolve_revision,
 )
-from tests.hub_emulator import HubEmulator, git_blob_sha1
+from nllb_space.testing.hub_emulator import HubEmulator, git_blob_sha1
 
 REPO = "tester/hubtest-nllb-lora"
 BRANCH = "exp/run-1"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.model_fixtures import PUBLISHED_BASE, tiny_settings
-from tests.pairs import SOURCES
+from nllb_space.testing.pairs import SOURCES
 
 SENTENCE = SOURCES[0]
 

@@ -7,7 +7,7 @@ import torch
 
 from nllb_space.quantization import Int8Linear, quantize_int8
 from tests.model_fixtures import tiny_settings
-from tests.pairs import PAIRS, SOURCES
+from nllb_space.testing.pairs import PAIRS, SOURCES
 
 
 @pytest.fixture(scope="module")

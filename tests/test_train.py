@@ -21,7 +21,7 @@ import pytest
 
 from tests.hub_fixtures import HUB_TOKEN
 from tests.model_fixtures import tiny_settings
-from tests.pairs import PAIRS, SOURCES, TARGETS
+from nllb_space.testing.pairs import PAIRS, SOURCES, TARGETS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRAINED_REPO = "tester/nllb-train-lora"

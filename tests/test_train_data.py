@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.pairs import PAIRS
+from nllb_space.testing.pairs import PAIRS
 from train.data import (
     DataError, clean_pairs, column_names_for, hold_out, load_hub_dataset, load_table, load_text_pair, overlap,
 )

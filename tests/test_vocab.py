@@ -15,7 +15,7 @@ from torch import nn
 from nllb_space.quantization import Int8Linear
 from nllb_space.vocab import RestrictedHead, kept_vocabulary, scripts_for
 from tests.model_fixtures import tiny_settings
-from tests.pairs import SOURCES, TARGETS
+from nllb_space.testing.pairs import SOURCES, TARGETS
 
 OTHER_SCRIPTS = (
     "Кошка спит на диване.", "Завтра мы пойдём на пляж.", "Сколько стоит это платье?", "Я не понимаю вопрос.",
@@ -32,7 +32,7 @@ def _is_foreign(piece: str, scripts: tuple[str, ...] = NON_LATIN) -> bool:
 
 @pytest.fixture(scope="module")
 def mixed_model_dir(tmp_path_factory):
-    from nllb_space.synthetic import save_synthetic_nllb
+    from nllb_space.testing.synthetic import save_synthetic_nllb
 
     return save_synthetic_nllb(tmp_path_factory.mktemp("mixed-scripts"), SOURCES + TARGETS + OTHER_SCRIPTS * 3)
 

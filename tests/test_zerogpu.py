@@ -13,7 +13,7 @@ import pytest
 
 from tests import zerogpu
 from tests.model_fixtures import ADAPTER_REPO, BRANCH, TAG, make_adapter, tiny_settings
-from tests.pairs import SOURCES
+from nllb_space.testing.pairs import SOURCES
 
 TEXT = " ".join(SOURCES[:3])
 VISITOR_REPO = "visitor/zerogpu-lora"

@@ -89,8 +89,8 @@ def filler_pieces(taken: set[str]) -> Iterable[str]:
 
     import regex
 
-    from .languages import LANGUAGES
-    from .vocab import SCRIPT_ALIASES
+    from ..languages import LANGUAGES
+    from ..vocab import SCRIPT_ALIASES
 
     counts: dict[str, int] = {}
     for code in LANGUAGES:
