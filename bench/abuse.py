@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     from nllb_space.engine import Engine
     from nllb_space.handlers import Handlers
     from nllb_space.settings import Settings
+    from nllb_space.testing.serve import launch_local
     from nllb_space.ui import build_demo
 
     config = BenchConfig(shape=args.shape, new_tokens=args.new_tokens)
@@ -199,9 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     engine = Engine(Settings(base_model=str(model), device="cpu", max_new_tokens=args.new_tokens, num_beams=1))
     engine.load()
     demo = build_demo(engine)
-    demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True)
+    url = launch_local(demo)
     try:
-        report = run_abuse(demo.local_url, Handlers(engine), engine, sentences, others=args.others)
+        report = run_abuse(url, Handlers(engine), engine, sentences, others=args.others)
     finally:
         demo.close()
     result: dict[str, Any] = {"shape": args.shape, "new_tokens": args.new_tokens, "dtype": engine.load().dtype,
@@ -211,14 +212,6 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result))
     return 1 if report.errors or report.mismatches else 0
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 if __name__ == "__main__":

@@ -804,13 +804,12 @@ def child_load(config: BenchConfig, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _serve_and_load(config: BenchConfig, args: argparse.Namespace) -> dict[str, Any]:
-    import socket
-
     import torch
 
     from bench.load import AdapterEvents, LoadScenario, publish_revisions, run_scenario
     from nllb_space.engine import Engine
     from nllb_space.settings import Settings
+    from nllb_space.testing.serve import launch_local
     from nllb_space.ui import build_demo
 
     torch.set_flush_denormal(True)
@@ -829,13 +828,10 @@ def _serve_and_load(config: BenchConfig, args: argparse.Namespace) -> dict[str, 
     if engine.adapter_error:
         raise RuntimeError(engine.adapter_error)
     demo = build_demo(engine)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    url = launch_local(demo)
     try:
         with AdapterEvents() as events:
-            report = run_scenario(demo.local_url, scenario, events)
+            report = run_scenario(url, scenario, events)
     finally:
         demo.close()
     return {

@@ -8,23 +8,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-import socket
 import threading
 import time
 
 import pytest
 
 from nllb_space.errors import InputError
+from nllb_space.testing.serve import launch_local
 from tests.model_fixtures import ADAPTER_REPO, tiny_settings
 from nllb_space.testing.pairs import SOURCES
 
 SENTENCE = SOURCES[0]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def launch(engine):
@@ -35,8 +29,7 @@ def launch(engine):
     from nllb_space.ui import build_demo
 
     demo = build_demo(engine)
-    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
-    return demo, Client(demo.local_url, verbose=False)
+    return demo, Client(launch_local(demo), verbose=False)
 
 
 # -- every text parameter is bounded ---------------------------------------------------------------------------------
@@ -311,7 +304,7 @@ def test_an_upload_over_the_limit_is_refused_before_it_is_stored(tiny_model_dir,
     engine.load()
     demo = build_demo(engine)
     options = {k: v for k, v in launch_options(engine.settings).items() if k == "max_file_size"}
-    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, **options)
+    launch_local(demo, **options)
     try:
         answer = httpx.post(demo.local_url + "gradio_api/upload", files={"files": ("big.txt", b"a" * 50_000)})
         assert answer.status_code == 413, answer.text

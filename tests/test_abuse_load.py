@@ -7,9 +7,9 @@ printed for reading (run with ``-s``); timings are never asserted.
 from __future__ import annotations
 
 import os
-import socket
 
 from bench.abuse import run_abuse
+from nllb_space.testing.serve import launch_local
 from tests.model_fixtures import tiny_settings
 from nllb_space.testing.pairs import SOURCES
 
@@ -23,12 +23,9 @@ def test_one_visitor_at_every_limit_leaves_the_others_their_answers(tiny_model_d
     engine = Engine(tiny_settings(tiny_model_dir, max_new_tokens=12, batch_size=4, max_job_sentences=64))
     engine.load()
     demo = build_demo(engine)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    url = launch_local(demo)
     try:
-        report = run_abuse(demo.local_url, Handlers(engine), engine, list(SOURCES), others=8, per_other=2,
+        report = run_abuse(url, Handlers(engine), engine, list(SOURCES), others=8, per_other=2,
                            folder=tmp_path)
     finally:
         demo.close()

@@ -8,22 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from nllb_space.handlers import Handlers
+from nllb_space.testing.serve import launch_local
 from tests.model_fixtures import ADAPTER_REPO, BRANCH
 
 SENTENCE = "Mañana vamos a la playa."
 MAIN = f"{ADAPTER_REPO}@main"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +28,8 @@ def client(engine):
     from nllb_space.ui import build_demo
 
     demo = build_demo(engine)
-    demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
-        yield Client(demo.local_url, verbose=False)
+        yield Client(launch_local(demo), verbose=False)
     finally:
         demo.close()
 

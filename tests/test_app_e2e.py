@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from nllb_space.testing.serve import free_port
 from tests.model_fixtures import ADAPTER_REPO, BRANCH, PUBLISHED_BASE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,12 +30,6 @@ MAIN = f"{ADAPTER_REPO}@main"
 EXP = f"{ADAPTER_REPO}@{BRANCH}"
 TEXT = "Hola, ¿cómo estás?\n\nMañana vamos a la playa."
 TIMEOUT_MS = 60_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

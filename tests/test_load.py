@@ -12,28 +12,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from dataclasses import asdict
 
 import pytest
 
+from nllb_space.testing.serve import launch_local
 from bench.load import AdapterEvents, LoadScenario, publish_revisions, run_scenario
 from tests.model_fixtures import BRANCH, TAG, make_adapter, tiny_settings
 
 LOAD_REPO = "tester/nllb-lora-load"
 """A repo of its own: other tests assert the exact refs of ``ADAPTER_REPO``, whose tag is ``main``'s commit."""
 SCENARIO = LoadScenario(repo=LOAD_REPO, branch=BRANCH, tag=TAG, clients=16, requests=48)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _launch(demo) -> str:
-    demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True)
-    return demo.local_url
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +44,7 @@ def server_url(tiny_model_dir, load_repo):
     engine.load()
     demo = build_demo(engine)
     try:
-        yield _launch(demo)
+        yield launch_local(demo)
     finally:
         demo.close()
 
@@ -102,7 +91,7 @@ def test_an_answer_that_changes_under_load_is_reported():
     with gr.Blocks() as demo:
         for fn in (translate, compare, attention):
             gr.api(fn, api_name=fn.__name__)
-    url = _launch(demo)
+    url = launch_local(demo)
     try:
         report = run_scenario(url, scenario)
     finally:
