@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import hub
-from .errors import AdapterError, InputError
+from .errors import InputError
 from .adapter_check import AdapterPlan, inspect_adapter
 from .lora import LinearShapes
 from .results import ModelRef

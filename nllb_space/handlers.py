@@ -20,7 +20,6 @@ import functools
 import html
 import logging
 import re
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import gradio as gr

@@ -40,6 +40,8 @@ GPU_SECONDS_PER_STEP = 0.06
 """Asked per decoding step of one batch (NLLB-600M in bf16 on a ZeroGPU slice, beams included), with headroom."""
 GPU_SECONDS_MAX = 120
 """The most one call asks for; a shorter request gets better queue priority, so none asks for more than it needs."""
+
+
 @dataclass(frozen=True)
 class GenerateCall:
     """One batch to translate: row ``i`` is ``ids[i]`` (``[src_lang, tokens..., </s>]``) through ``names[i]``."""
@@ -149,7 +151,6 @@ def _one_torch_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
-
 
 
 def _fresh_locks() -> None:

@@ -8,7 +8,6 @@ as plain PEFT (``PeftModel.from_pretrained``) does; a refused one must leave the
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
