@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import AdapterError
-from .hub import names_hub_repo
+from .hub_ids import names_hub_repo
 from .lora import LinearShapes
 
 logger = logging.getLogger(__name__)

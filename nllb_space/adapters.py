@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import hub
+from .choice import LOCAL_REVISION, local_folder
 from .errors import InputError
+from .hub_ids import is_commit_sha, is_repo_id, not_a_repo_id
 from .adapter_check import AdapterPlan, inspect_adapter
 from .lora import LinearShapes
 from .results import ModelRef
@@ -32,8 +34,6 @@ logger = logging.getLogger(__name__)
 REFRESH_WAIT_S = 1.0
 """How long a request waits for the Hub to say where a branch or tag points now before it is served the commit it
 pointed to last time (a healthy Hub answers well within it; a stalled one no longer holds every request up)."""
-LOCAL_REVISION = "local"
-"""The only revision of an adapter that lives in a local directory."""
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,6 @@ class FetchedAdapter:
     revision: str
     sha: str
     folder: Path
-
-
-def not_a_repo_id(repo: str) -> str:
-    """The one answer for anything a visitor types that is not a Hub repo id (a server path gets the same)."""
-    shown = repo if len(repo) <= 60 else repo[:57] + "..."
-    return f"'{shown}' is not a Hub repo id: write owner/name (letters, digits, '-', '_' and '.')."
 
 
 def adapter_name(repo: str, sha: str) -> str:
@@ -86,10 +80,10 @@ class AdapterRegistry:
 
     def fetch(self, repo: str, revision: str) -> FetchedAdapter:
         """Resolve ``revision`` of ``repo`` (Hub id or local directory) to a commit and get its files."""
-        if repo == self._owner_repo and Path(repo).expanduser().is_dir():  # only the owner's setting reads disk
-            local = Path(repo).expanduser()
+        local = local_folder(repo) if repo == self._owner_repo else None  # only the owner's setting reads disk
+        if local:
             return FetchedAdapter(repo=str(local), revision=LOCAL_REVISION, sha=local_digest(local), folder=local)
-        if not hub.is_repo_id(repo):
+        if not is_repo_id(repo):
             raise InputError(not_a_repo_id(repo))
         revision = revision.strip() or "main"
         sha = self.resolve(repo, revision)
@@ -111,7 +105,7 @@ class AdapterRegistry:
         key = (repo, revision)
         with self._resolve_lock:
             cached = self._resolved.get(key)
-        if cached and (hub.is_commit_sha(revision) or time.monotonic() - cached[1] < self._ttl):
+        if cached and (is_commit_sha(revision) or time.monotonic() - cached[1] < self._ttl):
             return cached[0]
         refresh = self._refresh(key)
         if cached is None:

@@ -23,7 +23,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
-from .hub import names_hub_repo
+from .hub_ids import names_hub_repo
 from .languages import language_name
 from .lora import LoraSettings
 from .scoring import Scores

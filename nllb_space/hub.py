@@ -28,13 +28,13 @@ Example::
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from .errors import UserFacingError
+from .hub_ids import is_commit_sha
 from .time_bound import Saturated, within
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; the real import is lazy
@@ -68,8 +68,6 @@ SMALL_FILE_BYTES = 1_000_000
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 """Weight formats that unpickle (and can run code) on load: refused."""
 
-_SHA_RE = re.compile(r"[0-9a-fA-F]{40}")
-_REPO_ID_RE = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -142,21 +140,6 @@ class HubUnavailable(HubError):
 # ---------------------------------------------------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------------------------------------------------
-
-
-def is_repo_id(name: str) -> bool:
-    """True for a Hub repo id as this app accepts it: ``owner/name`` (letters, digits, ``-``, ``_``, ``.``)."""
-    return bool(_REPO_ID_RE.fullmatch(name or ""))
-
-
-def names_hub_repo(name: str) -> bool:
-    """True for ``owner/name`` that is not also a local path (``runs/base`` on disk is a folder, not a Hub id)."""
-    return is_repo_id(name) and not Path(name).expanduser().exists()
-
-
-def is_commit_sha(revision: str) -> bool:
-    """True for a full 40-hex-digit commit id (which, unlike a branch or tag, can never move)."""
-    return bool(_SHA_RE.fullmatch(revision))
 
 
 def resolve_revision(repo_id: str, revision: str = DEFAULT_BRANCH, token: str | None = None) -> str:

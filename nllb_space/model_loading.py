@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from . import hub
+from .choice import local_folder
 from .errors import ModelLoadError
 from .hardware import on_zero_gpu
+from .hub_ids import names_hub_repo
 from .languages import LANGUAGES
 from .settings import Settings
 
@@ -115,8 +117,8 @@ def load_base(settings: Settings) -> LoadedBase:
 
 def base_folder(settings: Settings) -> Path:
     """The local folder of the base checkpoint: ``NLLB_BASE_MODEL`` itself, or its Hub download (owner's token)."""
-    local = Path(settings.base_model).expanduser()
-    if local.is_dir():
+    local = local_folder(settings.base_model)
+    if local:
         return local
     return hub.download_base(settings.base_model, settings.base_revision, token=settings.hf_token)
 
@@ -141,7 +143,7 @@ def hub_id_of(folder: Path) -> str | None:
         named = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("_name_or_path") or ""
     except (OSError, ValueError):
         return None
-    return named if hub.names_hub_repo(named) else None
+    return named if names_hub_repo(named) else None
 
 
 def weights_format(folder: Path) -> str:
@@ -160,7 +162,7 @@ def weights_format(folder: Path) -> str:
 
 def _explain_load_failure(name: str, error: Exception) -> str:
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    if Path(name).expanduser().is_dir():
+    if local_folder(name):
         return (
             f"Could not load the base model from the folder '{name}': {first_line}\n"
             "The folder needs config.json, generation_config.json, the tokenizer files and model.safetensors or "

@@ -44,13 +44,3 @@ def reporter(progress: gr.Progress, desc: str) -> Callable[[int, int], None]:
         progress((done, total), desc=desc, unit="sentences")
 
     return report
-
-
-def chunk_reporter(progress: gr.Progress, number: int, chunks: int) -> Callable[[int, int], None]:
-    """The same for part ``number`` of a file translated in ``chunks`` parts."""
-
-    def report(done: int, total: int) -> None:
-        stop_if_gone()
-        progress((number + done / max(total, 1)) / chunks, desc=f"Part {number + 1} of {chunks}")
-
-    return report

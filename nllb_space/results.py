@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-BASE = "base"
-"""What users type (UI, API) to pick the base model without any adapter."""
+from .choice import BASE, ModelChoice
 
 
 @dataclass(frozen=True)
@@ -24,6 +23,11 @@ class ModelRef:
     @property
     def is_base(self) -> bool:
         return self.repo is None
+
+    @property
+    def spec(self) -> str:
+        """What a model picker sends to choose this model again: ``base`` or ``repo@revision``."""
+        return ModelChoice(self.repo, self.revision).spec
 
     @property
     def label(self) -> str:
@@ -72,6 +76,16 @@ class Comparison:
     """True when both ran in ONE generate call (PEFT mixed-adapter batch); their ``seconds`` are then shared."""
     seconds: float
     """Wall time of the whole comparison."""
+
+
+@dataclass(frozen=True)
+class RowTranslations:
+    """Many short texts (a file's rows) through one or more models, in shared batches."""
+
+    models: tuple[ModelRef, ...]
+    outputs: tuple[tuple[str, ...], ...]
+    """``outputs[model][row]``: each row's translation in its own layout; an empty row stays empty."""
+    seconds: float
 
 
 @dataclass(frozen=True)

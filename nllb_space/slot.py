@@ -76,6 +76,10 @@ class ModelSlot:
         """A new lock, for a forked child (the parent's may have been held by a thread the child lacks)."""
         self._lock = threading.RLock()
 
+    def adopt(self, name: str) -> None:
+        """Serve the adapter already on the model under ``name`` (the trainer's own, trained in this process)."""
+        self._attached[name] = ""
+
     def attached(self) -> tuple[str, ...]:
         """Adapter names attached in this process, least recently used first."""
         return tuple(self._attached)
@@ -238,7 +242,9 @@ class ModelSlot:
             with model.disable_adapter():
                 yield {}
         else:
-            model.set_adapter(next(iter(distinct)), inference_mode=True)
+            name = next(iter(distinct))
+            if model.active_adapter != name:  # the trainer's adapter is active already, and must stay trainable
+                model.set_adapter(name, inference_mode=True)
             yield {}
 
     def _is_peft(self) -> bool:

@@ -12,14 +12,21 @@ many model calls at once as the hardware serves (1 on a CPU or a dedicated GPU, 
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import gradio as gr
 
+from .attention_handlers import AttentionShown, MapControls, MapViews, ReusedPair
 from .engine import Engine
-from .handlers import DIFF_COLOURS, MEAN, Handlers
+from .formatting import DIFF_COLOURS
+from .handler_inputs import MEAN
+from .handlers import Handlers
+from .hardware import REQUESTS_IN_PROGRESS
 from .languages import language_choices
 from .results import BASE
+from .revision_handlers import PageLoaded, RevisionsListed, RevisionUsed
 from .settings import Settings
-from .hardware import REQUESTS_IN_PROGRESS
+from .translate_handlers import Compared, FileScored, FileTranslated, Translated
 
 EXAMPLES = [
     "El gato duerme en el sofá.",
@@ -37,6 +44,12 @@ CSS = """
 .button-row { align-items: end; }
 .button-row button { max-height: 3.2em; margin-bottom: 0.6em; }
 """
+
+
+def outputs(result: type, components: Mapping[str, Any]) -> list:
+    """The components a handler's result names, in the order of its fields: the page and the handler agree by name,
+    and a field the page lacks fails when the page is built."""
+    return [components[name] for name in result._fields]
 
 
 def launch_options(settings: Settings) -> dict:
@@ -186,22 +199,22 @@ def build_demo(engine: Engine) -> gr.Blocks:
 
         # -- events: the three public endpoints ----------------------------------------------------------------------
         translate_button.click(
-            h.translate, [text, src, tgt, model, num_beams, max_new_tokens], [output, last_translation],
+            h.translate, [text, src, tgt, model, num_beams, max_new_tokens], outputs(Translated, locals()),
             api_name="translate", **model_work,
         ).success(h.translation_info, last_translation, translate_info, **PRIVATE)
         compare_button.click(
             h.compare, [compare_text, src, tgt, left, right, reference, num_beams, max_new_tokens],
-            [left_output, right_output, compare_summary, last_comparison], api_name="compare", **model_work,
+            outputs(Compared, locals()), api_name="compare", **model_work,
         ).success(h.differences, last_comparison, differences, **PRIVATE)
         # Redraws share one queue slot, so they finish in the order the visitor clicked (a stale one never wins).
         view_inputs = [attention_view, kind, layer, head]
-        views = dict(fn=h.attention_views, inputs=view_inputs, outputs=[heatmap, difference, attention_caption],
+        views = dict(fn=h.attention_views, inputs=view_inputs, outputs=outputs(MapViews, locals()),
                      concurrency_id="attention-views", concurrency_limit=1, **PRIVATE)
-        controls = dict(fn=h.attention_controls, inputs=view_inputs, outputs=[layer, head],
+        controls = dict(fn=h.attention_controls, inputs=view_inputs, outputs=outputs(MapControls, locals()),
                         concurrency_id="attention-views", concurrency_limit=1, **PRIVATE)
         attention_button.click(
             h.attention, [attention_text, src, tgt, attention_model, attention_pair],
-            [attention_target, heatmap, attention_view], api_name="attention", **model_work,
+            outputs(AttentionShown, locals()), api_name="attention", **model_work,
         ).success(**controls).success(**views)
 
         # -- events: private helpers -----------------------------------------------------------------------------------
@@ -210,19 +223,16 @@ def build_demo(engine: Engine) -> gr.Blocks:
             control.input(**views)
         swap.click(lambda a, b: (b, a), [src, tgt], [src, tgt], queue=False, **PRIVATE)
         file_button.click(h.translate_file, [upload, src, tgt, model, num_beams, max_new_tokens],
-                          [file_result, file_message], **model_work, **PRIVATE)
+                          outputs(FileTranslated, locals()), **model_work, **PRIVATE)
         batch_button.click(h.compare_file, [batch_file, src, tgt, left, right, num_beams, max_new_tokens],
-                           [batch_summary, batch_table, batch_csv], **model_work, **PRIVATE)
-        reuse_button.click(h.reuse_translation, last_translation, [attention_text, attention_pair, attention_model],
+                           outputs(FileScored, locals()), **model_work, **PRIVATE)
+        reuse_button.click(h.reuse_translation, last_translation, outputs(ReusedPair, locals()),
                            concurrency_limit=None, **PRIVATE)  # queued: gr.Info needs the queue
-        pickers = [model, left, right, attention_model]
-        demo.load(h.page_load, choices,
-                  [status, revisions_table, revision, revisions_message, choices, *pickers],
-                  concurrency_limit=None, **PRIVATE)
-        list_button.click(h.list_revisions, repo, [revisions_table, revision, revisions_message],
+        demo.load(h.page_load, choices, outputs(PageLoaded, locals()), concurrency_limit=None, **PRIVATE)
+        list_button.click(h.list_revisions, repo, outputs(RevisionsListed, locals()),
                           concurrency_limit=None, **PRIVATE)
         # Loading a revision is Hub work and a check of its files; it attaches nothing, so it waits for no model.
-        revision.input(h.use_revision, [revision, choices], [status, revisions_message, choices, *pickers],
+        revision.input(h.use_revision, [revision, choices], outputs(RevisionUsed, locals()),
                        **model_work, **PRIVATE)
     # A full queue answers "Queue is full! Please try again." at once, instead of a wait of unbounded length.
     demo.queue(max_size=settings.queue_size)

@@ -36,7 +36,7 @@ def launch(engine):
 
 
 def test_a_huge_reference_is_refused_before_any_scoring(engine, monkeypatch):
-    from nllb_space import handlers
+    from nllb_space import translate_handlers as handlers
     from nllb_space.handlers import Handlers
 
     scored = []
@@ -65,7 +65,8 @@ def test_attention_inputs_are_bounded_before_the_model_runs(kwargs, message, eng
 def test_attention_views_live_on_the_server_bounded_and_in_half_precision(engine):
     import numpy as np
 
-    from nllb_space.handlers import MEAN, Handlers
+    from nllb_space.handler_inputs import MEAN
+    from nllb_space.handlers import Handlers
 
     h = Handlers(engine)
     keys = [h.attention(text, "spa_Latn", "ita_Latn", f"{ADAPTER_REPO}@main")[2]

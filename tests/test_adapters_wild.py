@@ -267,7 +267,7 @@ def test_a_branch_moved_between_resolve_and_model_call_serves_the_resolved_commi
     engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=repo, revision_ttl_s=0, adapter_cache_size=1))
     expected = engine.translate(TEXT, model=branch)
     assert expected.model.sha == first_sha
-    real_prepare, moved = engine._prepare, []
+    real_prepare, moved = engine.prepare, []
 
     def prepare_then_move(spec):
         prepared = real_prepare(spec)
@@ -277,7 +277,7 @@ def test_a_branch_moved_between_resolve_and_model_call_serves_the_resolved_commi
             engine.translate(TEXT, model="main")  # ...and another visitor's adapter evicts it (cache of one)
         return prepared
 
-    engine._prepare = prepare_then_move
+    engine.prepare = prepare_then_move
     again = engine.translate(TEXT, model=branch)
     assert (again.text, again.model.sha) == (expected.text, first_sha)  # re-attached from the first commit's files
     assert engine.translate(TEXT, model=branch).model.sha == moved[0]  # the next request sees the move

@@ -88,7 +88,7 @@ def test_overlong_sentence_is_split_not_truncated(tiny_model_dir):
     engine = Engine(tiny_settings(tiny_model_dir, max_input_tokens=12, max_new_tokens=4))
     text = " ".join(["el gato duerme en el sofá"] * 10)  # one "sentence", ~60 tokens
     engine.load()
-    parts = engine._fit_window(text)
+    parts = engine._pipeline().fit_window(text)
     assert len(parts) > 1 and " ".join(parts) == text
     tokenizer = engine.load().tokenizer
     assert all(len(tokenizer(p, add_special_tokens=False)["input_ids"]) <= 12 for p in parts)
@@ -120,7 +120,7 @@ def test_adapter_cache_is_keyed_by_commit(engine, hub_adapters, monkeypatch):
     attached = []
     original = ModelSlot._attach
     monkeypatch.setattr(ModelSlot, "_attach", lambda self, files, pinned: (attached.append(files.name), original(self, files, pinned)))
-    refs = [engine.use_model(spec) for spec in (TAG, hub_adapters["main"], "main", f"{ADAPTER_REPO}@{TAG}")]
+    refs = [engine.prepare(spec)[0] for spec in (TAG, hub_adapters["main"], "main", f"{ADAPTER_REPO}@{TAG}")]
     assert len({ref.adapter_name for ref in refs}) == 1
     loaded_names = [ref.adapter_name for ref in engine.status().adapters]
     assert loaded_names.count(refs[0].adapter_name) == 1
@@ -141,7 +141,7 @@ def test_lru_eviction_keeps_at_most_cache_size(tiny_model_dir, hub_adapters):
     first = engine.translate(SENTENCES[0], model="main").text
     engine.translate(SENTENCES[0], model=BRANCH)
     assert [ref.sha for ref in engine.status().adapters] == [hub_adapters["branch"]]
-    assert engine.attached() == (engine.use_model(BRANCH).adapter_name,)
+    assert engine.attached() == (engine.prepare(BRANCH)[0].adapter_name,)
     assert set(engine.load().model.peft_config) == set(engine.attached())
     assert engine.translate(SENTENCES[0], model="main").text == first  # reloaded after eviction
     # A comparison of two adapters with a cache of one still works: both are pinned for the call.
@@ -254,12 +254,12 @@ def test_misfitting_adapters_are_refused(engine, tiny_model_dir, tmp_path):
 
     other = Engine(tiny_settings(tiny_model_dir, adapter_repo=str(wide_adapter)))
     with pytest.raises(AdapterError, match="shape"):
-        other.use_model("local")
+        other.prepare("local")
     # Pickle-only adapters are refused.
     pickled = make_adapter(tiny_model_dir, tmp_path / "pickled", seed=4)
     (pickled / "adapter_model.safetensors").rename(pickled / "adapter_model.bin")
     with pytest.raises(AdapterError, match="safetensors"):
-        Engine(tiny_settings(tiny_model_dir, adapter_repo=str(pickled))).use_model("local")
+        Engine(tiny_settings(tiny_model_dir, adapter_repo=str(pickled))).prepare("local")
     # A requested target that matches nothing (o_proj) is an error naming what exists.
     with pytest.raises(TargetModuleError, match="out_proj"):
         LoraSettings(targets=("q_proj", "o_proj")).to_peft_config(engine.load().model)

@@ -8,7 +8,9 @@ from dataclasses import replace
 import gradio as gr
 import pytest
 
-from nllb_space.handlers import MEAN, Handlers, code, escape, revision_choices, word_diff
+from nllb_space.formatting import code, escape, revision_choices, word_diff
+from nllb_space.handler_inputs import MEAN
+from nllb_space.handlers import Handlers
 from tests.model_fixtures import ADAPTER_REPO, BRANCH, TAG
 
 SENTENCE = "El gato duerme en el sofá."
@@ -132,19 +134,19 @@ def test_translate_txt_and_csv_files(h, engine, tmp_path):
             "Gracias por tu ayuda."]
     table = tmp_path / "rows.csv"
     table.write_text("id,text\n" + "".join(f'{i},"{row}"\n' for i, row in enumerate(rows)), encoding="utf-8")
-    small = Handlers(engine)
-    small.settings = replace(engine.settings, max_chars=75)  # forces several engine calls (chunks)
-    chunks = small._chunks(rows)
-    assert chunks == [[0, 2], [3]]  # rows share engine calls (and generate batches) while they fit the limits
-    path, message = small.translate_file(str(table), "spa_Latn", "ita_Latn", MAIN)
+    batches = []
+    real_run = engine.run_generate
+    engine.run_generate = lambda call: batches.append(len(call.ids)) or real_run(call)
+    try:
+        path, message = h.translate_file(str(table), "spa_Latn", "ita_Latn", MAIN)
+    finally:
+        engine.run_generate = real_run
     written = list(csv.DictReader(open(path, encoding="utf-8")))
     assert [r["text"] for r in written] == rows and "4 rows" in message
-    # Each row gets its own lines back from the engine call it was part of (one row per line of that call).
-    expected = [""] * len(rows)
-    for chunk in chunks:
-        lines = engine.translate("\n".join(rows[i] for i in chunk), "spa_Latn", "ita_Latn", model=MAIN).text
-        for i, line in zip(chunk, lines.split("\n"), strict=True):
-            expected[i] = line
+    # The rows' four sentences share one model call (a call per row would run batches of one)...
+    assert batches == [4]
+    # ...and each row comes back as that row translated on its own, in its own layout; an empty row stays empty.
+    expected = [engine.translate(row, "spa_Latn", "ita_Latn", model=MAIN).text if row else "" for row in rows]
     assert [r["translation"] for r in written] == expected
 
 

@@ -67,7 +67,7 @@ def test_five_thousand_char_sentence_is_split_into_the_window(engine):
     assert " ".join(p.source for p in result.sentences) == text
     tokenizer = engine.load().tokenizer
     for pair in result.sentences:
-        parts = engine._fit_window(pair.source)
+        parts = engine._pipeline().fit_window(pair.source)
         assert all(len(tokenizer(p, add_special_tokens=False)["input_ids"]) <= engine.settings.max_input_tokens
                    for p in parts)
 

@@ -26,11 +26,11 @@ from nllb_space.hub import (
     RepoNotFound,
     RevisionNotFound,
     download_adapter,
-    is_commit_sha,
     list_revisions,
     push_folder,
     resolve_revision,
 )
+from nllb_space.hub_ids import is_commit_sha
 from nllb_space.testing.hub_emulator import HubEmulator, git_blob_sha1
 
 REPO = "tester/hubtest-nllb-lora"

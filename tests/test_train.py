@@ -215,17 +215,19 @@ def test_pushed_tag_loads_with_peft_and_the_app_engine_like_the_local_adapter(tr
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     from nllb_space.engine import Engine
-    from train.evaluation import Decoding, translate
+    from nllb_space.slot import Decoding
+    from train.evaluation import BASE_NAME, Scorer
 
     tokenizer = AutoTokenizer.from_pretrained(adaptable_base_dir)
     sentences = list(SOURCES[:6])
     decoding = Decoding(num_beams=1, max_new_tokens=24)
 
     def outputs(adapter=None, **kwargs) -> list[str]:
-        model = AutoModelForSeq2SeqLM.from_pretrained(adaptable_base_dir)
-        if adapter:
-            model = PeftModel.from_pretrained(model, adapter, **kwargs)
-        return translate(model, tokenizer, sentences, "spa_Latn", "ita_Latn", decoding)
+        model, name = AutoModelForSeq2SeqLM.from_pretrained(adaptable_base_dir), BASE_NAME
+        if adapter:  # loaded the way a PEFT user loads it, under PEFT's default name
+            model, name = PeftModel.from_pretrained(model, adapter, **kwargs), "default"
+        return Scorer.around(model, tokenizer, decoding, batch_size=8).translate(sentences, "spa_Latn", "ita_Latn",
+                                                                                  name)
 
     local = outputs(str(trained.out))
     assert outputs(TRAINED_REPO, revision=TRAINED_TAG) == local
@@ -425,7 +427,7 @@ def test_eval_only_with_the_output_layer_cut_like_the_app(trained, adaptable_bas
             "--adapter", TRAINED_REPO, "--revision", TRAINED_TAG, "--eval-max-new-tokens", "32"]
     run = run_main([*args, "--restrict-vocab"], tmp_path / "eval-cut")
     assert run.status == 0, run.stderr[-2000:]
-    assert re.search(r"Output layer cut to ([\d,]+) of \1 tokens \(scripts Latn, Zyyy, Zinh\)", run.stdout)
+    assert re.search(r"Output layer for ita_Latn cut to ([\d,]+) of \1 tokens \(scripts Latn, Zyyy, Zinh\)", run.logs)
     assert run.metrics["lora"] == trained.metrics["lora"] and run.metrics["base"] == trained.metrics["base"]
     refused = run_main(["--restrict-vocab", "--base-model", str(adaptable_base_dir), "--train-file", str(pairs_tsv)],
                        tmp_path / "train-cut")

@@ -102,7 +102,7 @@ def test_a_refusal_inside_a_worker_reaches_the_visitor_and_the_worker_still_serv
     served = _engine(tiny_model_dir)
     expected = {spec: served.translate(TEXT, model=spec).text for spec in ("main", "base")}
     hub_client.push_folder(adapter_dirs["b"], VISITOR_REPO, branch="exp/refused", commit_message="refused in worker")
-    refused = served.use_model(f"{VISITOR_REPO}@exp/refused").adapter_name
+    refused = served.prepare(f"{VISITOR_REPO}@exp/refused")[0].adapter_name
     real = peft.set_peft_model_state_dict
 
     def loads_all_but_one(model, state, adapter_name="default", **kwargs):

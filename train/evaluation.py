@@ -1,11 +1,15 @@
-"""Scoring a model on the evaluation pairs: batched generation, then sacreBLEU BLEU and chrF++.
+"""Scoring a model on the evaluation pairs through the app's own translation path, then sacreBLEU BLEU and chrF++.
 
-The base model and the adapter are scored with exactly the same :class:`Decoding`, on the same pairs, so the
-difference is the adapter's doing. The base model is the PEFT model with its adapter switched off
-(``model.disable_adapter()``), not a second copy in memory.
+The trainer does not keep a generate loop of its own: it puts the model it holds into a ``ModelSlot`` (slot.py) and
+runs the pairs through ``Pipeline`` (pipeline.py), as the Space does. So sources are split into sentences and into
+parts that fit ``NLLB_MAX_INPUT_TOKENS`` instead of being cut off, encoded ``[src_lang] tokens </s>`` by hand,
+batched longest first, generated with the target tag forced, in int8 and with the cut output layer when asked, and
+put back together the same way. The app's defaults (settings.py) decide the splitting; ``--eval-batch-size`` is the
+batch size.
 
-Generation follows NLLB's layout: the source is ``[src_lang] tokens </s>``, the decoder starts with ``</s>`` and the
-target-language tag is forced as the first generated token (``forced_bos_token_id``).
+The base model and the adapter are scored with the same :class:`Decoding` on the same pairs, so the difference is
+the adapter's doing. The base model is the PEFT model with its adapter switched off (``disable_adapter()``, as
+the app serves ``base``), not a second copy in memory.
 """
 
 from __future__ import annotations
@@ -13,97 +17,92 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
+from nllb_space.model_loading import LoadedBase
+from nllb_space.pipeline import Pipeline, Splitting
+from nllb_space.results import BASE_MODEL
 from nllb_space.scoring import Scores, corpus_scores
+from nllb_space.settings import Settings
+from nllb_space.slot import AdapterFiles, Decoding, ModelSlot, SlotLimits
 
 from .data import SOURCE, TARGET
 
 logger = logging.getLogger(__name__)
 
-MAX_SOURCE_TOKENS = 512
-"""Sources are cut at NLLB's training length; evaluation data is otherwise scored as given, never filtered."""
+BASE_NAME = BASE_MODEL.adapter_name
+"""The row name that runs the base model (the app's own)."""
 
 
-@dataclass(frozen=True)
-class Decoding:
-    """How evaluation translations are generated (identical for the base model and the adapter)."""
+@dataclass
+class Scorer:
+    """The app's translation path around a model the trainer holds."""
 
-    num_beams: int = 1
-    """Beam size; 1 is greedy decoding."""
-    max_new_tokens: int = 256
-    """Upper limit of generated tokens per sentence."""
-    batch_size: int = 32
-    """Sentences per ``generate`` call."""
+    slot: ModelSlot
+    pipeline: Pipeline
+    decoding: Decoding
+    autocast_dtype: Any = None
+    """``torch.bfloat16``/``float16`` to score a float32 model under autocast on CUDA (mixed-precision training)."""
 
+    @classmethod
+    def around(cls, model, tokenizer, decoding: Decoding, batch_size: int, restrict_vocab: bool = False,
+               autocast_dtype=None) -> "Scorer":
+        """A scorer for ``model``; a ``PeftModel``'s own adapters are served under their PEFT names."""
+        parameter = next(model.parameters())
+        base = LoadedBase(model=model, tokenizer=tokenizer, device=str(parameter.device),
+                          dtype=str(parameter.dtype).removeprefix("torch."))
+        adapters = list(getattr(model, "peft_config", {}) or {})
+        slot = ModelSlot(base, SlotLimits(batch_size, max(2, len(adapters) + 1), restrict_vocab))
+        for name in adapters:
+            slot.adopt(name)
+        app = Settings()
+        pipeline = Pipeline(tokenizer, Splitting(app.max_sentence_chars, app.max_input_tokens, batch_size))
+        return cls(slot, pipeline, decoding, autocast_dtype)
 
-def translate(
-    model, tokenizer, sources: Sequence[str], src_lang: str, tgt_lang: str, decoding: Decoding,
-    autocast_dtype=None, progress: bool = False,
-) -> list[str]:
-    """Translations of ``sources`` in their order; ``autocast_dtype`` (e.g. ``torch.bfloat16``) on CUDA only."""
-    import torch
-    from tqdm.auto import tqdm
-    from transformers import GenerationConfig
+    def translate(self, sources: Sequence[str], src_lang: str, tgt_lang: str, name: str = BASE_NAME,
+                  adapter: AdapterFiles | None = None, progress: bool = False) -> list[str]:
+        """Translations of ``sources`` in order, by the model ``name`` (``adapter`` brings its files if new)."""
+        import torch
+        from tqdm.auto import tqdm
 
-    tgt_id = tokenizer.convert_tokens_to_ids(tgt_lang)
-    config = GenerationConfig(
-        decoder_start_token_id=model.config.decoder_start_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        forced_bos_token_id=tgt_id,
-        num_beams=decoding.num_beams,
-        max_new_tokens=decoding.max_new_tokens,
-        do_sample=False,
-    )
-    device = next(model.parameters()).device
-    # Setting the attribute re-templates the tokenizer ([src_lang] ... </s>); a src_lang= keyword is ignored in v5.
-    tokenizer.src_lang = src_lang
-    # Longest first, batched by similar length: little padding, and an out-of-memory error shows up at once.
-    order = sorted(range(len(sources)), key=lambda i: -len(sources[i]))
-    outputs: list[str] = [""] * len(sources)
-    autocast = (
-        torch.autocast(device.type, dtype=autocast_dtype)
-        if autocast_dtype is not None and device.type == "cuda" else contextlib.nullcontext()
-    )
-    was_training = model.training
-    model.eval()
-    try:
-        batches = range(0, len(order), decoding.batch_size)
-        for start in tqdm(batches, desc="translating", disable=not progress, leave=False):
-            chunk = order[start:start + decoding.batch_size]
-            batch = tokenizer([sources[i] for i in chunk], return_tensors="pt", padding=True, truncation=True,
-                              max_length=MAX_SOURCE_TOKENS).to(device)
-            with torch.inference_mode(), autocast:
-                generated = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                           generation_config=config)
-            for i, text in zip(chunk, tokenizer.batch_decode(generated, skip_special_tokens=True)):
-                outputs[i] = text.strip()
-    finally:
-        model.train(was_training)
-    return outputs
+        adapters = (adapter,) if adapter else ()
 
+        def run(ids, names):
+            return self.slot.generate(ids, names, tgt_lang, self.decoding, adapters)
 
-def score(
-    model, tokenizer, pairs, src_lang: str, tgt_lang: str, decoding: Decoding, base: bool = False,
-    autocast_dtype=None, progress: bool = False,
-) -> tuple[Scores, list[str]]:
-    """Corpus BLEU and chrF++ of ``model`` on ``pairs`` (a dataset with source/target columns), and its outputs.
+        model = self.slot.base.model
+        device = torch.device(self.slot.base.device)
+        autocast = (torch.autocast(device.type, dtype=self.autocast_dtype)
+                    if self.autocast_dtype is not None and device.type == "cuda" else contextlib.nullcontext())
+        bar = tqdm(desc="translating", unit="rows", disable=not progress, leave=False)
 
-    ``base=True`` scores a PEFT model with its adapter switched off, i.e. the base model.
-    """
-    sources, references = list(pairs[SOURCE]), list(pairs[TARGET])
-    switch_off = model.disable_adapter() if base and hasattr(model, "disable_adapter") else contextlib.nullcontext()
-    with switch_off:
-        hypotheses = translate(model, tokenizer, sources, src_lang, tgt_lang, decoding, autocast_dtype, progress)
-    scores = corpus_scores(hypotheses, references)
-    logger.info("%s: BLEU %.2f, chrF++ %.2f on %d sentences", "base" if base else "model", scores.bleu, scores.chrf,
-                scores.sentences)
-    return scores, hypotheses
+        def advance(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        was_training = model.training
+        model.eval()
+        try:
+            with autocast:
+                texts = [self.pipeline.segment(source) for source in sources]
+                outputs = self.pipeline.translate(texts, src_lang, [name], run, advance)[0]
+        finally:
+            bar.close()
+            self.slot.base.model.train(was_training)
+        return [output.text for output in outputs]
+
+    def score(self, pairs, src_lang: str, tgt_lang: str, name: str = BASE_NAME, adapter: AdapterFiles | None = None,
+              progress: bool = False) -> tuple[Scores, list[str]]:
+        """Corpus BLEU and chrF++ of model ``name`` on ``pairs`` (a dataset with source/target columns), and its
+        translations."""
+        hypotheses = self.translate(list(pairs[SOURCE]), src_lang, tgt_lang, name, adapter, progress)
+        scores = corpus_scores(hypotheses, list(pairs[TARGET]))
+        logger.info("%s: BLEU %.2f, chrF++ %.2f on %d sentences", "base" if name == BASE_NAME else name,
+                    scores.bleu, scores.chrf, scores.sentences)
+        return scores, hypotheses
 
 
-def scores_table(base: Scores, lora: Scores | None) -> str:
+def scores_text(base: Scores, lora: Scores | None) -> str:
     """A small plain-text table for the terminal: BLEU and chrF++ of the base model, the adapter and the change."""
     rows = [("base", f"{base.bleu:.2f}", f"{base.chrf:.2f}")]
     if lora is not None:

@@ -70,7 +70,8 @@ from nllb_space.lora import LoraSettings  # noqa: E402
 from train.data import (  # noqa: E402
     TABLE_SUFFIXES, DataError, clean_pairs, hold_out, load_hub_dataset, load_table, load_text_pair, overlap,
 )
-from train.evaluation import Decoding, score, scores_table  # noqa: E402
+from nllb_space.slot import Decoding  # noqa: E402
+from train.evaluation import Scorer, scores_text  # noqa: E402
 
 logger = logging.getLogger("train.run")
 
@@ -363,14 +364,14 @@ def train(config: TrainConfig, callbacks: Sequence = ()) -> int:
     say(f"LoRA r={lora.r} alpha={lora.alpha} on {', '.join(lora.targets)}: {trainable:,} trainable of {total:,} "
         f"parameters ({100 * trainable / total:.2f}%), {total - trainable:,} frozen")
 
-    decoding = Decoding(config.eval_beams, config.eval_max_new_tokens, config.eval_batch_size)
+    decoding = Decoding(config.eval_beams, config.eval_max_new_tokens)
     autocast = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(resolve_precision(config.precision))
     base_scores = None
     if main_process:  # generation is scored once, on the main process; the others wait at the barrier below
         model.to(args.device)
         say(f"Scoring the base model on {eval_name} ({len(eval_pairs)} pairs) ...")
-        base_scores, _ = score(model, tokenizer, eval_pairs, config.src_lang, config.tgt_lang, decoding, base=True,
-                               autocast_dtype=autocast, progress=True)
+        scorer = Scorer.around(model, tokenizer, decoding, config.eval_batch_size, autocast_dtype=autocast)
+        base_scores, _ = scorer.score(eval_pairs, config.src_lang, config.tgt_lang, progress=True)
     state.wait_for_everyone()
 
     trainer = Seq2SeqTrainer(
@@ -401,8 +402,8 @@ def train(config: TrainConfig, callbacks: Sequence = ()) -> int:
     saved = json.loads((out / "adapter_config.json").read_text(encoding="utf-8"))
     saved["base_model_name_or_path"] = base_id
     (out / "adapter_config.json").write_text(json.dumps(saved, indent=2, sort_keys=True), encoding="utf-8")
-    lora_scores, _ = score(model, tokenizer, eval_pairs, config.src_lang, config.tgt_lang, decoding,
-                           autocast_dtype=autocast, progress=True)
+    scorer = Scorer.around(model, tokenizer, decoding, config.eval_batch_size, autocast_dtype=autocast)
+    lora_scores, _ = scorer.score(eval_pairs, config.src_lang, config.tgt_lang, name="default", progress=True)
     history = tuple((log["step"], log["loss"]) for log in trainer.state.log_history if "loss" in log)
     training = {
         "train_pairs": len(train_set), "eval_pairs": len(eval_set), "steps": trainer.state.global_step,
@@ -423,7 +424,7 @@ def train(config: TrainConfig, callbacks: Sequence = ()) -> int:
     )
     (out / "metrics.json").write_text(report.to_json(), encoding="utf-8")
     write_card(report, out, None, None)
-    say(scores_table(base_scores, lora_scores))
+    say(scores_text(base_scores, lora_scores))
     say(f"Adapter, metrics.json and model card are in {out}")
     return push(config, out) if config.push_to_hub else 0
 
@@ -431,10 +432,12 @@ def train(config: TrainConfig, callbacks: Sequence = ()) -> int:
 def evaluate_only(config: TrainConfig) -> int:
     """Score the base model, and ``--adapter`` if given, on the evaluation data; write metrics.json."""
     import torch
-    from peft import PeftModel
 
     from nllb_space.adapter_check import inspect_adapter
+    from nllb_space.adapters import adapter_name
     from nllb_space.lora import linear_shapes
+    from nllb_space.slot import AdapterFiles
+    from nllb_space.vocab import scripts_for
 
     out = Path(config.output_dir)
     check_output_dir(config, out, ("metrics.json",))
@@ -444,21 +447,14 @@ def evaluate_only(config: TrainConfig) -> int:
     # int8 kernels run on the CPU only.
     device = "cuda" if torch.cuda.is_available() and config.eval_dtype == "float32" else "cpu"
     autocast = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(resolve_precision(config.precision))
-    decoding = Decoding(config.eval_beams, config.eval_max_new_tokens, config.eval_batch_size)
-    model.to(device)
-    if config.restrict_vocab:
-        from nllb_space.vocab import RestrictedHead, kept_vocabulary
-
-        kept = kept_vocabulary(tokenizer, config.tgt_lang, model.lm_head.out_features)
-        if kept is None:
-            raise ConfigError(f"--restrict-vocab: the script of {config.tgt_lang} is unknown, nothing to cut.")
-        print(f"Output layer cut to {len(kept.ids):,} of {kept.total:,} tokens (scripts {', '.join(kept.scripts)})")
-        model.lm_head = RestrictedHead(model.lm_head, kept)
-    base_scores, _ = score(model, tokenizer, eval_pairs, config.src_lang, config.tgt_lang, decoding,
-                           autocast_dtype=autocast, progress=True)
+    if config.restrict_vocab and scripts_for(config.tgt_lang) is None:
+        raise ConfigError(f"--restrict-vocab: the script of {config.tgt_lang} is unknown, nothing to cut.")
+    scorer = Scorer.around(model.to(device), tokenizer, Decoding(config.eval_beams, config.eval_max_new_tokens),
+                           config.eval_batch_size, config.restrict_vocab, autocast)
+    base_scores, _ = scorer.score(eval_pairs, config.src_lang, config.tgt_lang, progress=True)
     lora_scores, lora, training = None, None, {}
     if config.adapter:
-        folder, label = fetch_adapter(config.adapter, config.revision)
+        folder, label, sha = fetch_adapter(config.adapter, config.revision)
         plan = inspect_adapter(folder, linear_shapes(model), config.base_model)
         for warning in plan.warnings:
             print(f"Note: {warning}")
@@ -466,18 +462,18 @@ def evaluate_only(config: TrainConfig) -> int:
                             dropout=float(json.loads((Path(folder) / "adapter_config.json").read_text())
                                           .get("lora_dropout") or 0.0),
                             targets=plan.projections)
-        model = PeftModel.from_pretrained(model, folder).to(device)
-        lora_scores, _ = score(model, tokenizer, eval_pairs, config.src_lang, config.tgt_lang, decoding,
-                               autocast_dtype=autocast, progress=True)
+        # Attached as the app attaches it: a config built from the tensors, under the app's name for the commit.
+        files = AdapterFiles(adapter_name(config.adapter, sha), str(folder), plan)
+        lora_scores, _ = scorer.score(eval_pairs, config.src_lang, config.tgt_lang, files.name, files, progress=True)
         training = {"adapter": label}
     report = RunReport(
         base_model=base_name(config) or UNNAMED_BASE, src_lang=config.src_lang, tgt_lang=config.tgt_lang,
-        eval_set=eval_name, num_beams=decoding.num_beams, max_new_tokens=decoding.max_new_tokens, base=base_scores,
-        lora=lora_scores, lora_settings=lora, training=training, license=config.license,
+        eval_set=eval_name, num_beams=scorer.decoding.num_beams, max_new_tokens=scorer.decoding.max_new_tokens,
+        base=base_scores, lora=lora_scores, lora_settings=lora, training=training, license=config.license,
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(report.to_json(), encoding="utf-8")
-    print(scores_table(base_scores, lora_scores))
+    print(scores_text(base_scores, lora_scores))
     print(f"Scores written to {out / 'metrics.json'}")
     return 0
 
@@ -744,12 +740,18 @@ def check_language_tags(example, tokenizer, src_lang: str, tgt_lang: str) -> Non
         )
 
 
-def fetch_adapter(adapter: str, revision: str | None) -> tuple[Path, str]:
-    """A local adapter folder, or the Hub revision resolved to its commit and downloaded; plus a label."""
-    if Path(adapter).expanduser().is_dir():
-        return Path(adapter).expanduser(), adapter
-    sha = hub.resolve_revision(adapter, revision or hub.DEFAULT_BRANCH)
-    return hub.download_adapter(adapter, sha), f"{adapter}@{revision or hub.DEFAULT_BRANCH} ({sha[:7]})"
+def fetch_adapter(adapter: str, revision: str | None) -> tuple[Path, str, str]:
+    """A local adapter folder, or the Hub revision resolved to its commit and downloaded; a label; the commit (a
+    digest of the files for a folder, as the app keys it)."""
+    from nllb_space.adapters import local_digest
+    from nllb_space.choice import local_folder, spec_of
+
+    folder = local_folder(adapter)
+    if folder:
+        return folder, adapter, local_digest(folder)
+    revision = revision or hub.DEFAULT_BRANCH
+    sha = hub.resolve_revision(adapter, revision)
+    return hub.download_adapter(adapter, sha), f"{spec_of(adapter, revision)} ({sha[:7]})", sha
 
 
 def write_card(report: RunReport, out: Path, repo_id: str | None, revision: str | None) -> None:
