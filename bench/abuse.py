@@ -32,7 +32,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # `python bench/abuse.py` from the repository root
     sys.path.insert(0, str(REPO_ROOT))
 
-from bench.load import Request, percentile, serve_alone  # noqa: E402
+from bench.load import Request, serve_alone  # noqa: E402
+from bench.load_report import percentile  # noqa: E402
 from nllb_space.segment import split_text  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-    from bench.run import FLORES_SPA, BenchConfig, generated_sentences, prepare_weights, serving_folder
+    from bench.inputs import FLORES_SPA, BenchConfig, generated_sentences, prepare_weights, serving_folder
     from nllb_space.engine import Engine
     from nllb_space.handlers import Handlers
     from nllb_space.settings import Settings

@@ -10,7 +10,8 @@ about to need again. (If the tag were ``main``'s commit, the cache would hold al
 and switching would never evict anything.)
 
 :func:`run_scenario` only needs the server's URL; the report it returns holds the timings the benchmark turns into
-ratios (:meth:`LoadReport.headline`), and the errors and mismatches the test asserts are empty.
+ratios (:meth:`LoadReport.headline`), and the errors and mismatches the test asserts are empty. ``LoadReport`` and
+the arithmetic from raw latencies to it are in ``bench/load_report.py``; this file defines and runs the scenario.
 
 Nothing here imports gradio, gradio_client or huggingface_hub at module level: ``huggingface_hub`` reads
 ``HF_ENDPOINT`` once at import, and the benchmark's child process must point it at its Hub emulator first.
@@ -20,13 +21,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import statistics
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bench.load_report import LoadReport, build_report
 
 SENTENCES = ("Hola, ¿cómo estás?", "El gato duerme en el sofá.", "Mañana vamos a la playa.", "Gracias por tu ayuda.")
 """Default Spanish inputs of the mix (the benchmark passes its own FLORES sentences)."""
@@ -177,79 +178,10 @@ class AdapterEvents(logging.Handler):
         logger.setLevel(self._saved_level)
 
 
-@dataclass
-class LoadReport:
-    """What one run of the scenario measured. Seconds are wall-clock, seen by the clients (HTTP + queue + model)."""
-
-    clients: int
-    requests: int
-    """Requests the clients were to send under load."""
-    completed: int
-    """Of those, answered without error."""
-    wall_s: float
-    """From the moment every client (and the switcher) was released until the last client had its last answer."""
-    requests_per_second: float
-    """``completed / wall_s``: the clients' requests only."""
-    p50_s: float
-    """Median latency of the clients' completed requests under load (the switcher's are left out)."""
-    p95_s: float
-    """95th percentile (nearest rank) of the same latencies."""
-    latencies_s: list[float]
-    """Every completed client request's latency under load, in completion order."""
-    alone_s: dict[str, float]
-    """Latency of each distinct request (mix and switcher) served alone, warm, keyed by :attr:`Request.label`."""
-    alone_median_s: float
-    """Median of the alone latencies over the mix, each request counted as often as the mix sends it."""
-    models: list[str]
-    """What the mix asked for: base and two revisions."""
-    switcher_requests: int
-    """The switcher's requests answered while the clients were running (kept out of p50/p95; in the efficiency)."""
-    switcher_revisions: list[str]
-    errors: list[str] = field(default_factory=list)
-    """Failed requests (clients' and switcher's), and clients that never finished."""
-    mismatches: list[str] = field(default_factory=list)
-    """Requests whose answer differed from the same request served alone (or whose two alone answers differed)."""
-    adapter_loads: int | None = None
-    """Adapters the engine attached during the concurrent phase; ``None`` when the server runs in another process."""
-    evictions: int | None = None
-    """Adapters the engine evicted during the concurrent phase; ``None`` likewise."""
-    load_efficiency: float = math.nan
-    """Sum of the alone latencies of every request completed under load (clients' and switcher's) / ``wall_s``.
-
-    1.0 means the model was busy the whole time with nothing lost to queueing, switching or evictions: the app
-    runs model work one request at a time, so that is the most it can do. Below 1.0 is overhead. Slightly above
-    1.0 is possible when per-request HTTP and queue overhead of one request overlaps another's model work (which
-    the alone latency counts in full); that only shows on the tiny model, where the model's share is small.
-    """
-    p50_over_alone: float = math.nan
-    """``p50_s / alone_median_s``: how much waiting in the queue adds to a typical request."""
-    p95_over_alone: float = math.nan
-    """``p95_s / alone_median_s``: the same for the slow tail."""
-
-    def headline(self) -> dict[str, float | int]:
-        """The benchmark's top-level ``load_*`` keys."""
-        return {
-            "load_efficiency": round(self.load_efficiency, 3),
-            "load_p50_over_alone": round(self.p50_over_alone, 3),
-            "load_p95_over_alone": round(self.p95_over_alone, 3),
-            "load_requests_per_second": round(self.requests_per_second, 3),
-            "load_mismatches": len(self.mismatches),
-            "load_errors": len(self.errors),
-        }
-
-
 def _brief(value: object, limit: int = 160) -> str:
     """``repr`` cut short: an attention answer holds a whole heatmap."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (``q`` in 0..1): an actual observed latency, never an interpolation."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 @dataclass
@@ -303,7 +235,7 @@ def run_scenario(url: str, scenario: LoadScenario, events: AdapterEvents | None 
     served = serve_alone(url, mix + cycle)
     expected, alone, errors, mismatches = served.answers, served.seconds, served.errors, served.mismatches
     if errors:  # without every alone answer there is nothing to compare with
-        return _report(scenario, mix, alone, [], [], 0.0, 0, errors, mismatches, None)
+        return build_report(scenario, mix, alone, [], [], 0.0, 0, errors, mismatches, None)
 
     lock = threading.Lock()
     latencies: list[float] = []
@@ -375,36 +307,5 @@ def run_scenario(url: str, scenario: LoadScenario, events: AdapterEvents | None 
         # when they finished is checked above but not counted.
         within = [request for at, request in switched if at <= finished]
         counted = (events.loads - loads_before, events.evictions - evictions_before) if events else None
-        return _report(scenario, mix, alone, list(latencies), done + within, finished - started, len(within),
-                       errors, mismatches, counted)
-
-
-def _report(scenario: LoadScenario, mix: list[Request], alone: dict[Request, float], latencies: list[float],
-            completed: list[Request], wall_s: float, switcher_requests: int, errors: list[str],
-            mismatches: list[str], events: tuple[int, int] | None) -> LoadReport:
-    alone_mix = [alone[r] for r in mix if r in alone]
-    alone_median = statistics.median(alone_mix) if alone_mix else math.nan
-    p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
-    busy = sum(alone[r] for r in completed)
-    return LoadReport(
-        clients=scenario.clients,
-        requests=len(mix),
-        completed=len(latencies),
-        wall_s=round(wall_s, 3),
-        requests_per_second=len(latencies) / wall_s if wall_s > 0 else math.nan,
-        p50_s=round(p50, 4),
-        p95_s=round(p95, 4),
-        latencies_s=[round(s, 4) for s in latencies],
-        alone_s={r.label: round(s, 4) for r, s in alone.items()},
-        alone_median_s=round(alone_median, 4),
-        models=list(scenario.models),
-        switcher_requests=switcher_requests,
-        switcher_revisions=list(scenario.switch_models),
-        errors=errors,
-        mismatches=mismatches,
-        adapter_loads=events[0] if events else None,
-        evictions=events[1] if events else None,
-        load_efficiency=busy / wall_s if wall_s > 0 else math.nan,
-        p50_over_alone=p50 / alone_median,
-        p95_over_alone=p95 / alone_median,
-    )
+        return build_report(scenario, mix, alone, list(latencies), done + within, finished - started, len(within),
+                            errors, mismatches, counted)
