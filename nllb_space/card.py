@@ -132,7 +132,7 @@ def commit_summary(report: RunReport) -> str:
     )
 
 
-def scores_table(report: RunReport) -> str:
+def scores_markdown(report: RunReport) -> str:
     """A Markdown table of BLEU and chrF++ for the base model and the adapter (and the difference)."""
     rows = [("base model", report.base.bleu, report.base.chrf)]
     if report.lora is not None:
@@ -222,7 +222,7 @@ def _body(report: RunReport, repo_id: str | None, revision: str | None, model_na
         f"Measured on **{report.eval_set}** ({report.base.sentences} sentences) with {decoding}, at most "
         f"{report.max_new_tokens} new tokens, the same for both models:",
         "",
-        scores_table(report),
+        scores_markdown(report),
         "",
         f"sacreBLEU signatures: BLEU `{report.base.bleu_signature}`, chrF++ `{report.base.chrf_signature}`.",
         "",

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from nllb_space.card import (
-    RunReport, commit_summary, hub_language_code, render_card, scores_table, validate_card,
+    RunReport, commit_summary, hub_language_code, render_card, scores_markdown, validate_card,
 )
 from nllb_space.languages import LANGUAGES
 from nllb_space.lora import LoraSettings
@@ -104,7 +104,7 @@ def test_commit_summary_and_table_carry_both_scores():
     summary = commit_summary(report())
     assert summary == ("LoRA r=16 spa_Latn->ita_Latn: BLEU 23.8 (base 20.5), chrF++ 52.5 (base 50.2) "
                        "on dev.spa_Latn / dev.ita_Latn")
-    assert scores_table(report()).splitlines()[0] == "| model | BLEU | chrF++ |"
+    assert scores_markdown(report()).splitlines()[0] == "| model | BLEU | chrF++ |"
 
 
 def test_invalid_metadata_is_rejected():

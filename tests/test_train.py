@@ -166,11 +166,10 @@ def test_tokenization_puts_language_tags_where_nllb_expects_them(tiny_model_dir)
     from transformers import AutoTokenizer
 
     from train.data import _dataset
-    from train.run import TrainConfig, check_language_tags, tokenize
+    from train.steps import check_language_tags, tokenize
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    config = TrainConfig(train_file="x.tsv", src_lang="fra_Latn", tgt_lang="deu_Latn")
-    example = tokenize(_dataset(["Hola."], ["Ciao."]), tokenizer, config)[0]
+    example = tokenize(_dataset(["Hola."], ["Ciao."]), tokenizer, "fra_Latn", "deu_Latn", max_length=32)[0]
     tokens = tokenizer.convert_ids_to_tokens(example["input_ids"])
     labels = tokenizer.convert_ids_to_tokens(example["labels"])
     assert (tokens[0], tokens[-1], labels[0], labels[-1]) == ("fra_Latn", "</s>", "deu_Latn", "</s>")

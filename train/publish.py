@@ -1,0 +1,62 @@
+"""Publishing a run: the model card, and one commit on a branch of the Hub repo, tagged.
+
+Only the adapter, ``metrics.json`` and the card are pushed (never ``checkpoints/``, which hold optimizer states).
+A failed push keeps everything in the output folder and prints the command that retries just the push.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from nllb_space import hub
+from nllb_space.card import RunReport, commit_summary, render_card, scores_markdown, validate_card
+from train.config import PushArguments
+from train.data import DataError
+from train.steps import PUSHED_FILES
+
+
+def write_card(report: RunReport, out: Path, repo_id: str | None, revision: str | None) -> None:
+    card = render_card(report, repo_id, revision)
+    validate_card(card)  # a card the Hub would reject must fail here, not after a long run at push time
+    (out / "README.md").write_text(card, encoding="utf-8")
+
+
+def retry_command(push: PushArguments, out: Path) -> str:
+    """The command that retries just the push of ``out``."""
+    return (f"python train/run.py --push-only --output-dir {out} --hub-repo {push.hub_repo}"
+            + (f" --hub-branch {push.hub_branch}" if push.hub_branch else "")
+            + (f" --hub-tag {push.hub_tag}" if push.hub_tag else "") + (" --private" if push.private else ""))
+
+
+def push(push: PushArguments, out: Path) -> int:
+    """Push the adapter in ``out`` as one commit (card re-rendered for the target); 1 if the push fails."""
+    missing = [name for name in PUSHED_FILES if name != "README.md" and not (out / name).is_file()]
+    if missing:
+        raise DataError(f"Nothing to push: {out} lacks {', '.join(missing)}. Train into it first.")
+    try:
+        report = RunReport.from_json((out / "metrics.json").read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise DataError(f"{out / 'metrics.json'} is {error}") from None
+    branch = push.hub_branch or hub.DEFAULT_BRANCH
+    write_card(report, out, push.hub_repo, push.hub_tag or branch)
+    with tempfile.TemporaryDirectory(prefix="nllb-push-") as staging:
+        for name in PUSHED_FILES:  # only these: checkpoints/ must never reach the Hub
+            shutil.copy2(out / name, Path(staging) / name)
+        try:
+            pushed = hub.push_folder(
+                Path(staging), push.hub_repo, branch=branch, tag=push.hub_tag, private=push.private,
+                commit_message=commit_summary(report),
+                commit_description=(f"Trained with nllb-space train/run.py.\n\n{scores_markdown(report)}\n\n"
+                                    f"Evaluated on {report.eval_set}."),
+            )
+        except hub.HubError as error:
+            print(f"run.py: push failed: {error}\nThe adapter, metrics.json and README.md are still in {out}. "
+                  f"Retry just the push with:\n  {retry_command(push, out)}", file=sys.stderr)
+            return 1
+    print(f"Pushed to {pushed.repo_id} (branch {pushed.branch}{', tag ' + pushed.tag if pushed.tag else ''}): "
+          f"commit {pushed.sha}\n{pushed.url}")
+    print(f"NLLB_ADAPTER_REPO={pushed.repo_id} NLLB_ADAPTER_REVISION={pushed.tag or pushed.sha}")
+    return 0

@@ -1,0 +1,194 @@
+"""The steps of a run that ``run.py`` strings together: the output folder, the model, the pairs, the tokens.
+
+Each takes the run's :class:`~train.config.RunConfig` (or the part it needs) and raises ``ConfigError`` or
+``DataError`` with a message naming the flag or the file, before anything slow starts.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Sequence
+
+from nllb_space import hub
+from nllb_space.choice import local_folder, spec_of
+from train.config import ConfigError, DataArguments, ModelArguments, RunConfig, flag
+from train.data import DataError, clean_pairs, hold_out, load_hub_dataset, load_table, load_text_pair, overlap
+
+PUSHED_FILES = ("adapter_config.json", "adapter_model.safetensors", "README.md", "metrics.json")
+"""What a push uploads from the output directory (never checkpoints/, which hold optimizer states)."""
+RUN_OUTPUTS = (*PUSHED_FILES, "checkpoints")
+"""What --overwrite deletes from the output directory before training; anything else there is left alone."""
+UNNAMED_BASE = "an NLLB-200 checkpoint"
+"""What the card calls a base whose Hub id is not known (never its local path)."""
+
+
+def check_output_dir(config: RunConfig, out: Path, ours: Sequence[str]) -> None:
+    """Refuse to mix a new run into a non-empty ``out`` unless --overwrite (or --resume-from-checkpoint)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--output-dir {out} is a file, not a folder.")
+    present = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if config.scoring.eval_only:
+        present = [name for name in present if name in ours]  # eval-only writes metrics.json and nothing else
+    if present and not (config.training.overwrite or config.training.resume_from_checkpoint):
+        raise ConfigError(f"--output-dir {out} is not empty (it holds {', '.join(present[:5])}"
+                          f"{' ...' if len(present) > 5 else ''}): pass --overwrite to replace that run, "
+                          "--resume-from-checkpoint last to continue it, or choose another --output-dir.")
+
+
+def clear_outputs(out: Path, ours: Sequence[str]) -> None:
+    """Delete a previous run's files (only ours), so stale checkpoints can't be resumed or pushed by mistake."""
+    for name in ours:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def find_checkpoint(wanted: str | None, out: Path) -> str | None:
+    """The checkpoint --resume-from-checkpoint names (``last``: the newest under out/checkpoints)."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if not wanted:
+        return None
+    if wanted == "last":
+        folder = out / "checkpoints"
+        last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+        if last is None:
+            raise ConfigError(f"--resume-from-checkpoint last: there is no checkpoint in {folder}.")
+        return last
+    if not Path(wanted).is_dir():
+        raise ConfigError(f"--resume-from-checkpoint {wanted}: no such checkpoint folder.")
+    return wanted
+
+
+def base_name(model: ModelArguments) -> str | None:
+    """The Hub id recorded as the adapter's base (card, adapter_config.json): ``--base-model-name``, the Hub id
+    given as ``--base-model``, or the one a local copy tells (said so on the console). A local path never goes into
+    what is pushed: when the id cannot be told, none is recorded."""
+    if model.base_model_name:
+        return model.base_model_name
+    folder = local_folder(model.base_model)
+    if folder is None:
+        return model.base_model
+    from nllb_space.model_loading import hub_id_of
+
+    inferred = hub_id_of(folder)
+    if inferred:
+        print(f"Recording the base model as {inferred} (told by the folder {model.base_model}); "
+              "--base-model-name sets it.")
+    else:
+        print(f"The Hub id of the local base model {model.base_model} cannot be told from the folder, so the card "
+              "and adapter_config.json name none: pass --base-model-name (e.g. facebook/nllb-200-distilled-600M).")
+    return inferred
+
+
+def load_model(model: ModelArguments, dtype: str = "float32"):
+    """The base model on the CPU (Trainer moves it; mixed precision keeps fp32 master weights) + tokenizer, loaded
+    the app's way (model_loading.py). ``dtype="int8"`` is what the app serves on a CPU."""
+    from nllb_space.model_loading import load_base
+    from nllb_space.settings import Settings
+
+    loaded = load_base(Settings(base_model=model.base_model, base_revision=model.base_revision, device="cpu",
+                                dtype=dtype))
+    tokenizer = loaded.tokenizer
+    for name in ("src_lang", "tgt_lang"):
+        code = getattr(model, name)
+        if tokenizer.convert_tokens_to_ids(code) == tokenizer.unk_token_id:
+            raise ConfigError(f"{flag(name)} {code}: the tokenizer of {model.base_model} has no such language.")
+    return loaded.model, tokenizer
+
+
+def disable_layerdrop(model) -> None:
+    """Turn off M2M100's LayerDrop (random skipping of whole layers while training; 0.05 in its default config).
+
+    With LoRA it does harm: a step that skips every layer holding LoRA weights has no gradient at all (backward
+    fails), and under DDP any skipped layer leaves LoRA weights without a gradient, which the reducer rejects.
+    """
+    for module in model.modules():
+        if getattr(module, "layerdrop", 0.0):
+            module.layerdrop = 0.0
+    model.config.encoder_layerdrop = model.config.decoder_layerdrop = 0.0
+
+
+def load_pairs(config: RunConfig, lengths):
+    """(train pairs or None, eval pairs, eval set name, clean-up reports) as the data flags say."""
+    data, src, tgt = config.data, config.model.src_lang, config.model.tgt_lang
+    columns = (data.source_column, data.target_column)
+    train, reports = None, []
+    if not config.scoring.eval_only:
+        if data.dataset:
+            raw = load_hub_dataset(data.dataset, data.dataset_config, data.split, src, tgt, *columns)
+        elif data.train_file:
+            raw = load_table(data.train_file, src, tgt, *columns)
+        else:
+            raw = load_text_pair(data.source_file, data.target_file)
+        train, report = clean_pairs(raw, "train", lengths, data.max_length, data.max_length_ratio)
+        reports.append(report)
+        if len(train) == 0:
+            raise DataError(f"No training pairs are left after clean-up ({report.summary()}).")
+    raw_eval, eval_name = _eval_source(data, src, tgt, columns)
+    if raw_eval is None:
+        train, raw_eval = hold_out(train, data.eval_share, data.max_eval_pairs, config.training.seed)
+    # Evaluation data is a benchmark: only pairs with an empty side (which cannot be scored) are dropped.
+    evaluation, report = clean_pairs(raw_eval, "eval", dedupe=False)
+    reports.append(report)
+    if len(evaluation) == 0:
+        raise DataError(f"The evaluation data is empty after clean-up ({report.summary()}).")
+    if train is not None and (shared := overlap(train, evaluation)):
+        import logging
+
+        logging.getLogger("train.run").warning(
+            "%d of %d evaluation sources also occur in the training data: their scores flatter the adapter.",
+            shared, len(evaluation))
+    return train, evaluation, eval_name, reports
+
+
+def _eval_source(data: DataArguments, src: str, tgt: str, columns):
+    """The evaluation pairs the flags name and what to call them; ``(None, ...)``: hold some training pairs out."""
+    if data.eval_file:
+        return load_table(data.eval_file, src, tgt, *columns), Path(data.eval_file).name
+    if data.eval_source_file:
+        return (load_text_pair(data.eval_source_file, data.eval_target_file),
+                f"{Path(data.eval_source_file).name} / {Path(data.eval_target_file).name}")
+    if data.eval_split:
+        return (load_hub_dataset(data.dataset, data.dataset_config, data.eval_split, src, tgt, *columns),
+                f"{data.dataset} ({data.eval_split})")
+    return None, "pairs held out of the training data"
+
+
+def tokenize(pairs, tokenizer, src_lang: str, tgt_lang: str, max_length: int):
+    """``input_ids`` = [src_lang] tokens </s>, ``labels`` = [tgt_lang] tokens </s> (NLLB's training layout)."""
+    # The attributes re-template the tokenizer; tokenizer(..., src_lang=...) would be silently ignored in v5.
+    tokenizer.src_lang, tokenizer.tgt_lang = src_lang, tgt_lang
+
+    def encode(batch):
+        return tokenizer(batch["source"], text_target=batch["target"], max_length=max_length, truncation=True)
+
+    return pairs.map(encode, batched=True, remove_columns=pairs.column_names, desc="tokenizing")
+
+
+def check_language_tags(example, tokenizer, src_lang: str, tgt_lang: str) -> None:
+    """Fail before training if the tokenizer did not put the language tags where NLLB expects them."""
+    ids, labels, eos = example["input_ids"], example["labels"], tokenizer.eos_token_id
+    src_id, tgt_id = tokenizer.convert_tokens_to_ids(src_lang), tokenizer.convert_tokens_to_ids(tgt_lang)
+    if (ids[0], ids[-1], labels[0], labels[-1]) != (src_id, eos, tgt_id, eos):
+        raise RuntimeError(
+            f"Tokenized pair does not have NLLB's layout: source starts {tokenizer.convert_ids_to_tokens(ids[:2])}, "
+            f"labels start {tokenizer.convert_ids_to_tokens(labels[:2])}; expected [{src_lang}, ...] ... </s> and "
+            f"[{tgt_lang}, ...] ... </s>."
+        )
+
+
+def fetch_adapter(adapter: str, revision: str | None) -> tuple[Path, str, str]:
+    """A local adapter folder, or the Hub revision resolved to its commit and downloaded; a label; the commit (a
+    digest of the files for a folder, as the app keys it)."""
+    from nllb_space.adapters import local_digest
+
+    folder = local_folder(adapter)
+    if folder:
+        return folder, adapter, local_digest(folder)
+    revision = revision or hub.DEFAULT_BRANCH
+    sha = hub.resolve_revision(adapter, revision)
+    return hub.download_adapter(adapter, sha), f"{spec_of(adapter, revision)} ({sha[:7]})", sha
