@@ -137,9 +137,9 @@ def answer(endpoint: str, result: Any) -> object:
         return result
     if endpoint == "/compare":
         return tuple(result[:2])
-    translation, plot = result
+    translation, plot, _, data = result
     figure = json.loads(plot["plot"])
-    return translation, json.dumps(figure["data"][0]["z"], sort_keys=True)
+    return translation, json.dumps(figure["data"][0]["z"], sort_keys=True), json.dumps(data, sort_keys=True)
 
 
 class AdapterEvents(logging.Handler):

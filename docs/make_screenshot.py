@@ -5,7 +5,8 @@ a small NLLB-shaped model (same architecture and tokenizer layout, ~1M parameter
 50 Spanish-Italian pairs of ``nllb_space/testing/pairs.py``, and a LoRA adapter trained on a few reworded targets, pushed to
 the tests' loopback Hub emulator as ``demo/toy-nllb-spa-ita-lora``. The page, the engine and the adapter-by-revision
 path are the real ones; only the weights are a toy. Writes ``docs/screenshot.png`` (the Compare tab, shown in the
-README), ``docs/translate.png`` and ``docs/attention.png``.
+README), and each view (translate, compare, attention, lora) at desktop and phone width as
+``docs/<view>-<desktop|phone>.png``, plus the Spanish interface as ``docs/spanish-desktop.png``.
 """
 
 from __future__ import annotations
@@ -122,37 +123,78 @@ def serve(port: int) -> subprocess.Popen:
     raise SystemExit("app.py did not answer")
 
 
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+"""The widths every view is shot at: a laptop, and a phone (the page should read there too)."""
+
+
+def open_tab(page, name: str) -> None:
+    """Click the tab ``name``; on a phone the tabs that do not fit sit in Gradio's overflow menu ("⋯")."""
+    tab = page.get_by_role("tab", name=name)
+    if not tab.first.is_visible():
+        page.locator(".overflow-menu button").first.click()
+        tab = page.locator(".overflow-dropdown button", has_text=name)
+    tab.first.click()
+
+
+def shoot_views(page, width: str) -> None:
+    """Every tab's view, filled in, at one viewport: docs/<view>-<width>.png."""
+    def save(view: str) -> None:
+        page.mouse.move(0, 0)  # no hover highlight on a button
+        page.wait_for_timeout(400)
+        page.screenshot(path=str(ROOT / "docs" / f"{view}-{width}.png"), full_page=True)
+
+    page.fill("#translate-input textarea", TEXT)
+    page.click("#translate-button")
+    page.wait_for_selector("#translate-info >> text=Translated by")
+    save("translate")
+    open_tab(page, "Compare")
+    page.fill("#compare-input textarea", TEXT)
+    page.fill("#compare-reference textarea", "\n\n".join(
+        ["Ciao, come stai? Mi chiamo Ana e vivo a Madrid.", "Domani andiamo al mare. Il gatto dorme sul divano.",
+         "Grazie per il tuo aiuto."]))
+    page.click("#compare-button")
+    page.wait_for_selector("#compare-diff >> text=only right")
+    save("compare")
+    open_tab(page, "Attention")
+    page.fill("#attention-input textarea", "Me llamo Ana y vivo en Madrid.")
+    page.click("#attention-button")
+    page.wait_for_selector("#attention-difference .xtick text")
+    page.wait_for_selector("#attention-heads .xtick text")
+    save("attention")
+    open_tab(page, "What LoRA changed")
+    page.click("#lora-update-button")
+    page.wait_for_selector("#lora-update-plot .xtick text")
+    page.fill("#lora-token-input textarea", "Gracias por tu ayuda.")
+    page.click("#lora-token-button")
+    page.wait_for_selector("#lora-token-plot .xtick text")
+    save("lora")
+
+
 def shoot(url: str) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=1)
-        page.goto(url)
-        page.wait_for_selector("#status >> text=Live adapter")
-        page.fill("#translate-input textarea", TEXT)
-        page.click("#translate-button")
-        page.wait_for_selector("#translate-info >> text=Translated by")
-        page.mouse.move(0, 0)  # no hover highlight on the button
-        page.screenshot(path=str(ROOT / "docs" / "translate.png"), full_page=True)
-
-        page.get_by_role("tab", name="Compare").click()
-        page.fill("#compare-input textarea", TEXT)
-        page.fill("#compare-reference textarea", "\n\n".join(
-            ["Ciao, come stai? Mi chiamo Ana e vivo a Madrid.", "Domani andiamo al mare. Il gatto dorme sul divano.",
-             "Grazie per il tuo aiuto."]))
-        page.click("#compare-button")
-        page.wait_for_selector("#compare-diff >> text=only right")
-        page.mouse.move(0, 0)
-        page.screenshot(path=str(ROOT / "docs" / "screenshot.png"), full_page=True)
-
-        page.get_by_role("tab", name="Attention").click()
-        page.fill("#attention-input textarea", "Me llamo Ana y vivo en Madrid.")
-        page.click("#attention-button")
-        page.wait_for_selector("#attention-difference .xtick text")
-        page.mouse.move(0, 0)
-        page.wait_for_timeout(500)
-        page.screenshot(path=str(ROOT / "docs" / "attention.png"), full_page=True)
+        for width, viewport in VIEWPORTS.items():
+            page = browser.new_page(viewport=viewport, device_scale_factor=1)
+            page.set_default_timeout(60_000)
+            page.goto(url)
+            page.wait_for_selector("#status >> text=Live adapter")
+            shoot_views(page, width)
+            if width == "desktop":
+                # The README's picture: the Compare tab.
+                open_tab(page, "Compare")
+                page.mouse.move(0, 0)
+                page.screenshot(path=str(ROOT / "docs" / "screenshot.png"), full_page=True)
+            page.close()
+        spanish = browser.new_page(viewport=VIEWPORTS["desktop"], locale="es-ES")
+        spanish.goto(url)
+        spanish.wait_for_selector("#status >> text=Live adapter")
+        spanish.get_by_role("tab", name="Qué cambió LoRA").click()
+        spanish.click("#lora-update-button")
+        spanish.wait_for_selector("#lora-update-plot .xtick text")
+        spanish.mouse.move(0, 0)
+        spanish.screenshot(path=str(ROOT / "docs" / "spanish-desktop.png"), full_page=True)
         browser.close()
 
 
@@ -168,7 +210,8 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=10)
-    print("wrote docs/screenshot.png (Compare), docs/translate.png, docs/attention.png")
+    print("wrote docs/screenshot.png (Compare), docs/<view>-desktop.png and docs/<view>-phone.png for translate, "
+          "compare, attention and lora, and docs/spanish-desktop.png")
 
 
 if __name__ == "__main__":

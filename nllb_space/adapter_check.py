@@ -26,7 +26,7 @@ from .lora import LinearShapes
 logger = logging.getLogger(__name__)
 
 # PEFT saves LoRA weights as "<module path>.lora_A.weight" / ".lora_B.weight" under this prefix.
-_LORA_KEY = re.compile(r"^(?:base_model\.model\.)?(?P<module>.+)\.lora_(?P<part>[AB])(?:\.[^.]+)?\.weight$")
+LORA_KEY = re.compile(r"^(?:base_model\.model\.)?(?P<module>.+)\.lora_(?P<part>[AB])(?:\.[^.]+)?\.weight$")
 MAX_TARGET_NAMES = 200
 """Longer ``target_modules`` lists are not matched name by name (the tensors decide the fit anyway)."""
 _PLAIN_INITS = (True, False, None, "gaussian")
@@ -165,7 +165,7 @@ def _read_tensors(weights: Path, shapes: LinearShapes, r: int) -> tuple[tuple[st
 
 def _check_tensor(key: str, shape: tuple[int, ...], shapes: LinearShapes, r: int) -> str:
     """The layer path ``key`` belongs to, if it is a LoRA weight that fits it."""
-    match = _LORA_KEY.match(key)
+    match = LORA_KEY.match(key)
     if match is None:
         raise AdapterError(
             f"The adapter's file holds {key}, which is not a LoRA weight (lora_A/lora_B); loading it would change "

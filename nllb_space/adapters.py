@@ -19,7 +19,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import hub
+from . import hub, hub_downloads
 from .choice import LOCAL_REVISION, local_folder
 from .errors import InputError
 from .hub_ids import is_commit_sha, is_repo_id, not_a_repo_id
@@ -87,7 +87,7 @@ class AdapterRegistry:
             raise InputError(not_a_repo_id(repo))
         revision = revision.strip() or "main"
         sha = self.resolve(repo, revision)
-        folder = hub.download_adapter(repo, sha, self.token_for(repo), max_bytes=self._max_bytes)
+        folder = hub_downloads.download_adapter(repo, sha, self.token_for(repo), max_bytes=self._max_bytes)
         return FetchedAdapter(repo=repo, revision=revision, sha=sha, folder=folder)
 
     def token_for(self, repo: str) -> str | bool | None:

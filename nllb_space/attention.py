@@ -12,6 +12,7 @@ which is what the model attended to while writing it).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Sequence
 
 import numpy as np
 
@@ -69,6 +70,69 @@ class AttentionMaps:
             self, encoder=self.encoder - other.encoder, decoder=self.decoder - other.decoder,
             cross=self.cross - other.cross,
         )
+
+
+@dataclass(frozen=True)
+class WordAlignment:
+    """How much each target word reads each source word (cross-attention, subword pieces merged into words).
+
+    A target word's row is the mean over its pieces of the rows that *predict* them; a source word's column sums
+    its pieces' columns. Language tags and ``</s>`` are left out, so a row sums to at most 1.
+    """
+
+    source_words: tuple[str, ...]
+    target_words: tuple[str, ...]
+    weights: np.ndarray
+    """``(target words, source words)``."""
+
+    def links(self, keep: float = 0.5, most: int = 2) -> list[tuple[int, int, float]]:
+        """``(target word, source word, weight)`` for each target word's most-read source words: at most ``most``,
+        each at least ``keep`` times that word's largest weight."""
+        found = []
+        for t, row in enumerate(self.weights):
+            if not len(row) or row.max() <= 0:
+                continue
+            for s in np.argsort(-row)[:most]:
+                if row[s] >= keep * row.max():
+                    found.append((t, int(s), float(row[s])))
+        return found
+
+    def to_json(self) -> dict:
+        return {"source_words": list(self.source_words), "target_words": list(self.target_words),
+                "weights": np.round(self.weights, 4).tolist(), "links": self.links()}
+
+
+def word_alignment(maps: "AttentionMaps", layer: int | None = None, head: int | None = None) -> WordAlignment:
+    """The :class:`WordAlignment` of one pair's cross-attention (mean over layers and heads where ``None``)."""
+    cross = reduce(maps.cross, layer=layer, head=head)
+    source_words, source_groups = _words(maps.source_tokens, range(len(maps.source_tokens)))
+    # Decoder input j is predicted by row j - 1.
+    target_words, target_groups = _words(maps.target_tokens, range(len(maps.target_tokens)))
+    weights = np.zeros((len(target_words), len(source_words)))
+    for t, pieces in enumerate(target_groups):
+        rows = cross[[j - 1 for j in pieces]]
+        for s, columns in enumerate(source_groups):
+            weights[t, s] = rows[:, columns].sum(axis=1).mean()
+    return WordAlignment(tuple(source_words), tuple(target_words), weights)
+
+
+def _words(tokens: Sequence[Token], positions) -> tuple[list[str], list[list[int]]]:
+    """Words and the token positions each is made of (a piece without a leading space continues the word)."""
+    words: list[str] = []
+    groups: list[list[int]] = []
+    previous_special = True
+    for position, token in zip(positions, tokens):
+        if token.special:
+            previous_special = True
+            continue
+        if token.text.startswith(" ") or previous_special or not words:
+            words.append(token.text.strip())
+            groups.append([position])
+        else:
+            words[-1] += token.text
+            groups[-1].append(position)
+        previous_special = False
+    return words, groups
 
 
 def reduce(weights: np.ndarray, layer: int | None = None, head: int | None = None) -> np.ndarray:

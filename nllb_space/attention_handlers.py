@@ -8,9 +8,28 @@ import gradio as gr
 
 from .formatting import code
 from .handler_inputs import MEAN, map_index, model_spec, user_errors
-from .plots import attention_figure
+from .attention import word_alignment
+from .plots import alignment_figure, attention_figure, head_grid_figure
 from .results import BASE, Translation
 from .view_store import AttentionView
+
+EXPLANATIONS = {
+    "cross": "**Cross-attention** is how the decoder reads the source. While predicting each target token (a row), "
+             "its query (Q) is compared with the key (K) of every encoder output (the columns), and it takes a "
+             "weighted mix of their values (V). A bright cell is the source token it looked at to write that word; "
+             "in a good translation the bright cells often follow the word alignment.",
+    "encoder": "**Encoder self-attention**: every source token (a row) looks at every source token (the columns), "
+               "in both directions, to build its meaning in context. Heads specialise (one reads the next token, "
+               "one the word a pronoun refers to); the mean over heads hides that, so pick single heads or read "
+               "the grid of heads below.",
+    "decoder": "**Decoder self-attention**: while predicting each token (a row), the decoder looks back at the "
+               "tokens it has already written (the columns). Grey cells are masked: the causal mask hides the "
+               "future, so a position only ever sees what comes before it, which is what lets the decoder write "
+               "one token at a time.",
+}
+"""Two or three lines per kind of map, matched to the course notes' encoder, decoder, Q/K/V and causal mask."""
+SHIFT_NOTE = ("Rows are named by the token being predicted: the decoder's input is the translation shifted right by "
+              "one, starting with ⟨/s⟩ and the language tag. Each row sums to 100%.")
 
 
 class AttentionShown(NamedTuple):
@@ -20,6 +39,10 @@ class AttentionShown(NamedTuple):
     """The mean cross-attention figure."""
     attention_view: str
     """The key of the maps kept on the server (the session's state holds only this)."""
+    alignment_plot: Any
+    """Lines from each target word to the source words it reads most."""
+    attention_data: dict
+    """Plain JSON: the tokens, the mean cross-attention weights, and the word alignment."""
 
 
 class MapControls(NamedTuple):
@@ -32,6 +55,8 @@ class MapViews(NamedTuple):
     difference: Any
     """The "LoRA minus base" figure, visible only for an adapter."""
     attention_caption: str
+    head_grid: Any
+    """Every layer's and head's map of the chosen kind, as small tiles."""
 
 
 class ReusedPair(NamedTuple):
@@ -53,7 +78,19 @@ class AttentionHandlers:
         maps = self.engine.attention(text, src_lang, tgt_lang, model=model, translation=translation or None,
                                      also=also)
         view = AttentionView(maps[0], maps[0].minus(maps[1]) if also else None)
-        return AttentionShown(maps[0].target_text, attention_figure(view.maps, "cross"), self.views.put(view))
+        alignment = word_alignment(maps[0])
+        data = {
+            "source_tokens": [t.text for t in maps[0].source_tokens],
+            "target_tokens": [t.text for t in maps[0].target_tokens],
+            "cross_attention_mean": maps[0].cross.mean(axis=(0, 1)).round(4).tolist(),
+            "layers": int(maps[0].cross.shape[0]), "heads": int(maps[0].cross.shape[1]),
+            "alignment": alignment.to_json(),
+        }
+        return AttentionShown(
+            maps[0].target_text, attention_figure(view.maps, "cross"), self.views.put(view),
+            alignment_figure(alignment, f"Which source words each word of {maps[0].model.label}'s translation "
+                                        "reads most (cross-attention, mean over layers and heads)"), data,
+        )
 
     def attention_controls(self, key: str | None, kind: str, layer: str, head: str) -> MapControls:
         """Layer and head choices for this kind of map (the selection is kept when this map has it, else "mean").
@@ -76,7 +113,7 @@ class AttentionHandlers:
         if view is None:
             expired = ("This view is no longer kept (the Space keeps the last "
                        f"{self.views.capacity} attention views): press Show attention again." if key else "")
-            return MapViews(None, gr.update(visible=False), expired)
+            return MapViews(None, gr.update(visible=False), expired, None)
         layers, heads = view.maps.weights(kind).shape[:2]
         layer_i, head_i = map_index(layer, layers), map_index(head, heads)
         figure = attention_figure(view.maps, kind, layer_i, head_i)
@@ -86,13 +123,14 @@ class AttentionHandlers:
         else:
             difference = gr.update(value=None, visible=False)
         caption = (
-            f"{code(view.maps.source_text)} → {code(view.maps.target_text)} by {code(view.maps.model.label)}. "
-            "Rows are the positions that attend, columns what they attend to; each row sums to 1. "
-            "Grey ⟨…⟩ labels are language tags and end-of-sentence; ·piece continues the previous word."
+            f"{EXPLANATIONS[kind]}\n\n{code(view.maps.source_text)} → {code(view.maps.target_text)} by "
+            f"{code(view.maps.model.label)}. " + (SHIFT_NOTE if kind != "encoder" else "Each row sums to 100%.")
+            + " Grey ⟨…⟩ labels are language tags and end-of-sentence; ·piece continues the previous word."
         )
         if view.difference is not None:
-            caption += " The second map is the adapter's weights minus the base model's on the same pair (red: more)."
-        return MapViews(figure, difference, caption)
+            caption += (" The second map is the adapter's attention weight minus the base model's on the same pair, "
+                        "in percentage points (red: the adapter looks there more).")
+        return MapViews(figure, difference, caption, head_grid_figure(view.maps, kind))
 
     def reuse_translation(self, last: Translation | None) -> ReusedPair:
         """The last translation of this session as an attention pair: (source sentence, its translation, model)."""

@@ -23,12 +23,12 @@ from . import disk, hub, worker
 from . import request_limits as limits
 from .adapter_check import AdapterPlan
 from .adapters import AdapterRegistry
-from .attention import AttentionMaps, readable_tokens
 from .choice import LOCAL_REVISION, MAX_NAME_CHARS, ChoicePolicy, local_folder, parse_choice, spec_of
-from .errors import AdapterError, InputError
+from .errors import InputError
 from .fair_gate import FairGate
 from .hardware import model_concurrency
 from .hub_ids import is_repo_id, not_a_repo_id
+from .inspection import Inspection, files_of, unless_refused
 from .lora import linear_shapes
 from .model_loading import LoadedBase, load_base
 from .pipeline import Pipeline, Progress, Splitting, TextOutput
@@ -43,7 +43,7 @@ Prepared = tuple[ModelRef, "AdapterFiles | None"]
 """A model choice ready for a model call: what answered, and the files a worker attaches it from."""
 
 
-class Engine:
+class Engine(Inspection):
     """Serves translations from one base model with any number of LoRA adapter revisions."""
 
     def __init__(self, settings: Settings) -> None:
@@ -61,6 +61,7 @@ class Engine:
         self._model_gate = FairGate(self.model_slots)
         self.run_generate = worker.run_generate
         self.run_attention = worker.run_attention
+        self.run_token_probs = worker.run_token_probs
         """The ``@spaces.GPU`` functions; tests wrap them in ZeroGPU's own worker machinery."""
 
     @property
@@ -159,11 +160,16 @@ class Engine:
     def translate(
         self, text: str, src_lang: str | None = None, tgt_lang: str | None = None, model: str = BASE,
         num_beams: int | None = None, max_new_tokens: int | None = None, progress: Progress | None = None,
+        adapter_scale: float | None = None,
     ) -> Translation:
-        """Translate ``text`` of any length with one model, keeping its paragraphs and line breaks."""
+        """Translate ``text`` of any length with one model, keeping its paragraphs and line breaks.
+
+        ``adapter_scale`` sets how strongly an adapter applies its update for this request only: 0 is the base
+        model, 1 (the default) the adapter as trained, up to 2.
+        """
         src, tgt = limits.languages(self.settings, src_lang, tgt_lang)
         segmented = self._segment(text)
-        decoding = limits.decoding(self.settings, num_beams, max_new_tokens)
+        decoding = limits.decoding(self.settings, num_beams, max_new_tokens, adapter_scale)
         prepared = [self.prepare(model)]
         start = time.perf_counter()
         (output,), = self._run([segmented], src, tgt, prepared, decoding, progress)
@@ -226,54 +232,6 @@ class Engine:
             seconds=time.perf_counter() - start,
         )
 
-    def attention(
-        self, text: str, src_lang: str | None = None, tgt_lang: str | None = None, model: str = BASE,
-        translation: str | None = None, also: Sequence[str] = (),
-    ) -> list[AttentionMaps]:
-        """Attention maps of ``model`` (then of each model in ``also``) over ONE (source, translation) pair.
-
-        Without ``translation``, ``model`` translates ``text`` greedily first. Every model is run on the same pair
-        in one teacher-forced batched forward pass, so their maps can be subtracted (``maps[0].minus(maps[1])``).
-        """
-        src, tgt = limits.languages(self.settings, src_lang, tgt_lang)
-        if not (text or "").strip():
-            raise InputError("Enter a sentence to look inside.")
-        for what, value in (("The sentence", text), ("The translation to inspect", translation or "")):
-            limits.bounded(what, value, self.settings.max_chars, "NLLB_MAX_CHARS")
-            limits.valid_unicode(value, what)
-        prepared = [self.prepare(spec) for spec in (model, *also)]
-        tokenizer = self.load().tokenizer
-        source_ids = self._pipeline().encode([text.strip()], src)[0]
-        if len(source_ids) > self.settings.max_input_tokens + 2:
-            raise InputError(
-                f"The attention view takes one sentence of at most {self.settings.max_input_tokens} tokens "
-                f"(NLLB_MAX_INPUT_TOKENS); this text has {len(source_ids) - 2}."
-            )
-        target_ids = None
-        if translation and translation.strip():
-            target_ids = tuple(tokenizer(translation.strip(), add_special_tokens=False)["input_ids"])
-            if len(target_ids) > self.settings.max_new_tokens:
-                # Maps grow with the square of the length: the model never writes more than this per sentence.
-                raise InputError(
-                    f"The translation to inspect has {len(target_ids)} tokens; the attention view takes at most "
-                    f"{self.settings.max_new_tokens} (NLLB_MAX_NEW_TOKENS), as many as the model writes for one "
-                    "sentence."
-                )
-        call = worker.AttentionCall(
-            slot=self._slot, source_ids=tuple(source_ids), target_ids=target_ids,
-            names=tuple(ref.adapter_name for ref, _ in prepared), tgt_lang=tgt,
-            max_new_tokens=self.settings.max_new_tokens, adapters=_files(prepared),
-        )
-        with self._model_gate:
-            out = _unless_refused(self.run_attention(call))
-        source_tokens = readable_tokens(tokenizer, source_ids)
-        target_tokens = readable_tokens(tokenizer, list(out.decoder_ids))
-        target_text = tokenizer.decode(list(out.target_ids), skip_special_tokens=True)
-        return [
-            AttentionMaps(source_tokens, target_tokens, enc, dec, cross, ref, text.strip(), target_text)
-            for (ref, _), (enc, dec, cross) in zip(prepared, out.maps)
-        ]
-
     # -- internals -----------------------------------------------------------------------------------------------
 
     def _pipeline(self) -> Pipeline:
@@ -290,7 +248,7 @@ class Engine:
         progress: Progress | None,
     ) -> list[list[TextOutput]]:
         """``texts`` through each prepared model, one GPU call per batch; ``outputs[model][text]``."""
-        adapters = _files(prepared)
+        adapters = files_of(prepared)
 
         def run(ids: tuple[tuple[int, ...], ...], names: tuple[str, ...]) -> list[list[int]]:
             call = worker.GenerateCall(
@@ -298,7 +256,7 @@ class Engine:
                 adapters=tuple(files for files in adapters if files.name in names),
             )
             with self._model_gate:  # per batch: a long text lets other requests in between its batches
-                return _unless_refused(self.run_generate(call))
+                return unless_refused(self.run_generate(call))
 
         names = [ref.adapter_name for ref, _ in prepared]
         return self._pipeline().translate(texts, src, names, run, progress)
@@ -310,18 +268,5 @@ class Engine:
         return Translation(
             text=output.text, sentences=output.sentences, model=ref, src_lang=src, tgt_lang=tgt,
             num_beams=decoding.num_beams, max_new_tokens=decoding.max_new_tokens, seconds=seconds,
-            new_tokens=output.new_tokens,
+            new_tokens=output.new_tokens, adapter_scale=decoding.adapter_scale,
         )
-
-
-def _files(prepared: Sequence[Prepared]) -> tuple[AdapterFiles, ...]:
-    """Each distinct adapter's files, in order (base rows need none)."""
-    unique = {files.name: files for _, files in prepared if files is not None}
-    return tuple(unique.values())
-
-
-def _unless_refused(result):
-    """A model call's result, or the refusal it came back with as the visitor's error."""
-    if isinstance(result, worker.Refused):
-        raise AdapterError(result.message)
-    return result

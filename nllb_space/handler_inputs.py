@@ -65,6 +65,16 @@ def whole_number(value: float | int | str | None, what: str) -> int | None:
         raise InputError(f"{what} must be a whole number (got {str(value)[:40]!r}).") from None
 
 
+def number(value: float | int | str | None, what: str) -> float | None:
+    """A slider's or API caller's number as a float (None = the engine's default)."""
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{what} must be a number (got {str(value)[:40]!r}).") from None
+
+
 def map_index(value: str | None, size: int) -> int | None:
     """A layer/head dropdown value as an index, ``None`` for the mean (or for an index this map does not have)."""
     if value in (None, "", MEAN):

@@ -8,7 +8,8 @@ attention maps, the extra revisions it loaded) travels in ``gr.State``.
 Gradio builds the public API from these signatures: the parameter names of ``translate``, ``compare`` and
 ``attention`` ARE the API's parameter names, so they are part of the contract (see README "API").
 
-The tabs' handlers live in translate_handlers.py, attention_handlers.py and revision_handlers.py; what they share
+The tabs' handlers live in translate_handlers.py, attention_handlers.py, lora_handlers.py and
+revision_handlers.py; what they share
 (error messages, number parsing) in handler_inputs.py, and how results read in formatting.py.
 """
 
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 from .attention_handlers import AttentionHandlers
 from .engine import Engine
+from .lora_handlers import LoraHandlers
 from .revision_handlers import RevisionHandlers
 from .translate_handlers import TranslateHandlers
 from .view_store import ViewStore
 
 
-class Handlers(TranslateHandlers, AttentionHandlers, RevisionHandlers):
+class Handlers(TranslateHandlers, AttentionHandlers, LoraHandlers, RevisionHandlers):
     """The app's event handlers over one shared ``Engine``."""
 
     def __init__(self, engine: Engine) -> None:

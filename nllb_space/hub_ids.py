@@ -1,4 +1,4 @@
-"""What counts as a Hub repo id and a commit id: one rule for the app, the trainer and the model card.
+"""What counts as a Hub repo id and a commit id, and the default branch: one rule for the app, the trainer and the card.
 
 Checked as text only. A visitor's repo id is never looked up on disk, so no answer can tell which server paths exist;
 only :func:`names_hub_repo` (for names the owner or the trainer gives) also asks whether the name is a local path.
@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+
+DEFAULT_BRANCH = "main"
+"""The branch new repos start with; other branches are created from it (here so that every hub module can use it)."""
 
 _SHA_RE = re.compile(r"[0-9a-fA-F]{40}")
 _REPO_ID_RE = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}")

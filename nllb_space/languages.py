@@ -15,8 +15,11 @@ every name is unique and can be typed on its own.
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Mapping
 from types import MappingProxyType
+
+from .language_aliases import ALIASES
 
 __all__ = [
     "LANGUAGES",
@@ -274,16 +277,26 @@ _COMMON_NAMES: dict[str, str] = {
     "yiddish": "ydd_Hebr",
 }
 
+def _plain(text: str) -> str:
+    """``text`` without accents (marks removed after NFD), for names typed on a keyboard without them."""
+    return "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
+
+
 # Lookup tables for resolve_language, keyed by casefolded text so that "SPA_LATN", "spanish" and
 # "spanish (spa_latn)" all hit. Plain dicts built once at import: 3 x 202 short strings, no I/O.
 _BY_CODE: dict[str, str] = {code.casefold(): code for code in _LANGUAGE_TABLE}
 _BY_NAME: dict[str, str] = {name.casefold(): code for code, name in _LANGUAGE_TABLE.items()}
 _BY_LABEL: dict[str, str] = {f"{name} ({code})".casefold(): code for code, name in _LANGUAGE_TABLE.items()}
+# Spanish and native names (language_aliases.py), also without accents: "ingles" finds "inglés".
+_BY_ALIAS: dict[str, str] = {
+    key: code for code, names in ALIASES.items() for name in names
+    for key in (name.casefold(), _plain(name.casefold()))
+}
 
 # What close matches are searched over: (casefolded text, code) for every code, name and label. Labels are in so
 # that a mangled dropdown value ("Spanish (spa_Latin)") still finds its language.
 _CANDIDATES: tuple[tuple[str, str], ...] = tuple(
-    (text, code) for table in (_BY_CODE, _BY_NAME, _BY_LABEL) for text, code in table.items()
+    (text, code) for table in (_BY_CODE, _BY_NAME, _BY_LABEL, _BY_ALIAS) for text, code in table.items()
 )
 
 _CHOICES: tuple[tuple[str, str], ...] = tuple(
@@ -320,7 +333,8 @@ class UnknownLanguageError(ValueError):
 def resolve_language(value: str) -> str:
     """The canonical FLORES-200 code for ``value``.
 
-    Accepts a code (``"spa_Latn"``), an English name (``"Spanish"``) or a UI label (``"Spanish (spa_Latn)"``), all
+    Accepts a code (``"spa_Latn"``), an English name (``"Spanish"``), a Spanish or native name (``"italiano"``,
+    ``"inglés"``, ``"Deutsch"``; language_aliases.py) or a UI label (``"Spanish (spa_Latn)"``), all
     case-insensitively and with surrounding or repeated whitespace ignored. Anything else, including an empty
     string, raises ``UnknownLanguageError`` naming up to five close matches. No partial-name guessing: "Chinese"
     could mean three languages, so it is an error whose suggestions list them.
@@ -329,7 +343,8 @@ def resolve_language(value: str) -> str:
     if not value or not isinstance(value, str) or not value.strip():
         raise UnknownLanguageError(value if isinstance(value, str) else "")
     key = " ".join(value.split()).casefold()
-    code = _BY_CODE.get(key) or _BY_NAME.get(key) or _BY_LABEL.get(key)
+    code = _BY_CODE.get(key) or _BY_NAME.get(key) or _BY_LABEL.get(key) or _BY_ALIAS.get(key) \
+        or _BY_ALIAS.get(_plain(key))
     if code is None:
         raise UnknownLanguageError(value, _close_matches(key))
     return code

@@ -10,11 +10,12 @@ safetensors-only (lora.py).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-from . import hub
+from . import hub, hub_downloads
+from .adapter_map import weight_norms
 from .choice import local_folder
 from .errors import ModelLoadError
 from .hardware import on_zero_gpu
@@ -37,6 +38,10 @@ class LoadedBase:
     """Torch device string the model lives on, e.g. ``cpu`` or ``cuda:0``."""
     dtype: str
     """Weight dtype name, e.g. ``float32``."""
+    weight_norms: Mapping[str, float] = field(default_factory=dict)
+    """``‖W‖`` of every attention projection, taken before int8 or the device move (adapter_map.py)."""
+    parameters: int = 0
+    """Parameters of the base model."""
 
 
 def pick_device(setting: str) -> str:
@@ -104,6 +109,8 @@ def load_base(settings: Settings) -> LoadedBase:
     unknown = [code for code in LANGUAGES if tokenizer.convert_tokens_to_ids(code) == tokenizer.unk_token_id]
     if unknown:
         logger.warning("The tokenizer lacks %d NLLB language codes: %s", len(unknown), ", ".join(unknown[:10]))
+    # Taken here, on the CPU copy: on ZeroGPU the weights are out of reach of the main process once moved.
+    norms, parameters = weight_norms(model), sum(p.numel() for p in model.parameters())
     model.to(device).eval()
     model.requires_grad_(False)
     if dtype == "int8":
@@ -112,7 +119,8 @@ def load_base(settings: Settings) -> LoadedBase:
         quantize_int8(model)
     # Every call sets max_new_tokens; the checkpoint's max_length=200 would only trigger a conflict warning.
     model.generation_config.max_length = None
-    return LoadedBase(model=model, tokenizer=tokenizer, device=str(device), dtype=dtype)
+    return LoadedBase(model=model, tokenizer=tokenizer, device=str(device), dtype=dtype, weight_norms=norms,
+                      parameters=parameters)
 
 
 def base_folder(settings: Settings) -> Path:
@@ -120,7 +128,7 @@ def base_folder(settings: Settings) -> Path:
     local = local_folder(settings.base_model)
     if local:
         return local
-    return hub.download_base(settings.base_model, settings.base_revision, token=settings.hf_token)
+    return hub_downloads.download_base(settings.base_model, settings.base_revision, token=settings.hf_token)
 
 
 NLLB_CHECKPOINTS = ("nllb-200-distilled-600M", "nllb-200-distilled-1.3B", "nllb-200-1.3B", "nllb-200-3.3B")

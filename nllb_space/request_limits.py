@@ -50,7 +50,12 @@ def languages(settings: Settings, src_lang: str | None, tgt_lang: str | None) ->
     return src, tgt
 
 
-def decoding(settings: Settings, num_beams: int | None, max_new_tokens: int | None) -> Decoding:
+MAX_ADAPTER_SCALE = 2.0
+"""The strongest adapter strength a request may ask for (twice the update as trained)."""
+
+
+def decoding(settings: Settings, num_beams: int | None, max_new_tokens: int | None,
+             adapter_scale: float | None = None) -> Decoding:
     """The request's decoding options, defaults filled in and each within its limit."""
     beams = settings.num_beams if num_beams is None else int(num_beams)
     length = settings.max_new_tokens if max_new_tokens is None else int(max_new_tokens)
@@ -60,7 +65,10 @@ def decoding(settings: Settings, num_beams: int | None, max_new_tokens: int | No
         raise InputError(
             f"Max length must be between 1 and {settings.max_new_tokens} tokens (NLLB_MAX_NEW_TOKENS); got {length}."
         )
-    return Decoding(beams, length)
+    scale = 1.0 if adapter_scale is None else float(adapter_scale)
+    if not 0.0 <= scale <= MAX_ADAPTER_SCALE:  # also refuses NaN
+        raise InputError(f"Adapter strength must be between 0 (the base model) and {MAX_ADAPTER_SCALE:g}; got {scale}.")
+    return Decoding(beams, length, scale)
 
 
 def sentence_count(settings: Settings, segmented: Segmented) -> None:

@@ -64,6 +64,8 @@ class Translation:
     """Wall time of the model work for this text (for a batched compare: the shared batch's time)."""
     new_tokens: int
     """Tokens generated, summed over sentences (language tag and ``</s>`` excluded)."""
+    adapter_scale: float = 1.0
+    """How strongly the adapter applied its update (0: the base model, 1: as trained)."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from .formatting import BASE_CHOICE, Choice, adapter_summary, code, escape, merg
 from .handler_inputs import user_errors
 from .results import BASE, ModelRef
 
-PICKERS = ("model", "left", "right", "attention_model")
+PICKERS = ("model", "left", "right", "attention_model", "lora_model")
 """Every tab's model picker, as ``ui.py`` names them."""
 
 
@@ -37,6 +37,7 @@ class PageLoaded(NamedTuple):
     left: Any
     right: Any
     attention_model: Any
+    lora_model: Any
 
 
 class RevisionUsed(NamedTuple):
@@ -47,6 +48,7 @@ class RevisionUsed(NamedTuple):
     left: Any
     right: Any
     attention_model: Any
+    lora_model: Any
 
 
 class RevisionHandlers:
@@ -125,4 +127,5 @@ class RevisionHandlers:
         message = f"Loaded {code(ref.label)}; it is now selected in every tab.\n\n{adapter_summary(ref, plan)}"
         return RevisionUsed(self.status(ref), message, known, model=gr.update(choices=known, value=spec),
                             left=gr.update(choices=known), right=gr.update(choices=known, value=spec),
-                            attention_model=gr.update(choices=known, value=spec))
+                            attention_model=gr.update(choices=known, value=spec),
+                            lora_model=gr.update(choices=known, value=spec))

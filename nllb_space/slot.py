@@ -5,7 +5,8 @@ repo and the commit sha, attached from a folder the caller brings and evicted le
 talks to the Hub: on ZeroGPU this runs in a forked worker that must not depend on what the main process did.
 
 Every model call restores the model whatever happens inside it: the output layer is swapped back, adapters that
-were turned off are turned on again, and an adapter that failed half-way through attaching is removed.
+were turned off are turned on again, a request's adapter strength is reset to the trained one, and an adapter that
+failed half-way through attaching is removed (peft_attach.py).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import Iterator, Sequence
 
 from .adapter_check import AdapterPlan
 from .attention import stack_attentions
-from .errors import AdapterError
 from .model_loading import LoadedBase
+from .peft_attach import attach, hooks_removed_on_error
 from .results import BASE_MODEL
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ class Decoding:
 
     num_beams: int
     max_new_tokens: int
+    adapter_scale: float = 1.0
+    """How strongly adapter rows apply their LoRA update: 0 is the base model, 1 the adapter as trained."""
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,39 @@ class ModelSlot:
         adapters: Sequence[AdapterFiles],
     ) -> list[list[int]]:
         """Generated token ids per row (no start token, language tag, ``</s>`` or padding)."""
-        with self._lock, self._using(adapters, names):
+        with self._lock, self._using(adapters, names), self._scaled(names, decoding.adapter_scale):
             return self._generate(ids, names, tgt_lang, decoding)
+
+    def token_probabilities(
+        self, source_ids: Sequence[int], target_ids: Sequence[int] | None, names: Sequence[str], tgt_lang: str,
+        max_new_tokens: int, top_k: int, adapters: Sequence[AdapterFiles],
+    ) -> tuple[list[int], list[list[float]], list[list[list[tuple[int, float]]]]]:
+        """``(target ids, per model the probability of each target token then </s>, per model and position the
+        top_k (id, probability))``, every model teacher-forced on the same target (``names[-1]`` translates
+        greedily first when there is none)."""
+        import torch
+
+        with self._lock, self._using(adapters, names):
+            if target_ids is None:
+                target_ids = self._generate([source_ids], names[-1:], tgt_lang, Decoding(1, max_new_tokens))[0]
+            tokenizer, n, device = self.base.tokenizer, len(names), self.base.device
+            lang_id = tokenizer.convert_tokens_to_ids(tgt_lang)
+            decoder_ids = [self.base.model.config.decoder_start_token_id, lang_id, *target_ids]
+            wanted = torch.tensor([*target_ids, tokenizer.eos_token_id], device=device)
+            with self._output_layer(self._restricted_head(tgt_lang)), self._routing(names) as extra, \
+                    torch.inference_mode():
+                logits = self.base.model(
+                    input_ids=torch.tensor([list(source_ids)] * n, device=device),
+                    attention_mask=torch.ones(n, len(source_ids), dtype=torch.long, device=device),
+                    decoder_input_ids=torch.tensor([decoder_ids] * n, device=device), **extra,
+                ).logits
+            # Position i reads the tokens up to i and predicts token i + 1: the first predicts the language tag.
+            probabilities = logits[:, 1:, :].float().softmax(-1)
+            chosen = probabilities.gather(-1, wanted.expand(n, -1).unsqueeze(-1)).squeeze(-1)
+            top = probabilities.topk(top_k, dim=-1)
+            return (list(target_ids), chosen.tolist(),
+                    [[list(zip(ids, ps)) for ids, ps in zip(row_ids, row_ps)]
+                     for row_ids, row_ps in zip(top.indices.tolist(), top.values.tolist())])
 
     def attention(
         self, source_ids: Sequence[int], target_ids: Sequence[int] | None, names: Sequence[str], tgt_lang: str,
@@ -171,48 +205,10 @@ class ModelSlot:
             self._evict(pinned=set())
 
     def _attach(self, files: AdapterFiles, pinned: set[str]) -> None:
-        """Attach ``files`` by its plan: a config built from its tensors, never the config as published."""
-        from peft import LoraConfig, PeftModel, TaskType, get_peft_model, set_peft_model_state_dict
-        from safetensors.torch import load_file
-
-        plan, base = files.plan, self.base
-        config = LoraConfig(
-            task_type=TaskType.SEQ_2_SEQ_LM, r=plan.r, lora_alpha=plan.alpha, use_rslora=plan.use_rslora,
-            target_modules=list(plan.modules), lora_dropout=0.0, bias="none", init_lora_weights=False,
-            inference_mode=True,
-        )
-        original = base.model
-        try:
-            state = load_file(os.path.join(files.folder, "adapter_model.safetensors"))
-            if isinstance(base.model, PeftModel):
-                base.model.add_adapter(files.name, config)
-            else:
-                base.model = get_peft_model(base.model, config, adapter_name=files.name)
-            loaded = set_peft_model_state_dict(base.model, state, adapter_name=files.name)
-            missing = [key for key in loaded.missing_keys if f".{files.name}." in key]
-            if loaded.unexpected_keys or missing:
-                raise ValueError(f"{len(loaded.unexpected_keys) + len(missing)} LoRA tensors did not line up")
-        except (RuntimeError, ValueError, KeyError, OSError) as error:
-            self._roll_back(files.name, original)
-            raise AdapterError(f"PEFT could not load this adapter: {str(error).splitlines()[0]}") from None
-        base.model.to(base.device).eval()
+        attach(self.base, files)
         self._attached[files.name] = files.folder
         logger.info("Attached adapter %s in process %d", files.name, os.getpid())
         self._evict(pinned)
-
-    def _roll_back(self, name: str, original) -> None:
-        """Undo a failed attach: the model, its layers and its memory as they were before it."""
-        from peft import PeftModel
-
-        model = self.base.model
-        if isinstance(original, PeftModel):
-            if name in model.peft_config:
-                model.delete_adapter(name)
-            return
-        # The first adapter: PEFT wrapped the base's layers in place and noted its config on the base. Undo both.
-        _strip_lora(model.get_base_model() if isinstance(model, PeftModel) else model)
-        vars(original).pop("peft_config", None)
-        self.base.model = original
 
     def _evict(self, pinned: set[str]) -> None:
         while len(self._attached) > self.limits.adapter_cache_size:
@@ -222,6 +218,26 @@ class ModelSlot:
             del self._attached[victim]
             self.base.model.delete_adapter(victim)
             logger.info("Evicted adapter %s (cache size %d)", victim, self.limits.adapter_cache_size)
+
+    @contextlib.contextmanager
+    def _scaled(self, names: Sequence[str], scale: float) -> Iterator[None]:
+        """Adapter rows apply ``scale`` times their update inside the block (PEFT's per-layer ``scaling``); the
+        exact values are put back after, so the next call, whoever sends it, gets the adapter as trained."""
+        if scale == 1.0 or not self._is_peft():
+            yield
+            return
+        from peft.tuners.lora import LoraLayer
+
+        wanted = set(names) - {BASE_MODEL.adapter_name}
+        saved = [(module, name, module.scaling[name]) for module in self.base.model.modules()
+                 if isinstance(module, LoraLayer) for name in wanted if name in module.scaling]
+        try:
+            for module, name, value in saved:
+                module.scaling[name] = value * scale
+            yield
+        finally:
+            for module, name, value in saved:
+                module.scaling[name] = value
 
     @contextlib.contextmanager
     def _routing(self, names: Sequence[str]) -> Iterator[dict[str, list[str]]]:
@@ -236,7 +252,7 @@ class ModelSlot:
         if not self._is_peft():
             yield {}
         elif len(distinct) > 1:
-            with _hooks_removed_on_error(model):
+            with hooks_removed_on_error(model):
                 yield {"adapter_names": list(names)}
         elif distinct == {BASE_MODEL.adapter_name}:
             with model.disable_adapter():
@@ -322,28 +338,3 @@ class ModelSlot:
                 self._heads.pop(next(iter(self._heads)))
             self._heads[scripts] = RestrictedHead(full, kept)
         return self._heads[scripts]
-
-
-def _strip_lora(model) -> None:
-    """Replace every LoRA-wrapped layer of ``model`` by the layer it wraps."""
-    from peft.tuners.lora import LoraLayer
-
-    for path, module in list(model.named_modules()):
-        if isinstance(module, LoraLayer):
-            parent, _, child = path.rpartition(".")
-            setattr(model.get_submodule(parent) if parent else model, child, module.get_base_layer())
-
-
-@contextlib.contextmanager
-def _hooks_removed_on_error(model) -> Iterator[None]:
-    """PEFT's per-row routing registers forward pre-hooks and removes them only when the call succeeds; after a
-    failure they would route every later call of every visitor. Remove any hook the failed call left behind."""
-    before = {module: set(module._forward_pre_hooks) for module in model.modules()}
-    try:
-        yield
-    except BaseException:
-        for module in model.modules():
-            for key in set(module._forward_pre_hooks) - before.get(module, set()):
-                del module._forward_pre_hooks[key]
-                module._forward_pre_hooks_with_kwargs.pop(key, None)
-        raise

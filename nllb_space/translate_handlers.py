@@ -14,7 +14,7 @@ import gradio as gr
 from .errors import InputError
 from .files import new_result_path, read_scoring_rows, read_upload, write_table, write_translation
 from .formatting import code, comparison_summary, escape, word_diff
-from .handler_inputs import language_code, model_spec, user_errors, whole_number
+from .handler_inputs import language_code, model_spec, number, user_errors, whole_number
 from .progress import reporter
 from .results import BASE, Comparison, Translation
 from .scoring import side_by_side
@@ -55,12 +55,14 @@ class TranslateHandlers:
 
     @user_errors
     def translate(self, text: str, src_lang: str, tgt_lang: str, model: str = BASE,
-                  num_beams: int | None = None, max_new_tokens: int | None = None,
+                  num_beams: int | None = None, max_new_tokens: int | None = None, adapter_scale: float = 1.0,
                   progress: gr.Progress = gr.Progress()) -> Translated:
-        """Translate ``text`` with ``model`` ("base", a revision, or owner/name@revision); keeps paragraphs."""
+        """Translate ``text`` with ``model`` ("base", a revision, or owner/name@revision); keeps paragraphs.
+        ``adapter_scale``: 0 is the base model, 1 the adapter as trained, up to 2."""
         result = self.engine.translate(
             text, src_lang, tgt_lang, model=model_spec(model), num_beams=whole_number(num_beams, "Beam size"),
             max_new_tokens=whole_number(max_new_tokens, "Max new tokens"), progress=reporter(progress, "Translating"),
+            adapter_scale=number(adapter_scale, "Adapter strength"),
         )
         return Translated(result.text, result)
 
@@ -68,8 +70,10 @@ class TranslateHandlers:
         """One line under the output: which model and commit answered, how much and how fast."""
         if result is None:
             return ""
+        strength = (f" · adapter strength {result.adapter_scale:g}"
+                    if not result.model.is_base and result.adapter_scale != 1.0 else "")
         return (f"Translated by {code(result.model.label)} · {len(result.sentences)} sentence(s) · "
-                f"{result.new_tokens} tokens · {result.seconds:.2f} s · beam {result.num_beams}")
+                f"{result.new_tokens} tokens · {result.seconds:.2f} s · beam {result.num_beams}{strength}")
 
     @user_errors
     def translate_file(self, file: str | None, src_lang: str, tgt_lang: str, model: str = BASE,

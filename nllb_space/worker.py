@@ -29,7 +29,8 @@ from .slot import AdapterFiles, Decoding, ModelSlot, SlotLimits
 logger = logging.getLogger(__name__)
 
 __all__ = ["AdapterFiles", "AttentionCall", "AttentionOutput", "Decoding", "GenerateCall", "ModelSlot",
-           "Refused", "SlotLimits", "install", "run_attention", "run_generate"]
+           "Refused", "SlotLimits", "TokenProbsCall", "TokenProbsOutput", "install", "run_attention", "run_generate",
+           "run_token_probs"]
 
 BASE_NAME = BASE_MODEL.adapter_name
 """Row name of the base model in a call (PEFT's own name for "no adapter" in mixed batches)."""
@@ -81,6 +82,30 @@ class AttentionOutput:
 
 
 @dataclass(frozen=True)
+class TokenProbsCall:
+    """One (source, translation) pair teacher-forced through each model in ``names`` (base first)."""
+
+    slot: str
+    source_ids: tuple[int, ...]
+    target_ids: tuple[int, ...] | None
+    """The translation's tokens; ``None``: ``names[-1]`` first translates greedily."""
+    names: tuple[str, ...]
+    tgt_lang: str
+    max_new_tokens: int
+    top_k: int
+    adapters: tuple[AdapterFiles, ...]
+
+
+@dataclass(frozen=True)
+class TokenProbsOutput:
+    """The pair's target tokens; per model each token's probability; per model and position the alternatives."""
+
+    target_ids: tuple[int, ...]
+    probabilities: tuple[tuple[float, ...], ...]
+    top: tuple[tuple[tuple[tuple[int, float], ...], ...], ...]
+
+
+@dataclass(frozen=True)
 class Refused:
     """A call not run, with the message the visitor reads (for example, PEFT could not load an adapter)."""
 
@@ -118,7 +143,7 @@ def generate_seconds(call: GenerateCall) -> int:
     return min(GPU_SECONDS_MAX, math.ceil(GPU_SECONDS_FIXED + GPU_SECONDS_PER_STEP * call.decoding.max_new_tokens))
 
 
-def attention_seconds(call: AttentionCall) -> int:
+def attention_seconds(call: AttentionCall | TokenProbsCall) -> int:
     """GPU seconds for the attention pass, plus a greedy translation when the call brings none."""
     steps = 1 if call.target_ids is not None else call.max_new_tokens
     return min(GPU_SECONDS_MAX, math.ceil(GPU_SECONDS_FIXED + GPU_SECONDS_PER_STEP * steps))
@@ -145,6 +170,21 @@ def run_attention(call: AttentionCall) -> AttentionOutput | Refused:
     except UserFacingError as error:
         return Refused(str(error))
     return AttentionOutput(tuple(target_ids), tuple(decoder_ids), tuple(maps))
+
+
+@spaces.GPU(duration=attention_seconds)
+def run_token_probs(call: TokenProbsCall) -> TokenProbsOutput | Refused:
+    """One teacher-forced pass over the pair for each model (after a greedy translation if needed)."""
+    target = slot(call.slot)
+    try:
+        target_ids, probabilities, top = target.token_probabilities(
+            call.source_ids, call.target_ids, call.names, call.tgt_lang, call.max_new_tokens, call.top_k,
+            call.adapters,
+        )
+    except UserFacingError as error:
+        return Refused(str(error))
+    return TokenProbsOutput(tuple(target_ids), tuple(tuple(row) for row in probabilities),
+                            tuple(tuple(tuple(step) for step in row) for row in top))
 
 
 def _one_torch_thread() -> None:

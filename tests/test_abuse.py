@@ -75,7 +75,7 @@ def test_attention_views_live_on_the_server_bounded_and_in_half_precision(engine
     view = h.views.get(keys[-1])
     assert view.maps.cross.dtype == np.float16 and view.difference.cross.dtype == np.float16
     assert h.views.get(keys[0]) is None  # the oldest was dropped: the server keeps `capacity` views in all
-    figure, _, caption = h.attention_views(keys[0], "cross", MEAN, MEAN)
+    figure, _, caption, _ = h.attention_views(keys[0], "cross", MEAN, MEAN)
     assert figure is None and "press Show attention again" in caption
     assert h.attention_views(keys[-1], "cross", MEAN, MEAN)[0] is not None
 
@@ -197,10 +197,10 @@ def test_a_stalled_hub_bounds_each_call_and_the_threads_that_wait_on_it(engine, 
     from concurrent.futures import ThreadPoolExecutor
 
     from nllb_space import hub as hub_client
-    from nllb_space import time_bound
+    from nllb_space import hub_calls, time_bound
 
-    monkeypatch.setattr(hub_client, "CALL_TIMEOUT_S", 0.5)
-    monkeypatch.setattr(hub_client, "RETRY_ATTEMPTS", 1)
+    monkeypatch.setattr(hub_calls, "CALL_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(hub_calls, "RETRY_ATTEMPTS", 1)
     base = engine.translate(SENTENCE).text
     hub.fail(r"/refs", status=0, delay_s=3, times=100)  # listing branches stalls
     try:

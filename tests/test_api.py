@@ -1,4 +1,4 @@
-"""The public API through ``gradio_client``: three named endpoints returning what the page shows.
+"""The public API through ``gradio_client``: the tabs' named endpoints returning what the page shows.
 
 The demo is served in-process around the session's engine (the browser test starts ``python app.py`` itself), so
 this costs no second model load.
@@ -34,16 +34,33 @@ def client(engine):
         demo.close()
 
 
-def test_only_the_three_endpoints_are_public_with_their_parameter_names(client):
+def test_only_the_tabs_endpoints_are_public_with_their_parameter_names(client):
     endpoints = client.view_api(return_format="dict", print_info=False)
     assert endpoints["unnamed_endpoints"] == {}
     named = {name: [p["parameter_name"] for p in info["parameters"]]
              for name, info in endpoints["named_endpoints"].items()}
     assert named == {
-        "/translate": ["text", "src_lang", "tgt_lang", "model", "num_beams", "max_new_tokens"],
+        "/translate": ["text", "src_lang", "tgt_lang", "model", "num_beams", "max_new_tokens", "adapter_scale"],
         "/compare": ["text", "src_lang", "tgt_lang", "left", "right", "reference", "num_beams", "max_new_tokens"],
         "/attention": ["text", "src_lang", "tgt_lang", "model", "translation"],
+        "/update_map": ["model"],
+        "/token_probabilities": ["text", "src_lang", "tgt_lang", "model", "translation"],
     }
+
+
+def test_the_teaching_views_return_plain_json(client, engine):
+    """/update_map and /token_probabilities give the numbers, not only a figure (issue #13)."""
+    _, summary, data = client.predict(MAIN, api_name="/update_map")
+    update = engine.update_map(MAIN)
+    assert data["relative_update"] == [[list(row) for row in block] for block in update.relative]
+    assert data["r"] == update.r and "rank r" in summary
+    _, _, tokens = client.predict(SENTENCE, "spa_Latn", "ita_Latn", MAIN, "", api_name="/token_probabilities")
+    expected = engine.token_probabilities(SENTENCE, "spa_Latn", "ita_Latn", model=MAIN)
+    assert [t["token"] for t in tokens["tokens"]] == [s.token for s in expected.steps]
+    assert [t["lora"] for t in tokens["tokens"]] == pytest.approx([s.lora_probability for s in expected.steps])
+    # Strength 0 through the API is the base model.
+    assert client.predict(SENTENCE, "spa_Latn", "ita_Latn", MAIN, 1, 16, 0.0, api_name="/translate") == \
+        engine.translate(SENTENCE, "spa_Latn", "ita_Latn", model="base", num_beams=1, max_new_tokens=16).text
 
 
 def test_translate(client, engine):
@@ -64,7 +81,8 @@ def test_compare(client, engine, hub_adapters):
 
 
 def test_attention(client, engine):
-    translation, plot = client.predict(SENTENCE, "spa_Latn", "ita_Latn", MAIN, api_name="/attention")
+    translation, plot, alignment, data = client.predict(SENTENCE, "spa_Latn", "ita_Latn", MAIN, api_name="/attention")
+    assert data["target_tokens"] and len(data["cross_attention_mean"]) == len(data["target_tokens"])
     maps = engine.attention(SENTENCE, "spa_Latn", "ita_Latn", model=MAIN)[0]
     assert translation == maps.target_text
     figure = json.loads(plot["plot"])

@@ -170,14 +170,16 @@ def test_attention_tab(page, server, tmp_path):
     open_tab(page, "Attention")
     page.click("#attention-button")
     page.wait_for_selector("#attention-plot .xtick text")
-    target, figure = server.predict("El gato duerme en el sofá.", "spa_Latn", "ita_Latn", MAIN, api_name="/attention")
+    sentence = page.input_value("#attention-input textarea")
+    target, figure, _, _ = server.predict(sentence, "spa_Latn", "ita_Latn", MAIN, api_name="/attention")
     shown = page.input_value("#attention-target textarea")
     assert shown == target, f"page shows {shown!r}, the API gives {target!r}"
     x_labels = [t.text_content() for t in page.query_selector_all("#attention-plot .xtick text")]
     y_labels = [t.text_content() for t in page.query_selector_all("#attention-plot .ytick text")]
-    assert x_labels[0] == "⟨spa_Latn⟩" and x_labels[1] == "El" and x_labels[-1] == "⟨/s⟩"
+    assert x_labels[0] == "⟨spa_Latn⟩" and sentence.startswith(x_labels[1]) and x_labels[-1] == "⟨/s⟩"
     rows = int(json.loads(figure["plot"])["data"][0]["z"]["shape"].split(",")[0])
-    assert y_labels[:2] == ["⟨/s⟩", "⟨ita_Latn⟩"] and len(y_labels) == rows
+    # Rows are named by the token they predict (the decoder input shifted by one).
+    assert y_labels[0] == "predicting ⟨ita_Latn⟩" and y_labels[-1] == "predicting ⟨/s⟩" and len(y_labels) == rows
     # An adapter also shows "LoRA minus base".
     page.wait_for_selector("#attention-difference .xtick text")
     # Hovering a cell shows the token pair and the weight.
@@ -244,3 +246,39 @@ def test_start_up_failures_exit_1_with_the_message_only(monkeypatch, capsys, env
     assert app.main() == 1
     err = capsys.readouterr().err
     assert "nllb-space cannot start: " in err and message in err and "Traceback" not in err
+
+
+def test_a_spanish_browser_gets_the_spanish_interface(browser, app_url, tmp_path):
+    """The page follows the browser's language (Gradio's i18n): a Spanish browser reads Spanish labels."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="es-ES")
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(app_url)
+        page.wait_for_selector("#translate-button")
+        page.get_by_role("tab", name="Traducir").wait_for()
+        for tab in ("Comparar", "Atención", "Qué cambió LoRA"):
+            assert page.get_by_role("tab", name=tab).count() == 1, tab
+        assert page.inner_text("#translate-button").strip() == "Traducir"
+        assert "Fuerza del adaptador" in page.inner_text("#translate-strength")
+        assert "Texto" in page.inner_text("#translate-input")
+        assert "destilado" in page.inner_text("body")  # the sentence on distillation, in Spanish
+        page.get_by_role("tab", name="Qué cambió LoRA").click()
+        assert page.inner_text("#lora-update-button").strip() == "¿Dónde cambió el modelo?"
+        page.screenshot(path=str(tmp_path / "spanish.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_what_lora_changed_tab(page, server, tmp_path):
+    open_tab(page, "What LoRA changed")
+    page.click("#lora-update-button")
+    page.wait_for_selector("#lora-update-plot .xtick text")
+    summary = page.inner_text("#lora-update-summary")
+    assert "rank r = 4" in summary and "trainable parameters" in summary and "largest update" in summary
+    columns = {t.text_content() for t in page.query_selector_all("#lora-update-plot .xtick text")}
+    assert columns == {"q", "k", "v", "out"}
+    page.click("#lora-token-button")
+    page.wait_for_selector("#lora-token-plot .xtick text")
+    assert "Both models read" in page.inner_text("#lora-token-summary")
+    page.screenshot(path=str(tmp_path / "lora.png"), full_page=True)

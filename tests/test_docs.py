@@ -35,14 +35,15 @@ PUBLISHED_FILES = [".gitattributes", "README.md", "config.json", "generation_con
 def test_front_matter_suits_zero_gpu_and_bakes_in_exactly_the_files_the_app_loads():
     import fnmatch
 
-    from nllb_space import hub
+    from nllb_space import hub_downloads
 
     front = README.split("---")[1]
     python = re.search(r'python_version: "([\d.]+)"', front).group(1)
     assert python in ("3.10.13", "3.12.12"), "ZeroGPU supports Python 3.10.13 and 3.12.12 only"
     preload = re.search(r"preload_from_hub:\n  - facebook/nllb-200-distilled-600M (\S+)\n", front)
     assert preload, "the base model's weights belong in the Space image (preload_from_hub)"
-    wanted = {f for f in PUBLISHED_FILES if any(fnmatch.fnmatch(f, p) for p in hub.BASE_FILES + hub.PICKLE_WEIGHTS)}
+    patterns = hub_downloads.BASE_FILES + hub_downloads.PICKLE_WEIGHTS
+    wanted = {f for f in PUBLISHED_FILES if any(fnmatch.fnmatch(f, p) for p in patterns)}
     assert set(preload.group(1).split(",")) == wanted  # a cold start then downloads nothing
 
 
@@ -52,3 +53,15 @@ def test_requirements_build_for_zero_gpu_and_keep_the_decorator():
     low = re.search(r"^torch>=([\d.]+)", requirements, re.M).group(1)
     assert tuple(map(int, low.split("."))) >= (2, 8), "ZeroGPU needs torch 2.8 or later"
     assert "download.pytorch.org/whl/cpu" in README  # the CPU-only install, without CUDA wheels
+
+
+def test_the_layout_section_names_every_module():
+    """The README's "Project layout" matches the tree: every module of the app, the trainer and the benchmark."""
+    layout = README[README.index("## Project layout"):]
+    modules = [p for folder in ("nllb_space", "nllb_space/testing", "train", "bench")
+               for p in sorted((ROOT / folder).glob("*.py")) if p.name != "__init__.py"]
+    missing = [str(p.relative_to(ROOT)) for p in modules if not re.search(rf"\b{re.escape(p.name)}\b", layout)]
+    assert not missing, f"README's layout does not name {missing}"
+    named = set(re.findall(r"\b(\w+\.py)\b", layout))
+    present = {p.name for p in modules} | {"app.py", "zerogpu.py"}
+    assert named <= present, f"README's layout names modules that do not exist: {sorted(named - present)}"

@@ -67,8 +67,8 @@ def test_html_typed_by_a_visitor_comes_back_as_text(h, engine):
     assert escape("<b>x</b> *y* `z` | _w_") == r"&lt;b&gt;x&lt;/b&gt; \*y\* \`z\` \| \_w\_"
     assert code("a`<i>") == r"<code>a\`&lt;i&gt;</code>"
     # Markdown built from user text (the attention caption quotes the sentence) carries it escaped.
-    _, _, view = h.attention(text, "spa_Latn", "ita_Latn", "base")
-    caption = h.attention_views(view, "cross", MEAN, MEAN)[-1]
+    view = h.attention(text, "spa_Latn", "ita_Latn", "base").attention_view
+    caption = h.attention_views(view, "cross", MEAN, MEAN).attention_caption
     assert "<script>" not in caption and "&lt;script&gt;" in caption
 
 
@@ -93,14 +93,18 @@ def test_word_diff_marks_changed_words_and_keeps_layout():
 
 
 def test_attention_heatmaps_and_lora_minus_base(h, engine, hub_adapters):
-    target, figure, view = h.attention(SENTENCE, "spa_Latn", "ita_Latn", MAIN)
+    target, figure, view, alignment, data = h.attention(SENTENCE, "spa_Latn", "ita_Latn", MAIN)
     assert isinstance(view, str) and len(view) == 32  # the session keeps a key; the maps stay on the server
     assert target == engine.translate(SENTENCE, "spa_Latn", "ita_Latn", model=MAIN, num_beams=1).text
     ticks = list(figure.layout.xaxis.ticktext)
     assert ticks[0] == '<span style="color:#9ca3af">⟨spa_Latn⟩</span>' and ticks[1] == "El"
-    assert "⟨ita_Latn⟩" in figure.layout.yaxis.ticktext[1]
+    # Rows are named by what they predict: the decoder input is the translation shifted right by one.
+    rows = list(figure.layout.yaxis.ticktext)
+    assert "predicting" in rows[0] and "⟨ita_Latn⟩" in rows[0] and "⟨/s⟩" in rows[-1]
+    assert data["source_tokens"][0] == "spa_Latn" and len(data["cross_attention_mean"]) == len(rows)
+    assert alignment.data and data["alignment"]["target_words"]
     assert h.views.get(view).difference is not None
-    heat, difference, caption = h.attention_views(view, "encoder", "1", MEAN)
+    heat, difference, caption, grid = h.attention_views(view, "encoder", "1", MEAN)
     assert "Encoder self-attention" in heat.layout.title.text and "layer 2, mean over heads" in heat.layout.title.text
     assert difference["visible"] and difference["value"].data[0].zmid == 0
     layer, head = h.attention_controls(view, "encoder", "1", MEAN)
@@ -109,7 +113,7 @@ def test_attention_heatmaps_and_lora_minus_base(h, engine, hub_adapters):
     assert h.attention_controls(view, "decoder", "99", "0")[0]["value"] == MEAN
     assert "mean over layers, head 1" in h.attention_views(view, "decoder", "99", "0")[0].layout.title.text
     # The base model has nothing to subtract.
-    _, _, base_view = h.attention(SENTENCE, "spa_Latn", "ita_Latn", "base")
+    base_view = h.attention(SENTENCE, "spa_Latn", "ita_Latn", "base").attention_view
     assert h.views.get(base_view).difference is None and h.attention_views(base_view, "cross", MEAN, MEAN)[1]["visible"] is False
     assert "Enter a sentence" in error_message(h.attention, " ", "spa_Latn", "ita_Latn", "base")
 
@@ -118,7 +122,7 @@ def test_attention_reuses_the_last_translation(h):
     _, last = h.translate("Gracias por tu ayuda. Mañana vamos a la playa.", "spa_Latn", "ita_Latn", MAIN)
     source, target, model = h.reuse_translation(last)
     assert (source, target, model) == (last.sentences[0].source, last.sentences[0].target, MAIN)
-    target_shown, _, view = h.attention(source, "spa_Latn", "ita_Latn", model, translation=target)
+    target_shown, _, view, *_ = h.attention(source, "spa_Latn", "ita_Latn", model, translation=target)
     assert h.views.get(view).maps.target_text == target_shown
     assert "Translate something" in error_message(h.reuse_translation, None)
 
@@ -203,7 +207,7 @@ def test_revisions_are_listed_and_offered(h, hub_adapters):
 
 
 def test_picking_a_revision_loads_it_and_selects_it_everywhere(h, engine, hub_adapters):
-    status, message, choices, translate, left, right, attention = h.use_revision(EXP, h.initial_choices())
+    status, message, choices, translate, left, right, attention, lora = h.use_revision(EXP, h.initial_choices())
     assert hub_adapters["branch"][:7] in message and hub_adapters["branch"][:7] in status
     assert translate["value"] == right["value"] == attention["value"] == EXP and "value" not in left
     assert EXP in [value for _, value in choices]

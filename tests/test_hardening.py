@@ -12,6 +12,7 @@ import threading
 import pytest
 
 from nllb_space import hub as hubmod
+from nllb_space import hub_calls
 from nllb_space.errors import AdapterError, InputError
 from tests.hub_fixtures import HUB_TOKEN
 from tests.model_fixtures import ADAPTER_REPO, BRANCH, TAG, tiny_settings
@@ -21,7 +22,7 @@ SENTENCE = "El gato duerme en el sofá."
 
 @pytest.fixture(autouse=True)
 def _fast_retries(hub, monkeypatch):
-    monkeypatch.setattr(hubmod, "RETRY_BASE_DELAY_S", 0.01)
+    monkeypatch.setattr(hub_calls, "RETRY_BASE_DELAY_S", 0.01)
     hub.clear_faults()
     yield
     hub.clear_faults()
@@ -88,7 +89,7 @@ def test_transient_5xx_is_retried(fresh_engine, hub):
 
 
 def test_hub_timeout_is_a_clear_message(fresh_engine, hub, monkeypatch):
-    monkeypatch.setattr(hubmod, "REQUEST_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(hub_calls, "REQUEST_TIMEOUT_S", 0.3)
     hub.fail(r"/revision/slow-branch", status=0, delay_s=1.5, times=10)
     with pytest.raises(hubmod.HubUnavailable, match="(?i)try again"):
         fresh_engine.translate(SENTENCE, model="slow-branch")
@@ -181,7 +182,7 @@ def test_lru_eviction_never_breaks_requests_in_flight(tiny_model_dir, hub_adapte
 
 
 def test_token_never_appears_in_messages_or_logs(fresh_engine, hub, caplog, monkeypatch):
-    monkeypatch.setattr(hubmod, "REQUEST_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(hub_calls, "REQUEST_TIMEOUT_S", 0.3)
     caplog.set_level(logging.DEBUG)
     messages = []
     hub.fail(r"/api/models/", status=503, times=50)

@@ -19,17 +19,17 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import load_file, save_file
 
-from nllb_space import hub as hubmod
+from nllb_space import hub_calls
 from nllb_space.hub import (
     HubError,
     HubUnavailable,
     RepoNotFound,
     RevisionNotFound,
-    download_adapter,
     list_revisions,
     push_folder,
     resolve_revision,
 )
+from nllb_space.hub_downloads import download_adapter
 from nllb_space.hub_ids import is_commit_sha
 from nllb_space.testing.hub_emulator import HubEmulator, git_blob_sha1
 
@@ -73,7 +73,7 @@ class Pushed:
 
 @pytest.fixture(autouse=True)
 def _fast_and_clean(hub: HubEmulator, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(hubmod, "RETRY_BASE_DELAY_S", 0.01)
+    monkeypatch.setattr(hub_calls, "RETRY_BASE_DELAY_S", 0.01)
     hub.clear_faults()
     yield
     hub.clear_faults()
@@ -288,7 +288,7 @@ def test_persistent_503_is_hub_unavailable(hub: HubEmulator, pushed: Pushed) -> 
     before = len(hub.requests)
     with pytest.raises(HubUnavailable, match=r"did not answer \(HTTP 503\).*try again in a minute"):
         resolve_revision(REPO, "main")
-    assert len(hub.requests) - before == hubmod.RETRY_ATTEMPTS
+    assert len(hub.requests) - before == hub_calls.RETRY_ATTEMPTS
 
 
 def test_4xx_is_not_retried(hub: HubEmulator, pushed: Pushed) -> None:
@@ -300,8 +300,8 @@ def test_4xx_is_not_retried(hub: HubEmulator, pushed: Pushed) -> None:
 
 
 def test_timeout_is_hub_unavailable(hub: HubEmulator, pushed: Pushed, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hubmod, "REQUEST_TIMEOUT_S", 0.2)
-    hub.fail(r"/revision/v1$", status=0, delay_s=0.6, times=hubmod.RETRY_ATTEMPTS)
+    monkeypatch.setattr(hub_calls, "REQUEST_TIMEOUT_S", 0.2)
+    hub.fail(r"/revision/v1$", status=0, delay_s=0.6, times=hub_calls.RETRY_ATTEMPTS)
     with pytest.raises(HubUnavailable, match=r"timeout"):
         resolve_revision(REPO, "v1")
 

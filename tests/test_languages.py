@@ -154,3 +154,15 @@ def test_import_pulls_in_no_heavy_library() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+def test_spanish_and_native_names_are_accepted_with_or_without_accents():
+    from nllb_space.language_aliases import ALIASES
+
+    assert set(ALIASES) <= set(LANGUAGES)
+    for name, code in (("italiano", "ita_Latn"), ("inglés", "eng_Latn"), ("ingles", "eng_Latn"),
+                       ("alemán", "deu_Latn"), ("Deutsch", "deu_Latn"), ("Français", "fra_Latn"),
+                       ("日本語", "jpn_Jpan"), ("  Español ", "spa_Latn"), ("chino", "zho_Hans")):
+        assert resolve_language(name) == code, name
+    with pytest.raises(UnknownLanguageError, match="Italian"):
+        resolve_language("italano")

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Sequence
 
-from nllb_space import hub
+from nllb_space import hub, hub_downloads
 from nllb_space.choice import local_folder, spec_of
 from train.config import ConfigError, DataArguments, ModelArguments, RunConfig, flag
 from train.data import DataError, clean_pairs, hold_out, load_hub_dataset, load_table, load_text_pair, overlap
@@ -191,4 +191,4 @@ def fetch_adapter(adapter: str, revision: str | None) -> tuple[Path, str, str]:
         return folder, adapter, local_digest(folder)
     revision = revision or hub.DEFAULT_BRANCH
     sha = hub.resolve_revision(adapter, revision)
-    return hub.download_adapter(adapter, sha), f"{spec_of(adapter, revision)} ({sha[:7]})", sha
+    return hub_downloads.download_adapter(adapter, sha), f"{spec_of(adapter, revision)} ({sha[:7]})", sha

@@ -1,0 +1,119 @@
+"""Where an adapter changed the model: the relative size of every LoRA update, from the adapter's tensors alone.
+
+LoRA leaves each adapted weight ``W`` frozen and adds ``ΔW = s·B·A`` with ``s = alpha / r`` (``alpha / √r`` with
+rsLoRA). How much a layer changed is ``‖ΔW‖ / ‖W‖`` (Frobenius norms): 0.01 means the update is 1% of the weight
+it adds to. One cell per layer and projection (q, k, v, out) of each attention block (the encoder's
+self-attention, the decoder's self-attention and its cross-attention to the encoder): no forward pass, so the map
+is there as soon as the adapter is.
+
+``‖B·A‖`` is computed from the r×r products ``‖BA‖² = trace((BᵀB)(AAᵀ))``, never from the full matrix.
+The base's norms are taken once, when the model loads (:func:`weight_norms`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from .adapter_check import LORA_KEY, AdapterPlan
+
+PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
+"""The attention projections LoRA adapts, in the map's column order."""
+BLOCKS = (
+    ("encoder self-attention", "model.encoder.layers.{layer}.self_attn"),
+    ("decoder self-attention", "model.decoder.layers.{layer}.self_attn"),
+    ("cross-attention", "model.decoder.layers.{layer}.encoder_attn"),
+)
+"""Each attention block: its name on the page and the module path of its layer ``layer``."""
+_PATH = re.compile(r"^model\.(encoder|decoder)\.layers\.(\d+)\.(self_attn|encoder_attn)\.(q_proj|k_proj|v_proj|out_proj)$")
+
+
+def weight_norms(model) -> dict[str, float]:
+    """``‖W‖`` of every attention projection of ``model``, by module path (taken before int8 or a device move)."""
+    import torch
+
+    norms = {}
+    for path, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and _PATH.match(path):
+            norms[path] = float(torch.linalg.matrix_norm(module.weight.detach().float()))
+    return norms
+
+
+@dataclass(frozen=True)
+class UpdateMap:
+    """The relative size of an adapter's update in every attention projection, plus what it is."""
+
+    blocks: tuple[str, ...]
+    """The attention blocks, in row-group order (see :data:`BLOCKS`)."""
+    projections: tuple[str, ...]
+    layers: int
+    relative: tuple[tuple[tuple[float | None, ...], ...], ...]
+    """``relative[block][layer][projection]`` = ‖ΔW‖ / ‖W‖; ``None`` where the adapter leaves the layer alone."""
+    r: int
+    alpha: float
+    use_rslora: bool
+    scale: float
+    """``alpha / r`` (``alpha / √r`` with rsLoRA): the factor in ``ΔW = scale·B·A``."""
+    adapted: tuple[str, ...]
+    """The projections the adapter's tensors adapt."""
+    trainable: int
+    """The adapter's parameters."""
+    total: int
+    """The base model's parameters."""
+
+    def largest(self) -> tuple[str, int, str, float] | None:
+        """(block, layer, projection, relative size) of the biggest update."""
+        cells = [(value, b, layer, p) for b, rows in enumerate(self.relative) for layer, row in enumerate(rows)
+                 for p, value in enumerate(row) if value is not None]
+        if not cells:
+            return None
+        value, b, layer, p = max(cells)
+        return self.blocks[b], layer, self.projections[p], value
+
+    def to_json(self) -> dict:
+        """Plain JSON for the API: numbers and names only."""
+        return {
+            "r": self.r, "alpha": self.alpha, "use_rslora": self.use_rslora, "scale": self.scale,
+            "adapted": list(self.adapted), "trainable_parameters": self.trainable, "total_parameters": self.total,
+            "layers": self.layers, "blocks": list(self.blocks), "projections": list(self.projections),
+            "relative_update": [[list(row) for row in block] for block in self.relative],
+        }
+
+
+def update_map(folder: str | Path, plan: AdapterPlan, norms: Mapping[str, float], total: int) -> UpdateMap:
+    """The :class:`UpdateMap` of the adapter in ``folder`` (checked as ``plan``) over a base whose weight norms are
+    ``norms``."""
+    import torch
+    from safetensors.torch import load_file
+
+    pairs: dict[str, dict[str, torch.Tensor]] = {}
+    for key, tensor in load_file(str(Path(folder) / "adapter_model.safetensors")).items():
+        match = LORA_KEY.match(key)
+        if match:
+            pairs.setdefault(match["module"], {})[match["part"]] = tensor.double()
+    scale = plan.alpha / (math.sqrt(plan.r) if plan.use_rslora else plan.r)
+    layers = 1 + max((int(m[2]) for path in norms if (m := _PATH.match(path))), default=-1)
+    relative = []
+    for _, pattern in BLOCKS:
+        block = []
+        for layer in range(layers):
+            row = []
+            for projection in PROJECTIONS:
+                path = f"{pattern.format(layer=layer)}.{projection}"
+                pair = pairs.get(path)
+                if pair is None or not norms.get(path):
+                    row.append(None)
+                    continue
+                a, b = pair["A"], pair["B"]
+                squared = torch.trace((b.T @ b) @ (a @ a.T)).clamp(min=0.0)
+                row.append(float(scale * squared.sqrt() / norms[path]))
+            block.append(tuple(row))
+        relative.append(tuple(block))
+    return UpdateMap(
+        blocks=tuple(name for name, _ in BLOCKS), projections=tuple(p.removesuffix("_proj") for p in PROJECTIONS),
+        layers=layers, relative=tuple(relative), r=plan.r, alpha=plan.alpha, use_rslora=plan.use_rslora,
+        scale=scale, adapted=plan.projections, trainable=plan.parameters, total=total,
+    )

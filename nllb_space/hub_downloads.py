@@ -1,0 +1,169 @@
+"""Downloads from the Hub: a PEFT adapter at one commit, and the base checkpoint.
+
+:func:`download_adapter` fetches exactly :data:`ADAPTER_FILES` at a commit sha (a name is resolved first with
+:func:`nllb_space.hub.resolve_revision`), so the cache is keyed by sha: ``main`` picks up new pushes while two names
+for one commit share one download. It refuses, before downloading, what is not a safetensors adapter of a sensible
+size. :func:`download_base` fetches the base model's config, tokenizer and one weights format.
+
+Calls go through :func:`nllb_space.hub_calls.call` and read its timeouts through that module (``calls.X``), so
+errors read as every other Hub error and a timeout set on ``hub_calls`` applies here too.
+
+Example::
+
+    folder = download_adapter("me/nllb-spa-ita-lora", sha)      # adapter_config.json, adapter_model.safetensors, README
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from . import hub_calls as calls
+from .hub_calls import HubError, HubUnavailable
+from .hub_ids import DEFAULT_BRANCH, is_commit_sha
+
+logger = logging.getLogger(__name__)
+
+ADAPTER_CONFIG = "adapter_config.json"
+"""The file that makes a folder a PEFT adapter."""
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+"""The adapter's weights: safetensors only."""
+ADAPTER_FILES = (ADAPTER_CONFIG, ADAPTER_WEIGHTS, "README.md")
+"""Everything :func:`download_adapter` fetches from a repo, whatever else it holds."""
+SMALL_FILE_BYTES = 1_000_000
+"""The largest adapter config accepted and model card fetched (a real one is a few kB)."""
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+"""Weight formats that unpickle (and can run code) on load: refused."""
+
+
+def download_adapter(repo_id: str, sha: str, token: str | bool | None = None, max_bytes: int = 200_000_000) -> Path:
+    """Download the PEFT adapter of ``repo_id`` at commit ``sha`` and return the local folder.
+
+    Exactly :data:`ADAPTER_FILES` are fetched (the card only when it is small), into the huggingface_hub cache, after
+    their sizes were checked against the Hub's file metadata: a repo that also holds merged models, checkpoints or a
+    thousand other files costs nothing more. A commit already downloaded is served from the cache without the Hub.
+
+    Raises:
+        ValueError: ``sha`` is not a full commit sha (resolve names with :func:`nllb_space.hub.resolve_revision`).
+        HubError: not a PEFT adapter, only pickle weights, no weights, or weights over ``max_bytes``.
+        RepoNotFound, RevisionNotFound, HubUnavailable.
+    """
+    if not is_commit_sha(sha):
+        raise ValueError(f"download_adapter needs a full 40-character commit sha, got {sha!r}: use resolve_revision()")
+    sha = sha.lower()
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
+    cached = [try_to_load_from_cache(repo_id, name, revision=sha) for name in (ADAPTER_CONFIG, ADAPTER_WEIGHTS)]
+    if all(isinstance(path, str) for path in cached):  # a commit downloaded before needs no network at all
+        return Path(cached[0]).parent
+    api = calls.api(token)
+    where = dict(repo_id=repo_id, revision=sha, api=api, token=token)
+    info = calls.call(
+        lambda: api.model_info(repo_id, revision=sha, files_metadata=True, timeout=calls.REQUEST_TIMEOUT_S),
+        action=f"list the files of '{repo_id}' at {sha[:7]}", **where,
+    )
+    sizes = {s.rfilename: s.size or (s.lfs.size if s.lfs else 0) for s in info.siblings or []}
+    _check_adapter_files(repo_id, sha, list(sizes))
+    for name, limit, setting in ((ADAPTER_WEIGHTS, max_bytes, " (NLLB_MAX_ADAPTER_MB)"),
+                                 (ADAPTER_CONFIG, SMALL_FILE_BYTES, "")):
+        if sizes[name] > limit:
+            raise HubError(
+                f"'{repo_id}' at {sha[:7]}: {name} is {sizes[name] / 1e6:,.1f} MB, over the {limit / 1e6:g} MB this "
+                f"Space fetches{setting}. A LoRA adapter of NLLB-600M is a few MB; push the adapter alone."
+            )
+    wanted = [ADAPTER_CONFIG, ADAPTER_WEIGHTS] + (["README.md"] if 0 < sizes.get("README.md", 0) <= SMALL_FILE_BYTES
+                                                 else [])
+    path = ""
+    for name in wanted:
+        path = calls.call(
+            lambda name=name: hf_hub_download(repo_id, name, revision=sha, token=token,
+                                              etag_timeout=calls.REQUEST_TIMEOUT_S),
+            action=f"download {name} of '{repo_id}' at {sha[:7]}", attempts=1, seconds=calls.DOWNLOAD_TIMEOUT_S,
+            **where,
+            # huggingface_hub already retries a failed download (HEAD again with a 1-8 s backoff, ~23 s in all):
+            # retrying that again would keep a visitor waiting for a minute.
+        )
+    folder = Path(path).parent
+    logger.info("Adapter %s@%s is in %s", repo_id, sha[:7], folder)
+    return folder
+
+
+def _check_adapter_files(repo_id: str, sha: str, paths: list[str]) -> None:
+    """Refuse commits that are not a safetensors PEFT adapter, naming what is there instead."""
+    where = f"'{repo_id}' at commit {sha[:7]}"
+    shown = ", ".join(sorted(p for p in paths if p != ".gitattributes")[:8]) or "no files"
+    if ADAPTER_CONFIG not in paths:
+        raise HubError(
+            f"{where} is not a PEFT adapter: it has no {ADAPTER_CONFIG} (it holds: {shown}). "
+            "Pick a revision that holds an adapter saved with PeftModel.save_pretrained()."
+        )
+    if ADAPTER_WEIGHTS in paths:
+        return
+    pickles = [p for p in paths if p.endswith(PICKLE_SUFFIXES)]
+    if pickles:
+        raise HubError(
+            f"{where} has only pickle weights ({', '.join(sorted(pickles)[:4])}); pickle files are refused because "
+            "loading them can run arbitrary code. Safetensors only: re-save the adapter with "
+            "save_pretrained(..., safe_serialization=True) and push it again."
+        )
+    raise HubError(f"{where} has {ADAPTER_CONFIG} but no {ADAPTER_WEIGHTS}; it holds: {shown}.")
+
+
+BASE_FILES = ("*.json", "*.model")
+"""What :func:`download_base` fetches besides the weights: config, generation config and tokenizer files."""
+SAFETENSORS_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "model-*-of-*.safetensors")
+PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "pytorch_model-*-of-*.bin")
+"""The published NLLB checkpoints ship only these on ``main`` (a safetensors copy sits in an unmerged bot PR)."""
+
+
+def download_base(repo_id: str, revision: str = DEFAULT_BRANCH, token: str | None = None) -> Path:
+    """Download the base checkpoint ``repo_id`` at ``revision`` into the cache and return its local folder.
+
+    Safetensors weights are taken when the revision has them, else ``pytorch_model.bin`` (what
+    ``facebook/nllb-200-distilled-600M`` has on ``main``). Loading from the folder, rather than from the repo id,
+    keeps transformers off its automatic-conversion path, which would look for a bot's pull request or call a
+    conversion Space with the token. When the Hub cannot be reached, a revision downloaded before (or baked into a
+    Space image by ``preload_from_hub``) is served from the cache.
+
+    Raises:
+        HubError: the revision holds no weights in either format. RepoNotFound, RevisionNotFound, HubUnavailable.
+    """
+    from huggingface_hub import snapshot_download
+
+    api = calls.api(token)
+    where = dict(repo_id=repo_id, revision=revision, api=api, token=token)
+    try:
+        info = calls.call(lambda: api.model_info(repo_id, revision=revision, timeout=calls.REQUEST_TIMEOUT_S),
+                          action=f"look up revision '{revision}' of '{repo_id}'", **where)
+    except HubUnavailable as unavailable:
+        for weights in (SAFETENSORS_WEIGHTS, PICKLE_WEIGHTS):
+            try:
+                folder = Path(snapshot_download(repo_id, revision=revision, token=token, local_files_only=True,
+                                                allow_patterns=[*BASE_FILES, *weights]))
+            except Exception:  # noqa: BLE001 - not cached in this format; try the next
+                continue
+            logger.warning("Hub unreachable; loading %s@%s from the local cache (%s)", repo_id, revision, folder)
+            return folder
+        raise unavailable from None  # not cached either: the Hub's own error is the one to show
+    files = [s.rfilename for s in info.siblings or []]
+    top_level = [f for f in files if "/" not in f]
+    if any(f.endswith(".safetensors") for f in top_level):
+        weights = SAFETENSORS_WEIGHTS
+    elif any(f.startswith("pytorch_model") and f.endswith(".bin") for f in top_level):
+        weights = PICKLE_WEIGHTS
+    else:
+        raise HubError(
+            f"'{repo_id}' at '{revision}' has no model weights (model.safetensors or pytorch_model.bin); "
+            f"it holds: {', '.join(sorted(top_level)[:8]) or 'no files'}. Set NLLB_BASE_MODEL to an NLLB checkpoint."
+        )
+    folder = calls.call(
+        # By name, not by sha: the cache then records what the name points to, which is what a cold start with
+        # the Hub down (or a Space image filled by preload_from_hub) finds the files by.
+        lambda: snapshot_download(
+            repo_id, revision=revision, repo_type="model", allow_patterns=[*BASE_FILES, *weights], token=token,
+            etag_timeout=calls.REQUEST_TIMEOUT_S,
+        ),
+        action=f"download the base model '{repo_id}' at '{revision}'", attempts=1, seconds=None, **where,
+    )
+    logger.info("Base model %s@%s (%s) is in %s", repo_id, revision, (info.sha or "")[:7], folder)
+    return Path(folder)
