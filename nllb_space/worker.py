@@ -82,18 +82,12 @@ class AttentionOutput:
 
 
 @dataclass(frozen=True)
-class TokenProbsCall:
-    """One (source, translation) pair teacher-forced through each model in ``names`` (base first)."""
+class TokenProbsCall(AttentionCall):
+    """The same pair teacher-forced through each model in ``names`` (base first), for token probabilities;
+    without ``target_ids``, ``names[-1]`` (the adapter) translates greedily first."""
 
-    slot: str
-    source_ids: tuple[int, ...]
-    target_ids: tuple[int, ...] | None
-    """The translation's tokens; ``None``: ``names[-1]`` first translates greedily."""
-    names: tuple[str, ...]
-    tgt_lang: str
-    max_new_tokens: int
-    top_k: int
-    adapters: tuple[AdapterFiles, ...]
+    top_k: int = 5
+    """Alternatives returned per position and model."""
 
 
 @dataclass(frozen=True)

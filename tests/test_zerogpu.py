@@ -39,6 +39,7 @@ def on_zero_gpu(monkeypatch):
         zero = zerogpu.install(monkeypatch, idle)
         monkeypatch.setattr(engine, "run_generate", zero.wrap(worker.run_generate, worker.generate_seconds))
         monkeypatch.setattr(engine, "run_attention", zero.wrap(worker.run_attention, worker.attention_seconds))
+        monkeypatch.setattr(engine, "run_token_probs", zero.wrap(worker.run_token_probs, worker.attention_seconds))
         return zero
 
     yield install
@@ -72,6 +73,9 @@ def test_fresh_and_reused_workers_answer_like_the_in_process_app(
         yield "attention", dict(text=SOURCES[0], model=BRANCH, also=["base"])
         yield "translate", dict(text=TEXT, model="main")
         yield "attention", dict(text=SOURCES[1], model="base")
+        yield "token_probabilities", dict(text=SOURCES[2], model=TAG)  # teaching views run in a worker too
+        yield "translate", dict(text=TEXT, model=BRANCH, adapter_scale=0.5)  # a strength only this request has
+        yield "translate", dict(text=TEXT, model=BRANCH)  # and the (reused) worker's adapter is as trained again
 
     for kind, kwargs in requests():
         got, expected = (getattr(e, kind)(src_lang="spa_Latn", tgt_lang="ita_Latn", **kwargs) for e in (served, alone))
@@ -79,6 +83,8 @@ def test_fresh_and_reused_workers_answer_like_the_in_process_app(
             assert got.text == expected.text and got.model == expected.model, kwargs
         elif kind == "compare":
             assert (got.left.text, got.right.text) == (expected.left.text, expected.right.text), kwargs
+        elif kind == "token_probabilities":
+            assert got == expected, kwargs
         else:
             for g, e in zip(got, expected):
                 assert g.target_text == e.target_text and g.model == e.model
