@@ -8,28 +8,58 @@ import gradio as gr
 
 from .formatting import code
 from .handler_inputs import MEAN, map_index, model_spec, user_errors
+from .i18n import visitor_language
 from .attention import word_alignment
 from .plots import alignment_figure, attention_figure, head_grid_figure
 from .results import BASE, Translation
 from .view_store import AttentionView
 
 EXPLANATIONS = {
-    "cross": "**Cross-attention** is how the decoder reads the source. While predicting each target token (a row), "
-             "its query (Q) is compared with the key (K) of every encoder output (the columns), and it takes a "
-             "weighted mix of their values (V). A bright cell is the source token it looked at to write that word; "
-             "in a good translation the bright cells often follow the word alignment.",
-    "encoder": "**Encoder self-attention**: every source token (a row) looks at every source token (the columns), "
-               "in both directions, to build its meaning in context. Heads specialise (one reads the next token, "
-               "one the word a pronoun refers to); the mean over heads hides that, so pick single heads or read "
-               "the grid of heads below.",
-    "decoder": "**Decoder self-attention**: while predicting each token (a row), the decoder looks back at the "
-               "tokens it has already written (the columns). Grey cells are masked: the causal mask hides the "
-               "future, so a position only ever sees what comes before it, which is what lets the decoder write "
-               "one token at a time.",
+    "en": {
+        "cross": "**Cross-attention** is how the decoder reads the source. While predicting each target token (a "
+                 "row), its query (Q) is compared with the key (K) of every encoder output (the columns), and it "
+                 "takes a weighted mix of their values (V). A bright cell is the source token it looked at to write "
+                 "that word; in a good translation the bright cells often follow the word alignment.",
+        "encoder": "**Encoder self-attention**: every source token (a row) looks at every source token (the "
+                   "columns), in both directions, to build its meaning in context. Heads specialise (one reads the "
+                   "next token, one the word a pronoun refers to); the mean over heads hides that, so pick single "
+                   "heads or read the grid of heads below.",
+        "decoder": "**Decoder self-attention**: while predicting each token (a row), the decoder looks back at the "
+                   "tokens it has already written (the columns). Grey cells are masked: the causal mask hides the "
+                   "future, so a position only ever sees what comes before it, which is what lets the decoder "
+                   "write one token at a time.",
+        "shift": "Rows are named by the token being predicted: the decoder's input is the translation shifted right "
+                 "by one, starting with ⟨/s⟩ and the language tag. Each row sums to 100%.",
+        "rows": "Each row sums to 100%.",
+        "labels": "Grey ⟨…⟩ labels are language tags and end-of-sentence; ·piece continues the previous word.",
+        "difference": "The second map is the adapter's attention weight minus the base model's on the same pair, "
+                      "in percentage points (red: the adapter looks there more).",
+        "by": "by",
+    },
+    "es": {
+        "cross": "La **atención cruzada** es cómo el decodificador lee el origen. Al predecir cada token de destino "
+                 "(una fila), su consulta (Q) se compara con la clave (K) de cada salida del codificador (las "
+                 "columnas) y toma una mezcla ponderada de sus valores (V). Una celda clara es el token de origen "
+                 "que miró para escribir esa palabra; en una buena traducción suele seguir la alineación de palabras.",
+        "encoder": "**Autoatención del codificador**: cada token de origen (una fila) mira a todos los tokens de "
+                   "origen (las columnas), en ambas direcciones, para construir su significado en contexto. Las "
+                   "cabezas se especializan (una lee el token siguiente, otra la palabra a la que remite un "
+                   "pronombre); la media lo oculta, así que elige cabezas sueltas o mira la cuadrícula de abajo.",
+        "decoder": "**Autoatención del decodificador**: al predecir cada token (una fila), el decodificador mira los "
+                   "tokens que ya ha escrito (las columnas). Las celdas grises están enmascaradas: la máscara causal "
+                   "oculta el futuro, así que una posición solo ve lo anterior, y por eso el decodificador escribe "
+                   "un token cada vez.",
+        "shift": "Cada fila lleva el nombre del token que se predice: la entrada del decodificador es la traducción "
+                 "desplazada una posición, empezando por ⟨/s⟩ y la etiqueta de idioma. Cada fila suma 100%.",
+        "rows": "Cada fila suma 100%.",
+        "labels": "Las etiquetas grises ⟨…⟩ son etiquetas de idioma y fin de oración; ·pieza continúa la palabra "
+                  "anterior.",
+        "difference": "El segundo mapa es el peso de atención del adaptador menos el del modelo base en el mismo par, "
+                      "en puntos porcentuales (rojo: el adaptador mira más ahí).",
+        "by": "por",
+    },
 }
 """Two or three lines per kind of map, matched to the course notes' encoder, decoder, Q/K/V and causal mask."""
-SHIFT_NOTE = ("Rows are named by the token being predicted: the decoder's input is the translation shifted right by "
-              "one, starting with ⟨/s⟩ and the language tag. Each row sums to 100%.")
 
 
 class AttentionShown(NamedTuple):
@@ -107,7 +137,8 @@ class AttentionHandlers:
         return MapControls(gr.update(choices=layer_choices, value=MEAN if layer_i is None else str(layer_i)),
                            gr.update(choices=head_choices, value=MEAN if head_i is None else str(head_i)))
 
-    def attention_views(self, key: str | None, kind: str, layer: str, head: str) -> MapViews:
+    def attention_views(self, key: str | None, kind: str, layer: str, head: str,
+                        request: gr.Request = None) -> MapViews:
         """The heatmap and the "LoRA minus base" heatmap for the chosen kind, layer and head (``"mean"`` averages)."""
         view = self.views.get(key)
         if view is None:
@@ -122,14 +153,14 @@ class AttentionHandlers:
                                    visible=True)
         else:
             difference = gr.update(value=None, visible=False)
+        say = EXPLANATIONS[visitor_language(request)]
         caption = (
-            f"{EXPLANATIONS[kind]}\n\n{code(view.maps.source_text)} → {code(view.maps.target_text)} by "
-            f"{code(view.maps.model.label)}. " + (SHIFT_NOTE if kind != "encoder" else "Each row sums to 100%.")
-            + " Grey ⟨…⟩ labels are language tags and end-of-sentence; ·piece continues the previous word."
+            f"{say[kind]}\n\n{code(view.maps.source_text)} → {code(view.maps.target_text)} {say['by']} "
+            f"{code(view.maps.model.label)}. " + (say["shift"] if kind != "encoder" else say["rows"])
+            + " " + say["labels"]
         )
         if view.difference is not None:
-            caption += (" The second map is the adapter's attention weight minus the base model's on the same pair, "
-                        "in percentage points (red: the adapter looks there more).")
+            caption += " " + say["difference"]
         return MapViews(figure, difference, caption, head_grid_figure(view.maps, kind))
 
     def reuse_translation(self, last: Translation | None) -> ReusedPair:

@@ -126,6 +126,29 @@ TEXTS: dict[str, tuple[str, str]] = {
 }
 
 
+SUPPORTED = ("en", "es")
+
+
+def visitor_language(request: "gr.Request | None") -> str:
+    """The language the server writes its explanations in for this visitor: the first of ``SUPPORTED`` in the
+    browser's ``Accept-Language`` (the same preference Gradio's page starts from), else English."""
+    header = ""
+    if request is not None:
+        header = (getattr(request, "headers", None) or {}).get("accept-language", "") or ""
+    ranked = []
+    for position, part in enumerate(header.split(",")):
+        tag, _, quality = part.strip().partition(";q=")
+        try:
+            weight = float(quality) if quality else 1.0
+        except ValueError:
+            weight = 0.0
+        ranked.append((-weight, position, tag.split("-")[0].strip().lower()))
+    for _, _, language in sorted(ranked):
+        if language in SUPPORTED:
+            return language
+    return "en"
+
+
 def interface(settings: Settings) -> gr.I18n:
     """The page's texts for ``gr.Blocks.launch(i18n=...)``, with the Space's limits filled in."""
     values = dict(max_chars=f"{settings.max_chars:,}", max_sentences=settings.max_sentences,

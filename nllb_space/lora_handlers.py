@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import gradio as gr
+
 from .formatting import code, escape
 from .handler_inputs import model_spec, user_errors
+from .i18n import visitor_language
 from .lora_plots import token_probs_figure, update_map_figure
 from .results import BASE
 
@@ -28,51 +31,81 @@ class TokensShown(NamedTuple):
     """Per target token: its probability under base and LoRA, the change, each model's top alternatives."""
 
 
+SUMMARIES = {
+    "en": {
+        "update": "**{label}**: rank r = {r}, alpha = {alpha}, so each update is ΔW = {scale}·B·A{rs}. It adapts "
+                  "{adapted}: {trainable} trainable parameters beside {total} frozen ones ({share}).",
+        "largest": "The largest update is in the {block} of layer {layer}, {projection}: {value} of that weight's "
+                   "size. Empty cells are layers the adapter leaves alone.",
+        "read": "Both models read {source} and are given {target} one token at a time; the bars are how likely each "
+                "finds the next token.",
+        "step": "▼ token {i} {token}: base {base} → LoRA {lora}. Base would write {base_pick} ({base_p}), LoRA "
+                "{lora_pick} ({lora_p}).",
+        "none": "No token's probability moved by five points or more: here the adapter barely changes the model's "
+                "mind.",
+        "blocks": {},
+    },
+    "es": {
+        "update": "**{label}**: rango r = {r}, alpha = {alpha}, así que cada cambio es ΔW = {scale}·B·A{rs}. Adapta "
+                  "{adapted}: {trainable} parámetros entrenables junto a {total} congelados ({share}).",
+        "largest": "El mayor cambio está en la {block} de la capa {layer}, {projection}: {value} del tamaño de ese "
+                   "peso. Las celdas vacías son capas que el adaptador no toca.",
+        "read": "Ambos modelos leen {source} y reciben {target} token a token; las barras son la probabilidad que "
+                "cada uno da al token siguiente.",
+        "step": "▼ token {i} {token}: base {base} → LoRA {lora}. La base escribiría {base_pick} ({base_p}), LoRA "
+                "{lora_pick} ({lora_p}).",
+        "none": "Ningún token cambió su probabilidad en cinco puntos o más: aquí el adaptador apenas cambia la "
+                "opinión del modelo.",
+        "blocks": {"encoder self-attention": "autoatención del codificador",
+                   "decoder self-attention": "autoatención del decodificador", "cross-attention": "atención cruzada"},
+    },
+}
+"""What the tab says about a result, per visitor language (i18n.visitor_language)."""
+
+
 class LoraHandlers:
     """The "What LoRA changed" tab (mixed into ``Handlers``, which holds ``engine``)."""
 
     @user_errors
-    def update_map(self, model: str) -> UpdateShown:
+    def update_map(self, model: str, request: gr.Request = None) -> UpdateShown:
         """How big the adapter's update is in every attention projection, relative to the weight it adds to:
         ‖(alpha/r)·B·A‖ / ‖W‖, read from the adapter's tensors (no translation needed)."""
         update = self.engine.update_map(model_spec(model))
         ref, _ = self.engine.describe(model_spec(model))
-        share = 100 * update.trainable / update.total if update.total else 0.0
-        lines = [
-            f"**{code(ref.label)}**: rank r = {update.r}, alpha = {update.alpha:g}, so each update is "
-            f"ΔW = {update.scale:g}·B·A{' (rsLoRA: alpha/√r)' if update.use_rslora else ''}. It adapts "
-            f"{', '.join(code(p) for p in update.adapted)}: {update.trainable:,} trainable parameters beside "
-            f"{update.total:,} frozen ones ({share:.2f}%).",
-        ]
+        say = SUMMARIES[visitor_language(request)]
+        share = update.trainable / update.total if update.total else 0.0
+        lines = [say["update"].format(
+            label=code(ref.label), r=update.r, alpha=f"{update.alpha:g}", scale=f"{update.scale:g}",
+            rs=" (rsLoRA: alpha/√r)" if update.use_rslora else "",
+            adapted=", ".join(code(p) for p in update.adapted), trainable=f"{update.trainable:,}",
+            total=f"{update.total:,}", share=f"{share:.2%}")]
         largest = update.largest()
         if largest:
             block, layer, projection, value = largest
-            lines.append(f"The largest update is in the {escape(block)} of layer {layer + 1}, "
-                         f"{code(projection)}: {value:.2%} of that weight's size. Empty cells are layers the adapter "
-                         "leaves alone.")
+            lines.append(say["largest"].format(block=escape(say["blocks"].get(block, block)), layer=layer + 1,
+                                               projection=code(projection), value=f"{value:.2%}"))
         title = f"Where {ref.label} changed the model: ‖ΔW‖ / ‖W‖ per layer and projection"
         return UpdateShown(update_map_figure(update, title), "\n\n".join(lines), update.to_json())
 
     @user_errors
     def token_probabilities(self, text: str, src_lang: str, tgt_lang: str, model: str = BASE,
-                            translation: str | None = None) -> TokensShown:
+                            translation: str | None = None, request: gr.Request = None) -> TokensShown:
         """How likely the base model and ``model`` find each token of one translation of ``text`` (the
         adapter's own greedy one, or ``translation``), both reading the same tokens before it."""
         result = self.engine.token_probabilities(text, src_lang, tgt_lang, model=model_spec(model),
                                                  translation=translation or None)
         marked = result.most_changed()
-        lines = [f"Both models read {code(result.source_text)} and are given {code(result.target_text)} one token "
-                 "at a time; the bars are how likely each finds the next token."]
+        say = SUMMARIES[visitor_language(request)]
+        lines = [say["read"].format(source=code(result.source_text), target=code(result.target_text))]
         for i in marked:
             step = result.steps[i]
             base_pick, lora_pick = step.base_top[0], step.lora_top[0]
-            lines.append(
-                f"▼ token {i + 1} {code(step.token)}: base {step.base_probability:.1%} → LoRA "
-                f"{step.lora_probability:.1%}. Base would write {code(base_pick.token)} "
-                f"({base_pick.probability:.1%}), LoRA {code(lora_pick.token)} ({lora_pick.probability:.1%})."
-            )
+            lines.append(say["step"].format(
+                i=i + 1, token=code(step.token), base=f"{step.base_probability:.1%}",
+                lora=f"{step.lora_probability:.1%}", base_pick=code(base_pick.token),
+                base_p=f"{base_pick.probability:.1%}", lora_pick=code(lora_pick.token),
+                lora_p=f"{lora_pick.probability:.1%}"))
         if not marked:
-            lines.append("No token's probability moved by five points or more: here the adapter barely changes "
-                         "the model's mind.")
+            lines.append(say["none"])
         title = f"Why a word changed: {result.labels[0]} vs {result.labels[1]}"
         return TokensShown(token_probs_figure(result, title), "\n\n".join(lines), result.to_json())

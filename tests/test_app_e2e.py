@@ -265,6 +265,8 @@ def test_a_spanish_browser_gets_the_spanish_interface(browser, app_url, tmp_path
         assert "destilado" in page.inner_text("body")  # the sentence on distillation, in Spanish
         page.get_by_role("tab", name="Qué cambió LoRA").click()
         assert page.inner_text("#lora-update-button").strip() == "¿Dónde cambió el modelo?"
+        page.click("#lora-update-button")  # the server's explanation follows the browser's language too
+        page.wait_for_selector("#lora-update-summary >> text=rango r")
         page.screenshot(path=str(tmp_path / "spanish.png"), full_page=True)
     finally:
         context.close()

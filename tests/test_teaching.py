@@ -127,3 +127,30 @@ def test_requests_at_different_strengths_do_not_cross(engine):
         thread.join()
     assert len(got) == 30 and all(text == alone[scale] for scale, text in got)
     assert engine.translate(SENTENCE, model=TAG).text == alone[1.0]  # nothing left scaled behind
+
+
+class Browser:
+    """What a handler reads of a request: its headers."""
+
+    def __init__(self, accept_language: str) -> None:
+        self.headers = {"accept-language": accept_language}
+
+
+def test_the_server_explains_in_the_visitors_language(engine):
+    from nllb_space.handler_inputs import MEAN
+    from nllb_space.handlers import Handlers
+    from nllb_space.i18n import visitor_language
+
+    assert visitor_language(Browser("es-ES,es;q=0.9,en;q=0.8")) == "es"
+    assert visitor_language(Browser("fr-FR,en;q=0.5,es;q=0.4")) == "en"
+    assert visitor_language(Browser("de-DE,fr;q=0.5")) == visitor_language(None) == "en"
+    h = Handlers(engine)
+    spanish, english = Browser("es-ES,es;q=0.9"), Browser("en-GB,en;q=0.9")
+    assert "rango r = 4" in h.update_map(TAG, request=spanish).update_summary
+    assert "rank r = 4" in h.update_map(TAG, request=english).update_summary
+    assert "Ambos modelos leen" in h.token_probabilities(SENTENCE, "spa_Latn", "ita_Latn", TAG,
+                                                        request=spanish).token_summary
+    view = h.attention(SENTENCE, "spa_Latn", "ita_Latn", TAG).attention_view
+    for kind, word in (("cross", "atención cruzada"), ("decoder", "máscara causal"), ("encoder", "codificador")):
+        assert word in h.attention_views(view, kind, MEAN, MEAN, request=spanish).attention_caption.lower()
+    assert "causal mask" in h.attention_views(view, "decoder", MEAN, MEAN, request=english).attention_caption
