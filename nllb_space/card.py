@@ -227,6 +227,9 @@ def _body(report: RunReport, repo_id: str | None, revision: str | None, model_na
         f"sacreBLEU signatures: BLEU `{report.base.bleu_signature}`, chrF++ `{report.base.chrf_signature}`.",
         "",
     ]
+    if report.lora is not None and report.lora.chrf < report.base.chrf:
+        lines += [f"> **This adapter scores below the base model** (chrF++ {report.lora.chrf - report.base.chrf:+.2f}): "
+                  "on this evaluation set it makes the translations worse.", ""]
     if report.training or report.lora_settings:
         lines += ["## Training", ""]
         if report.lora_settings is not None:

@@ -259,7 +259,7 @@ class Engine(Inspection):
                 return unless_refused(self.run_generate(call))
 
         names = [ref.adapter_name for ref, _ in prepared]
-        return self._pipeline().translate(texts, src, names, run, progress)
+        return self._pipeline().translate(texts, src, names, run, progress, decoding.max_new_tokens)
 
     @staticmethod
     def _translation(
@@ -269,4 +269,5 @@ class Engine(Inspection):
             text=output.text, sentences=output.sentences, model=ref, src_lang=src, tgt_lang=tgt,
             num_beams=decoding.num_beams, max_new_tokens=decoding.max_new_tokens, seconds=seconds,
             new_tokens=output.new_tokens, adapter_scale=decoding.adapter_scale,
+            stopped_at_limit=output.stopped_at_limit,
         )

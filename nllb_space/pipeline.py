@@ -50,6 +50,8 @@ class TextOutput:
     """Each sentence of the text and what it became."""
     new_tokens: int
     """Tokens generated for it (language tag and ``</s>`` excluded)."""
+    stopped_at_limit: int = 0
+    """Sentences whose translation used every token ``max_new_tokens`` allows: most likely cut off."""
 
 
 class Pipeline:
@@ -85,9 +87,11 @@ class Pipeline:
 
     def translate(
         self, texts: Sequence[Segmented], src_lang: str, names: Sequence[str], run: RunBatch,
-        progress: Progress | None = None,
+        progress: Progress | None = None, max_new_tokens: int | None = None,
     ) -> list[list[TextOutput]]:
         """Every text through every model in ``names``; returns ``outputs[model][text]``.
+
+        With ``max_new_tokens``, a sentence whose part used all of them is counted as stopped at the limit.
 
         All rows of all texts and models share the batches, longest first, so padding wastes little and a mixed
         batch runs the models side by side.
@@ -103,14 +107,18 @@ class Pipeline:
         for _ in names:
             per_text = []
             for text, parts_per_sentence in zip(texts, parts_per_piece):
-                joined, count = [], 0
+                joined, count, stopped = [], 0, 0
                 for parts in parts_per_sentence:
                     joined.append(" ".join(next(decoded).strip() for _ in parts))
-                    count += sum(next(tokens) for _ in parts)
+                    lengths = [next(tokens) for _ in parts]
+                    count += sum(lengths)
+                    # The forced language tag is one of the max_new_tokens: a part that got all the others never
+                    # reached </s>.
+                    stopped += bool(max_new_tokens) and max(lengths) >= max_new_tokens - 1
                 per_text.append(TextOutput(
                     text=join_text(text, joined),
                     sentences=tuple(SentencePair(s, t) for s, t in zip(text.pieces, joined)),
-                    new_tokens=count,
+                    new_tokens=count, stopped_at_limit=stopped,
                 ))
             outputs.append(per_text)
         return outputs

@@ -66,6 +66,8 @@ class Translation:
     """Tokens generated, summed over sentences (language tag and ``</s>`` excluded)."""
     adapter_scale: float = 1.0
     """How strongly the adapter applied its update (0: the base model, 1: as trained)."""
+    stopped_at_limit: int = 0
+    """Sentences that used every token ``max_new_tokens`` allows: most likely cut off."""
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,9 @@ class RevisionHandlers:
             try:
                 listed = self._list_revisions("")
                 known = merge_choices(known, listed.revision["choices"])
+                live = self.default_model()
+                if any(value == live for _, value in listed.revision["choices"]):  # the panel shows what is live
+                    listed = listed._replace(revision=gr.update(choices=listed.revision["choices"], value=live))
                 if not self.engine.adapter_error:
                     listed = listed._replace(revisions_message=listed.revisions_message + "\n\n" + adapter_summary(
                         *self.engine.describe(self.default_model())))

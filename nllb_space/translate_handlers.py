@@ -72,8 +72,13 @@ class TranslateHandlers:
             return ""
         strength = (f" · adapter strength {result.adapter_scale:g}"
                     if not result.model.is_base and result.adapter_scale != 1.0 else "")
-        return (f"Translated by {code(result.model.label)} · {len(result.sentences)} sentence(s) · "
+        line = (f"Translated by {code(result.model.label)} · {len(result.sentences)} sentence(s) · "
                 f"{result.new_tokens} tokens · {result.seconds:.2f} s · beam {result.num_beams}{strength}")
+        if result.stopped_at_limit:
+            line += (f"\n\n⚠️ {result.stopped_at_limit} of {len(result.sentences)} sentence(s) stopped at the "
+                     f"{result.max_new_tokens}-token limit, so they may be cut off: raise *Max new tokens per "
+                     "sentence* in the decoding options.")
+        return line
 
     @user_errors
     def translate_file(self, file: str | None, src_lang: str, tgt_lang: str, model: str = BASE,
@@ -114,6 +119,13 @@ class TranslateHandlers:
             progress=reporter(progress, "Translating with both models"),
         )
         return Compared(result.left.text, result.right.text, comparison_summary(result, reference), result)
+
+    def same_model_note(self, left: str, right: str) -> str:
+        """Said as soon as both pickers name the same model, before anything runs."""
+        if model_spec(left) != model_spec(right):
+            return ""
+        return (f"ℹ️ Both sides are {code(model_spec(left))}: the two translations will be the same. Pick another "
+                "model on one side to see what it changes.")
 
     def differences(self, result: Comparison | None) -> list[tuple[str, str | None]]:
         """Word-level differences between the two sides, for ``gr.HighlightedText``."""

@@ -37,6 +37,12 @@ CSS = """
 .status-line { font-size: 0.92em; }
 .button-row { align-items: end; }
 .button-row button { max-height: 3.2em; margin-bottom: 0.6em; }
+/* A phone: one column, each control as wide as the screen, so labels are not cut and buttons stay near inputs. */
+@media (max-width: 640px) {
+  .gradio-container .row { flex-direction: column !important; align-items: stretch !important; }
+  .gradio-container .row > * { width: 100% !important; max-width: none !important; min-width: 0 !important; }
+  #swap-languages { align-self: center; }
+}
 """
 
 
@@ -143,6 +149,8 @@ def wire(demo: gr.Blocks, h: Handlers, c: Mapping[str, Any], model_work: dict) -
         outputs(TokensShown, c), api_name="token_probabilities", **model_work,
     )
 
+    for side in (c["left"], c["right"]):
+        side.change(h.same_model_note, [c["left"], c["right"]], c["compare_note"], queue=False, **PRIVATE)
     c["kind"].input(**controls).success(**views)
     for control in (c["layer"], c["head"]):
         control.input(**views)

@@ -43,18 +43,21 @@ def picker(h, value: str, label: str, elem_id: str, info: str | None = None, **m
 def translate_tab(h, settings: Settings) -> Components:
     default_model = h.default_model()
     with gr.Tab(t("tab_translate"), id="translate"):
-        with gr.Row(equal_height=True):
-            text = gr.Textbox(lines=9, max_lines=40, label=t("text"), elem_id="translate-input",
-                              placeholder="Escribe o pega aquí el texto…", info=t("text_info"))
-            output = gr.Textbox(lines=9, max_lines=40, label=t("translation"), interactive=False, buttons=["copy"],
-                                elem_id="translate-output")
-        with gr.Row(equal_height=False, elem_classes="button-row"):
-            model = picker(h, default_model, "model", "translate-model", "model_info", scale=3)
-            adapter_scale = gr.Slider(0.0, MAX_ADAPTER_SCALE, value=1.0, step=0.1, label=t("strength"), scale=2,
-                                      info=t("strength_info"), elem_id="translate-strength")
-            translate_button = gr.Button(t("translate_button"), variant="primary", scale=1,
-                                         elem_id="translate-button")
-        translate_info = gr.Markdown(elem_id="translate-info")
+        # Two columns side by side on a desktop; on a phone they stack, and the button stays under the input.
+        with gr.Row(equal_height=False):
+            with gr.Column(min_width=320):
+                text = gr.Textbox(lines=9, max_lines=40, label=t("text"), elem_id="translate-input",
+                                  placeholder="Escribe o pega aquí el texto…", info=t("text_info"))
+                with gr.Row(equal_height=False, elem_classes="button-row"):
+                    model = picker(h, default_model, "model", "translate-model", "model_info", scale=3)
+                    translate_button = gr.Button(t("translate_button"), variant="primary", scale=1,
+                                                 elem_id="translate-button")
+                adapter_scale = gr.Slider(0.0, MAX_ADAPTER_SCALE, value=1.0, step=0.1, label=t("strength"),
+                                          info=t("strength_info"), elem_id="translate-strength")
+            with gr.Column(min_width=320):
+                output = gr.Textbox(lines=9, max_lines=40, label=t("translation"), interactive=False,
+                                    buttons=["copy"], elem_id="translate-output")
+                translate_info = gr.Markdown(elem_id="translate-info")
         last_translation = gr.State(None)
         gr.Examples([[text_] for text_, _ in EXAMPLES], inputs=[text], api_visibility="private",
                     example_labels=[f"{note}: {text_.splitlines()[0][:40]}…" for text_, note in EXAMPLES],
@@ -78,6 +81,7 @@ def compare_tab(h, settings: Settings) -> Components:
             left = picker(h, BASE, "left_model", "compare-left", "model_info")
             right = picker(h, h.default_model(), "right_model", "compare-right", "model_info")
             compare_button = gr.Button(t("compare_button"), variant="primary", elem_id="compare-button")
+        compare_note = gr.Markdown(elem_id="compare-note")
         with gr.Row(equal_height=True):
             left_output = gr.Textbox(lines=5, label=t("left"), interactive=False, buttons=["copy"],
                                      elem_id="compare-left-output")

@@ -204,6 +204,8 @@ def test_switching_revision_selects_it_in_every_tab(page, server, hub_adapters, 
     page.get_by_text("Adapters and revisions").click()
     # The accordion renders the table when it opens: poll until it exists and is filled.
     page.wait_for_function("document.querySelector('#revisions-table')?.innerText.includes('exp/run-1')")
+    # On load the Revision picker already shows the live revision (#14), not an empty box.
+    assert page.input_value("#revision-picker input").startswith(f"main · branch · {hub_adapters['main'][:7]}")
     pick(page, "#revision-picker", f"{BRANCH} · branch · {hub_adapters['branch'][:7]}")
     page.wait_for_selector("#revisions-message >> text=Loaded")
     assert hub_adapters["branch"][:7] in page.inner_text("#status")
@@ -284,3 +286,23 @@ def test_what_lora_changed_tab(page, server, tmp_path):
     page.wait_for_selector("#lora-token-plot .xtick text")
     assert "Both models read" in page.inner_text("#lora-token-summary")
     page.screenshot(path=str(tmp_path / "lora.png"), full_page=True)
+
+
+def test_a_phone_gets_one_column_with_the_button_under_the_input(browser, app_url):
+    """At 390 px (a phone) the controls stack: full-width inputs, the Translate button right under the text,
+    pickers wide enough to read their labels (#14)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(app_url)
+        page.wait_for_selector("#status >> text=Live adapter")
+        text = page.locator("#translate-input textarea").bounding_box()
+        button = page.locator("#translate-button").bounding_box()
+        picker = page.locator("#translate-model input").bounding_box()
+        output = page.locator("#translate-output textarea").bounding_box()
+        assert text["width"] > 300 and picker["width"] > 250, (text, picker)
+        assert 0 < button["y"] - (text["y"] + text["height"]) < 260, (text, button)  # one picker in between
+        assert output["y"] > button["y"]  # the translation comes after the button, not beside the input
+    finally:
+        context.close()

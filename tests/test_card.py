@@ -115,3 +115,9 @@ def test_invalid_metadata_is_rejected():
     with pytest.raises(ValueError, match="lacks 'model-index'"):
         validate_card("---\nlibrary_name: peft\npipeline_tag: translation\nlanguage: [es]\nlicense: mit\n"
                       "tags: [lora]\n---\n# x\n")
+
+
+def test_a_card_says_when_the_adapter_scores_below_the_base():
+    worse = render_card(report(lora=Scores(19.0, 48.0, BLEU_SIG, CHRF_SIG, 997)))
+    assert "This adapter scores below the base model** (chrF++ -2.25)" in worse
+    assert "scores below the base model" not in render_card(report())

@@ -201,7 +201,8 @@ def test_revisions_are_listed_and_offered(h, hub_adapters):
     assert {MAIN, EXP, f"{ADAPTER_REPO}@{TAG}", f"{ADAPTER_REPO}@{hub_adapters['main']}"} <= set(values)
     assert "tester/nllb-lora" in message
     # At page load every model picker is offered base plus the configured repo's revisions.
-    status, _, _, _, choices, *pickers = h.page_load([])
+    status, _, revision, _, choices, *pickers = h.page_load([])
+    assert revision["value"] == MAIN  # the Revision dropdown starts on the live revision, not empty (#14)
     assert hub_adapters["main"][:7] in status and choices[0][1] == "base" and EXP in [v for _, v in choices]
     assert all(p["choices"] == choices for p in pickers)
 
@@ -226,3 +227,18 @@ def test_revision_choices_qualify_slashed_branches(hub_adapters, engine):
     revisions = engine.list_revisions()
     labels = dict((value, label) for label, value in revision_choices(revisions))
     assert labels[EXP].startswith(f"{BRANCH} · branch · {hub_adapters['branch'][:7]}")
+
+
+def test_sentences_that_stop_at_the_token_limit_are_flagged(h, engine):
+    text = "Hola, ¿cómo estás? Gracias por tu ayuda."
+    _, short = h.translate(text, "spa_Latn", "ita_Latn", "base", 1, 2)
+    assert short.stopped_at_limit == 2  # two tokens is never a whole sentence
+    assert "2 of 2 sentence(s) stopped at the 2-token limit" in h.translation_info(short)
+    _, roomy = h.translate(text, "spa_Latn", "ita_Latn", "base", 1, 3)
+    assert roomy.new_tokens == 4 and roomy.stopped_at_limit == 2  # the language tag is one of the 3
+
+
+def test_comparing_a_model_with_itself_is_said_before_running(h):
+    assert "will be the same" in h.same_model_note("base", " base ")
+    assert "will be the same" in h.same_model_note(MAIN, MAIN)
+    assert h.same_model_note("base", MAIN) == ""

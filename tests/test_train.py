@@ -283,6 +283,10 @@ def test_failed_push_keeps_the_output_and_push_only_retries(hub, tiny_model_dir,
     assert f"NLLB_ADAPTER_REPO={repo} NLLB_ADAPTER_REVISION=v1" in retried.stdout
     assert hub.file_content(repo, "adapter_model.safetensors", "v1") == (out / "adapter_model.safetensors").read_bytes()
     assert HUB_TOKEN not in run.stdout + run.stderr + run.logs + retried.stdout + retried.stderr + retried.logs
+    # Once v1 exists, a push with --hub-tag v1 fails before uploading, and the retry it offers uses a new tag.
+    again = run_main(["--push-only", "--hub-repo", repo, "--hub-tag", "v1"], out)
+    assert again.status == 1 and "already exists" in again.stderr
+    assert f"--push-only --output-dir {out} --hub-repo {repo} --hub-tag v2" in again.stderr
 
 
 def test_interrupted_run_resumes_from_its_last_checkpoint(tiny_model_dir, pairs_tsv, tmp_path):

@@ -6,6 +6,7 @@ A failed push keeps everything in the output folder and prints the command that 
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import tempfile
@@ -24,11 +25,18 @@ def write_card(report: RunReport, out: Path, repo_id: str | None, revision: str 
     (out / "README.md").write_text(card, encoding="utf-8")
 
 
-def retry_command(push: PushArguments, out: Path) -> str:
-    """The command that retries just the push of ``out``."""
+def next_tag(tag: str) -> str:
+    """A tag after ``tag``: its last number counted up (``v1`` -> ``v2``), else ``-2`` appended."""
+    match = re.search(r"(\d+)$", tag)
+    return f"{tag[:match.start()]}{int(match[1]) + 1}" if match else f"{tag}-2"
+
+
+def retry_command(push: PushArguments, out: Path, tag: str | None = None) -> str:
+    """The command that retries just the push of ``out`` (with ``tag`` instead of ``--hub-tag`` when given)."""
+    tag = tag or push.hub_tag
     return (f"python train/run.py --push-only --output-dir {out} --hub-repo {push.hub_repo}"
             + (f" --hub-branch {push.hub_branch}" if push.hub_branch else "")
-            + (f" --hub-tag {push.hub_tag}" if push.hub_tag else "") + (" --private" if push.private else ""))
+            + (f" --hub-tag {tag}" if tag else "") + (" --private" if push.private else ""))
 
 
 def push(push: PushArguments, out: Path) -> int:
@@ -53,8 +61,11 @@ def push(push: PushArguments, out: Path) -> int:
                                     f"Evaluated on {report.eval_set}."),
             )
         except hub.HubError as error:
+            # A tag names one commit for good: retrying with the same one would fail again.
+            taken = bool(push.hub_tag) and "already exists" in str(error)
+            retry = retry_command(push, out, next_tag(push.hub_tag) if taken else None)
             print(f"run.py: push failed: {error}\nThe adapter, metrics.json and README.md are still in {out}. "
-                  f"Retry just the push with:\n  {retry_command(push, out)}", file=sys.stderr)
+                  f"Retry just the push with{' a new tag' if taken else ''}:\n  {retry}", file=sys.stderr)
             return 1
     print(f"Pushed to {pushed.repo_id} (branch {pushed.branch}{', tag ' + pushed.tag if pushed.tag else ''}): "
           f"commit {pushed.sha}\n{pushed.url}")

@@ -180,6 +180,10 @@ def train(config: RunConfig, callbacks: Sequence = ()) -> int:
     (out / "metrics.json").write_text(report.to_json(), encoding="utf-8")
     write_card(report, out, None, None)
     say(scores_text(base_scores, lora_scores))
+    if lora_scores.chrf < base_scores.chrf:
+        say(f"Warning: the adapter scores below the base model (chrF++ {lora_scores.chrf - base_scores.chrf:+.2f}, "
+            f"BLEU {lora_scores.bleu - base_scores.bleu:+.2f}): it made these translations worse. Train longer, "
+            "with a lower --learning-rate, or on data closer to the evaluation set; the card says so too.")
     say(f"Adapter, metrics.json and model card are in {out}")
     return push(config.push, out) if args.push_to_hub else 0
 
