@@ -63,6 +63,8 @@ class UpdateMap:
     """The adapter's parameters."""
     total: int
     """The base model's parameters."""
+    label: str = ""
+    """Which adapter revision this is, as the page names it (``repo@revision (sha)``)."""
 
     def largest(self) -> tuple[str, int, str, float] | None:
         """(block, layer, projection, relative size) of the biggest update."""
@@ -76,7 +78,7 @@ class UpdateMap:
     def to_json(self) -> dict:
         """Plain JSON for the API: numbers and names only."""
         return {
-            "r": self.r, "alpha": self.alpha, "use_rslora": self.use_rslora, "scale": self.scale,
+            "adapter": self.label, "r": self.r, "alpha": self.alpha, "use_rslora": self.use_rslora, "scale": self.scale,
             "adapted": list(self.adapted), "trainable_parameters": self.trainable, "total_parameters": self.total,
             "layers": self.layers, "blocks": list(self.blocks), "projections": list(self.projections),
             "relative_update": [[list(row) for row in block] for block in self.relative],

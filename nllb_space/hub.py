@@ -272,7 +272,7 @@ def _create_tag(api: "HfApi", repo_id: str, tag: str, sha: str, message: str, to
         )
     except HubError as exc:
         cause = exc.__cause__
-        if not (isinstance(cause, HfHubHTTPError) and calls._status(cause) == 409):
+        if not (isinstance(cause, HfHubHTTPError) and calls.http_status(cause) == 409):
             raise
         refs = calls.call(lambda: api.list_repo_refs(repo_id, repo_type="model"),
                           action=f"list the tags of '{repo_id}'", repo_id=repo_id, api=api, token=token)

@@ -110,7 +110,7 @@ def call(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _status(exc: BaseException) -> int | None:
+def http_status(exc: BaseException) -> int | None:
     response = getattr(exc, "response", None)
     return getattr(response, "status_code", None)
 
@@ -134,7 +134,7 @@ def _is_transient(exc: BaseException) -> bool:
         if isinstance(err, OfflineModeIsEnabled):
             return False
         if isinstance(err, HfHubHTTPError):
-            return (_status(err) or 0) >= 500
+            return (http_status(err) or 0) >= 500
         if isinstance(err, (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError)):
             return True
         if isinstance(err, (TimeoutError, ConnectionError)):
@@ -197,7 +197,7 @@ def _to_hub_error(
             "push a complete adapter folder to that revision."
         )
     if isinstance(exc, HfHubHTTPError):
-        status = _status(exc)
+        status = http_status(exc)
         if status == 401:
             return HubError(
                 f"The Hub rejected the token (401 Unauthorized) while trying to {action}. "
@@ -275,5 +275,5 @@ def _scrub(text: str, token: str | None) -> str:
 
 def _short(exc: BaseException) -> str:
     """One line naming the error, for logs (never includes request headers, hence never the token)."""
-    status = _status(exc)
+    status = http_status(exc)
     return f"{type(exc).__name__}" + (f" {status}" if status else "")

@@ -7,6 +7,7 @@ teacher-forced through every model in one batched pass, so the models' numbers c
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Sequence
 
 from . import request_limits as limits
@@ -82,7 +83,7 @@ class Inspection:
         if files is None:
             raise InputError("The base model has no adapter to map: pick an adapter revision.")
         base = self.load()
-        return update_map(files.folder, files.plan, base.weight_norms, base.parameters)
+        return replace(update_map(files.folder, files.plan, base.weight_norms, base.parameters), label=ref.label)
 
     def _pair(self, text: str, src_lang: str | None, tgt_lang: str | None,
               translation: str | None) -> tuple[str, tuple[int, ...], tuple[int, ...] | None]:

@@ -71,11 +71,10 @@ class LoraHandlers:
         """How big the adapter's update is in every attention projection, relative to the weight it adds to:
         ‖(alpha/r)·B·A‖ / ‖W‖, read from the adapter's tensors (no translation needed)."""
         update = self.engine.update_map(model_spec(model))
-        ref, _ = self.engine.describe(model_spec(model))
         say = SUMMARIES[visitor_language(request)]
         share = update.trainable / update.total if update.total else 0.0
         lines = [say["update"].format(
-            label=code(ref.label), r=update.r, alpha=f"{update.alpha:g}", scale=f"{update.scale:g}",
+            label=code(update.label), r=update.r, alpha=f"{update.alpha:g}", scale=f"{update.scale:g}",
             rs=" (rsLoRA: alpha/√r)" if update.use_rslora else "",
             adapted=", ".join(code(p) for p in update.adapted), trainable=f"{update.trainable:,}",
             total=f"{update.total:,}", share=f"{share:.2%}")]
@@ -84,7 +83,7 @@ class LoraHandlers:
             block, layer, projection, value = largest
             lines.append(say["largest"].format(block=escape(say["blocks"].get(block, block)), layer=layer + 1,
                                                projection=code(projection), value=f"{value:.2%}"))
-        title = f"Where {ref.label} changed the model: ‖ΔW‖ / ‖W‖ per layer and projection"
+        title = f"Where {update.label} changed the model: ‖ΔW‖ / ‖W‖ per layer and projection"
         return UpdateShown(update_map_figure(update, title), "\n\n".join(lines), update.to_json())
 
     @user_errors

@@ -46,6 +46,7 @@ def test_update_map_equals_norms_computed_from_the_safetensors(engine, adapter_d
     assert (update.r, update.alpha, update.adapted) == (config["r"], config["lora_alpha"],
                                                        ("q_proj", "k_proj", "v_proj", "out_proj"))
     assert 0 < update.trainable < update.total
+    assert update.label.startswith(f"{ADAPTER_REPO}@{TAG}") and update.to_json()["adapter"] == update.label
     assert update.largest()[3] == max(v for block in update.relative for row in block for v in row)
 
 
