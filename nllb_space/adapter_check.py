@@ -31,15 +31,35 @@ MAX_TARGET_NAMES = 200
 """Longer ``target_modules`` lists are not matched name by name (the tensors decide the fit anyway)."""
 _PLAIN_INITS = (True, False, None, "gaussian")
 """``init_lora_weights`` values whose saved tensors are the whole adapter (the others rewrite the base on load)."""
-_REFUSED = {
-    "use_dora": "DoRA adapters (use_dora) are not served here: DoRA cannot share a batch with the base model, which "
-                "Compare and Attention need. Train a plain LoRA adapter instead.",
-    "modules_to_save": "This adapter ships whole copies of layers (modules_to_save); loading them would replace part "
-                       "of the base model every visitor shares. Save it without modules_to_save.",
-    "rank_pattern": "Per-layer ranks (rank_pattern) are not served here; save an adapter with one rank.",
-    "alpha_pattern": "Per-layer alphas (alpha_pattern) are not served here; save an adapter with one lora_alpha.",
-    "layer_replication": "This adapter duplicates base layers (layer_replication), which changes the shared base.",
-    "target_parameters": "This adapter targets parameters directly (target_parameters); only layers are served.",
+_REFUSED = {  # config key -> (English, Spanish) reason
+    "use_dora": (
+        "DoRA adapters (use_dora) are not served here: DoRA cannot share a batch with the base model, which "
+        "Compare and Attention need. Train a plain LoRA adapter instead.",
+        "Aquí no se sirven adaptadores DoRA (use_dora): DoRA no puede compartir un lote con el modelo base, y "
+        "Comparar y Atención lo necesitan. Entrena en su lugar un adaptador LoRA simple.",
+    ),
+    "modules_to_save": (
+        "This adapter ships whole copies of layers (modules_to_save); loading them would replace part "
+        "of the base model every visitor shares. Save it without modules_to_save.",
+        "Este adaptador trae copias completas de capas (modules_to_save); cargarlas reemplazaría parte del modelo "
+        "base que comparten todos los visitantes. Guárdalo sin modules_to_save.",
+    ),
+    "rank_pattern": (
+        "Per-layer ranks (rank_pattern) are not served here; save an adapter with one rank.",
+        "Aquí no se sirven rangos por capa (rank_pattern); guarda un adaptador con un solo rango.",
+    ),
+    "alpha_pattern": (
+        "Per-layer alphas (alpha_pattern) are not served here; save an adapter with one lora_alpha.",
+        "Aquí no se sirven alphas por capa (alpha_pattern); guarda un adaptador con un solo lora_alpha.",
+    ),
+    "layer_replication": (
+        "This adapter duplicates base layers (layer_replication), which changes the shared base.",
+        "Este adaptador duplica capas del modelo base (layer_replication), lo que cambia el modelo base compartido.",
+    ),
+    "target_parameters": (
+        "This adapter targets parameters directly (target_parameters); only layers are served.",
+        "Este adaptador apunta directamente a parámetros (target_parameters); solo se sirven capas.",
+    ),
 }
 
 
@@ -58,6 +78,8 @@ class AdapterPlan:
     """The base the adapter says it was trained on (``base_model_name_or_path``)."""
     warnings: tuple[str, ...] = ()
     """What the visitor should know, e.g. ``o_proj`` matching nothing in NLLB."""
+    warnings_es: tuple[str, ...] = ()
+    """The same notes in Spanish, one for each of ``warnings``."""
 
     @property
     def projections(self) -> tuple[str, ...]:
@@ -77,54 +99,69 @@ def inspect_adapter(folder: Path, shapes: LinearShapes, base_model_id: str) -> A
     folder = Path(folder)
     config = _read_config(folder)
     _check_base_model(config.get("base_model_name_or_path"), base_model_id)
-    for key, message in _REFUSED.items():
+    for key, (message, es) in _REFUSED.items():
         if config.get(key):
-            raise AdapterError(message)
+            raise AdapterError(message, es=es)
     bias = config.get("bias") or "none"
     if bias != "none":
         raise AdapterError(
             f"This adapter trains biases (bias={bias!r}); loading it would overwrite the base model's biases for "
-            "every visitor. Only bias='none' adapters are served."
+            "every visitor. Only bias='none' adapters are served.",
+            es=f"Este adaptador entrena sesgos (bias={bias!r}); cargarlo sobrescribiría los sesgos del modelo base "
+               "para todos los visitantes. Solo se sirven adaptadores con bias='none'.",
         )
-    if config.get("init_lora_weights", True) not in _PLAIN_INITS:
+    init = config.get("init_lora_weights", True)
+    if init not in _PLAIN_INITS:
         raise AdapterError(
-            f"This adapter was initialised with init_lora_weights={config['init_lora_weights']!r}, which rewrites "
+            f"This adapter was initialised with init_lora_weights={init!r}, which rewrites "
             "the base model's weights when loaded; that base is shared by every visitor. Only adapters initialised "
-            "the default way (True, False or 'gaussian') are served."
+            "the default way (True, False or 'gaussian') are served.",
+            es=f"Este adaptador se inicializó con init_lora_weights={init!r}, que reescribe los pesos del modelo base "
+               "al cargarse; ese modelo base lo comparten todos los visitantes. Solo se sirven adaptadores "
+               "inicializados de la forma predeterminada (True, False o 'gaussian').",
         )
     r, alpha = config.get("r"), config.get("lora_alpha", 8)
     if not isinstance(r, int) or isinstance(r, bool) or r < 1 or not isinstance(alpha, (int, float)) or alpha <= 0:
-        raise AdapterError(f"adapter_config.json has r={r!r} and lora_alpha={alpha!r}; both must be positive numbers.")
+        raise AdapterError(f"adapter_config.json has r={r!r} and lora_alpha={alpha!r}; both must be positive numbers.",
+                           es=f"adapter_config.json tiene r={r!r} y lora_alpha={alpha!r}; ambos deben ser números "
+                              "positivos.")
     modules, parameters = _read_tensors(folder / "adapter_model.safetensors", shapes, r)
     return AdapterPlan(
         r=r, alpha=float(alpha), use_rslora=bool(config.get("use_rslora")), modules=modules, parameters=parameters,
         base_model=config.get("base_model_name_or_path"),
-        warnings=_target_warnings(config.get("target_modules"), shapes, modules),
+        **_target_warnings(config.get("target_modules"), shapes, modules),
     )
 
 
 def _read_config(folder: Path) -> dict:
     config_path = folder / "adapter_config.json"
     if not config_path.is_file():
-        raise AdapterError(f"{folder.name} holds no adapter_config.json: it is not a PEFT adapter.")
+        raise AdapterError(f"{folder.name} holds no adapter_config.json: it is not a PEFT adapter.",
+                           es=f"{folder.name} no contiene adapter_config.json: no es un adaptador PEFT.")
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise AdapterError(f"adapter_config.json is not valid JSON ({error}).") from None
+        raise AdapterError(f"adapter_config.json is not valid JSON ({error}).",
+                           es=f"adapter_config.json no es un JSON válido ({error}).") from None
     except RecursionError:
-        raise AdapterError("adapter_config.json is nested too deeply to be a PEFT config.") from None
+        raise AdapterError("adapter_config.json is nested too deeply to be a PEFT config.",
+                           es="adapter_config.json está anidado a demasiada profundidad para ser una configuración "
+                              "de PEFT.") from None
     if not isinstance(config, dict) or str(config.get("peft_type", "")).upper() != "LORA":
-        raise AdapterError(
-            f"This adapter uses PEFT method {config.get('peft_type') if isinstance(config, dict) else None!r}; "
-            "only LoRA adapters are supported."
-        )
+        method = config.get("peft_type") if isinstance(config, dict) else None
+        raise AdapterError(f"This adapter uses PEFT method {method!r}; only LoRA adapters are supported.",
+                           es=f"Este adaptador usa el método de PEFT {method!r}; solo se admiten adaptadores LoRA.")
     if not (folder / "adapter_model.safetensors").is_file():
         if (folder / "adapter_model.bin").is_file():
             raise AdapterError(
                 "This adapter ships only adapter_model.bin, a pickle file that can run code when loaded; "
-                "only safetensors adapters are accepted. Re-save it with save_pretrained(safe_serialization=True)."
+                "only safetensors adapters are accepted. Re-save it with save_pretrained(safe_serialization=True).",
+                es="Este adaptador solo trae adapter_model.bin, un archivo pickle que puede ejecutar código al "
+                   "cargarse; solo se aceptan adaptadores safetensors. Vuelve a guardarlo con "
+                   "save_pretrained(safe_serialization=True).",
             )
-        raise AdapterError("This adapter has no adapter_model.safetensors file.")
+        raise AdapterError("This adapter has no adapter_model.safetensors file.",
+                           es="Este adaptador no tiene el archivo adapter_model.safetensors.")
     return config
 
 
@@ -135,7 +172,9 @@ def _check_base_model(adapter_base: str | None, base_model_id: str) -> None:
     if names_hub_repo(adapter_base) and names_hub_repo(base_model_id) and adapter_base.lower() != base_model_id.lower():
         raise AdapterError(
             f"This adapter was trained on {adapter_base}, but the app serves {base_model_id}; "
-            "an adapter only works on the base model it was trained on."
+            "an adapter only works on the base model it was trained on.",
+            es=f"Este adaptador se entrenó sobre {adapter_base}, pero la app sirve {base_model_id}; "
+               "un adaptador solo funciona con el modelo base sobre el que se entrenó.",
         )
 
 
@@ -154,12 +193,15 @@ def _read_tensors(weights: Path, shapes: LinearShapes, r: int) -> tuple[tuple[st
     except AdapterError:
         raise
     except Exception as error:  # a corrupt or truncated file: safetensors raises several types
-        raise AdapterError(f"adapter_model.safetensors cannot be read ({error}).") from None
+        raise AdapterError(f"adapter_model.safetensors cannot be read ({error}).",
+                           es=f"No se puede leer adapter_model.safetensors ({error}).") from None
     unpaired = sorted(path for path, keys in parts.items() if len(keys) != 2)
     if unpaired:
-        raise AdapterError(f"The adapter lacks lora_A or lora_B for {unpaired[0]}: its file is incomplete.")
+        raise AdapterError(f"The adapter lacks lora_A or lora_B for {unpaired[0]}: its file is incomplete.",
+                           es=f"Al adaptador le falta lora_A o lora_B para {unpaired[0]}: su archivo está incompleto.")
     if not parts:
-        raise AdapterError("adapter_model.safetensors holds no LoRA weights.")
+        raise AdapterError("adapter_model.safetensors holds no LoRA weights.",
+                           es="adapter_model.safetensors no contiene pesos LoRA.")
     return tuple(sorted(parts)), parameters
 
 
@@ -169,13 +211,17 @@ def _check_tensor(key: str, shape: tuple[int, ...], shapes: LinearShapes, r: int
     if match is None:
         raise AdapterError(
             f"The adapter's file holds {key}, which is not a LoRA weight (lora_A/lora_B); loading it would change "
-            "the base model every visitor shares."
+            "the base model every visitor shares.",
+            es=f"El archivo del adaptador contiene {key}, que no es un peso LoRA (lora_A/lora_B); cargarlo cambiaría "
+               "el modelo base que comparten todos los visitantes.",
         )
     path = match["module"]
     if path not in shapes:
         raise AdapterError(
             f"The adapter has weights for '{path}', which this base model does not have: "
-            "it was trained on a different architecture."
+            "it was trained on a different architecture.",
+            es=f"El adaptador tiene pesos para '{path}', que este modelo base no tiene: se entrenó sobre otra "
+               "arquitectura.",
         )
     in_features, out_features = shapes[path]
     is_a = match["part"] == "A"
@@ -184,36 +230,45 @@ def _check_tensor(key: str, shape: tuple[int, ...], shapes: LinearShapes, r: int
     if not fits_layer:
         raise AdapterError(
             f"The adapter's tensor {key} has shape {list(shape)}, which does not fit '{path}' "
-            f"({in_features} -> {out_features}): it was trained on a different base model."
+            f"({in_features} -> {out_features}): it was trained on a different base model.",
+            es=f"El tensor {key} del adaptador tiene forma {list(shape)}, que no encaja con '{path}' "
+               f"({in_features} -> {out_features}): se entrenó sobre otro modelo base.",
         )
     rank = shape[0] if is_a else shape[1]
     if rank != r:
         raise AdapterError(
             f"adapter_config.json says r={r}, but the tensor {key} has rank {rank}: the config and the weights "
-            "disagree, so the adapter would not behave as trained."
+            "disagree, so the adapter would not behave as trained.",
+            es=f"adapter_config.json dice r={r}, pero el tensor {key} tiene rango {rank}: la configuración y los "
+               "pesos no coinciden, así que el adaptador no se comportaría como se entrenó.",
         )
     return path
 
 
-def _target_warnings(targets, shapes: LinearShapes, modules: tuple[str, ...]) -> tuple[str, ...]:
-    """What the visitor should know about ``target_modules`` as written, next to what the tensors adapt."""
+def _target_warnings(targets, shapes: LinearShapes, modules: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """What the visitor should know about ``target_modules`` as written, next to what the tensors adapt, as the
+    plan's ``warnings`` and ``warnings_es``."""
     adapted = ", ".join(sorted({m.rsplit(".", 1)[-1] for m in modules}))
-    if targets is None:
-        return ()
+    if targets is None or targets == "all-linear":
+        return {}
     if isinstance(targets, str):
-        if targets == "all-linear":
-            return ()
-        return (f"target_modules is a pattern ({targets[:60]!r}); it was not run. The weights show what this "
-                f"adapter adapts: {adapted}.",)
+        return dict(warnings=(f"target_modules is a pattern ({targets[:60]!r}); it was not run. The weights show what "
+                              f"this adapter adapts: {adapted}.",),
+                    warnings_es=(f"target_modules es un patrón ({targets[:60]!r}); no se ejecutó. Los pesos muestran "
+                                 f"qué adapta este adaptador: {adapted}.",))
     if not isinstance(targets, list) or len(targets) > MAX_TARGET_NAMES:
-        return (f"target_modules is not a short list of names; the weights show what this adapter adapts: "
-                f"{adapted}.",)
+        return dict(warnings=("target_modules is not a short list of names; the weights show what this adapter "
+                              f"adapts: {adapted}.",),
+                    warnings_es=("target_modules no es una lista corta de nombres; los pesos muestran qué adapta "
+                                 f"este adaptador: {adapted}.",))
     unmatched = [t for t in targets if not any(p == str(t) or p.endswith(f".{t}") for p in shapes)]
     if not unmatched:
-        return ()
+        return {}
     names = ", ".join(f"`{t}`" for t in unmatched)
-    return (f"{names} matched nothing in NLLB (its attention output is `out_proj`); this adapter adapts "
-            f"{adapted} only.",)
+    return dict(warnings=(f"{names} matched nothing in NLLB (its attention output is `out_proj`); this adapter adapts "
+                          f"{adapted} only.",),
+                warnings_es=(f"{names} no coincide con nada en NLLB (su salida de atención es `out_proj`); este "
+                             f"adaptador solo adapta {adapted}.",))
 
 
 def _numel(shape: tuple[int, ...]) -> int:

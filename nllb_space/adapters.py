@@ -84,7 +84,7 @@ class AdapterRegistry:
         if local:
             return FetchedAdapter(repo=str(local), revision=LOCAL_REVISION, sha=local_digest(local), folder=local)
         if not is_repo_id(repo):
-            raise InputError(not_a_repo_id(repo))
+            raise InputError(not_a_repo_id(repo), es=not_a_repo_id(repo, "es"))
         revision = revision.strip() or "main"
         sha = self.resolve(repo, revision)
         folder = hub_downloads.download_adapter(repo, sha, self.token_for(repo), max_bytes=self._max_bytes)

@@ -9,6 +9,7 @@ import gradio as gr
 from .formatting import code
 from .handler_inputs import MEAN, map_index, model_spec, user_errors
 from .i18n import visitor_language
+from .messages import say
 from .attention import word_alignment
 from .plots import alignment_figure, attention_figure, head_grid_figure
 from .results import BASE, Translation
@@ -100,7 +101,7 @@ class AttentionHandlers:
 
     @user_errors
     def attention(self, text: str, src_lang: str, tgt_lang: str, model: str = BASE,
-                  translation: str | None = None) -> AttentionShown:
+                  translation: str | None = None, request: gr.Request = None) -> AttentionShown:
         """Attention maps of ``model`` for ``text`` and its translation (the model's own greedy one, or
         ``translation`` when given)."""
         model = model_spec(model)
@@ -116,13 +117,14 @@ class AttentionHandlers:
             "layers": int(maps[0].cross.shape[0]), "heads": int(maps[0].cross.shape[1]),
             "alignment": alignment.to_json(),
         }
+        language = visitor_language(request)
         return AttentionShown(
-            maps[0].target_text, attention_figure(view.maps, "cross"), self.views.put(view),
-            alignment_figure(alignment, f"Which source words each word of {maps[0].model.label}'s translation "
-                                        "reads most (cross-attention, mean over layers and heads)"), data,
+            maps[0].target_text, attention_figure(view.maps, "cross", language=language), self.views.put(view),
+            alignment_figure(alignment, say("alignment_title", language, model=maps[0].model.label)), data,
         )
 
-    def attention_controls(self, key: str | None, kind: str, layer: str, head: str) -> MapControls:
+    def attention_controls(self, key: str | None, kind: str, layer: str, head: str,
+                           request: gr.Request = None) -> MapControls:
         """Layer and head choices for this kind of map (the selection is kept when this map has it, else "mean").
 
         Separate from ``attention_views`` so that redrawing never rewrites a dropdown the visitor just changed.
@@ -132,8 +134,11 @@ class AttentionHandlers:
             return MapControls(gr.update(), gr.update())
         layers, heads = view.maps.weights(kind).shape[:2]
         layer_i, head_i = map_index(layer, layers), map_index(head, heads)
-        layer_choices = [("mean over layers", MEAN)] + [(f"layer {i + 1}", str(i)) for i in range(layers)]
-        head_choices = [("mean over heads", MEAN)] + [(f"head {i + 1}", str(i)) for i in range(heads)]
+        language = visitor_language(request)
+        layer_choices = [(say("mean_layers", language), MEAN)] + [(say("layer_n", language, n=i + 1), str(i))
+                                                                  for i in range(layers)]
+        head_choices = [(say("mean_heads", language), MEAN)] + [(say("head_n", language, n=i + 1), str(i))
+                                                                for i in range(heads)]
         return MapControls(gr.update(choices=layer_choices, value=MEAN if layer_i is None else str(layer_i)),
                            gr.update(choices=head_choices, value=MEAN if head_i is None else str(head_i)))
 
@@ -142,32 +147,33 @@ class AttentionHandlers:
         """The heatmap and the "LoRA minus base" heatmap for the chosen kind, layer and head (``"mean"`` averages)."""
         view = self.views.get(key)
         if view is None:
-            expired = ("This view is no longer kept (the Space keeps the last "
-                       f"{self.views.capacity} attention views): press Show attention again." if key else "")
+            expired = say("view_expired", visitor_language(request), capacity=self.views.capacity) if key else ""
             return MapViews(None, gr.update(visible=False), expired, None)
         layers, heads = view.maps.weights(kind).shape[:2]
         layer_i, head_i = map_index(layer, layers), map_index(head, heads)
-        figure = attention_figure(view.maps, kind, layer_i, head_i)
+        language = visitor_language(request)
+        figure = attention_figure(view.maps, kind, layer_i, head_i, language=language)
         if view.difference is not None:
-            difference = gr.update(value=attention_figure(view.difference, kind, layer_i, head_i, difference_of=BASE),
-                                   visible=True)
+            difference = gr.update(value=attention_figure(view.difference, kind, layer_i, head_i, difference_of=BASE,
+                                                          language=language), visible=True)
         else:
             difference = gr.update(value=None, visible=False)
-        say = EXPLANATIONS[visitor_language(request)]
+        explain = EXPLANATIONS[language]
         caption = (
-            f"{say[kind]}\n\n{code(view.maps.source_text)} → {code(view.maps.target_text)} {say['by']} "
-            f"{code(view.maps.model.label)}. " + (say["shift"] if kind != "encoder" else say["rows"])
-            + " " + say["labels"]
+            f"{explain[kind]}\n\n{code(view.maps.source_text)} → {code(view.maps.target_text)} {explain['by']} "
+            f"{code(view.maps.model.label)}. " + (explain["shift"] if kind != "encoder" else explain["rows"])
+            + " " + explain["labels"]
         )
         if view.difference is not None:
-            caption += " " + say["difference"]
-        return MapViews(figure, difference, caption, head_grid_figure(view.maps, kind))
+            caption += " " + explain["difference"]
+        return MapViews(figure, difference, caption, head_grid_figure(view.maps, kind, language))
 
-    def reuse_translation(self, last: Translation | None) -> ReusedPair:
+    def reuse_translation(self, last: Translation | None, request: gr.Request = None) -> ReusedPair:
         """The last translation of this session as an attention pair: (source sentence, its translation, model)."""
+        language = visitor_language(request)
         if last is None or not last.sentences:
-            raise gr.Error("Translate something in the Translate tab first.", print_exception=False)
+            raise gr.Error(say("translate_first", language), print_exception=False)
         pair = last.sentences[0]
         if len(last.sentences) > 1:
-            gr.Info("The attention view takes one sentence: using the first one of the last translation.")
+            gr.Info(say("first_sentence", language))
         return ReusedPair(pair.source, pair.target, last.model.spec)

@@ -93,7 +93,8 @@ def parse_choice(text: str | None, policy: ChoicePolicy) -> ModelChoice:
     """``text`` as the model it names, or an ``InputError`` that says what this Space accepts."""
     text = (text or "").strip()
     if len(text) > MAX_NAME_CHARS:
-        raise InputError(f"The model choice has {len(text):,} characters; the limit is {MAX_NAME_CHARS:,}.")
+        raise InputError(f"The model choice has {len(text):,} characters; the limit is {MAX_NAME_CHARS:,}.",
+                         es=f"La elección de modelo tiene {len(text):,} caracteres; el límite es {MAX_NAME_CHARS:,}.")
     if not text or text.lower() == BASE:
         return BASE_CHOICE
     configured = policy.configured_repo
@@ -104,11 +105,13 @@ def parse_choice(text: str | None, policy: ChoicePolicy) -> ModelChoice:
             if not policy.allow_custom_repos:
                 raise InputError(
                     f"This Space only serves {configured or 'the base model'}; other adapter repos are turned off "
-                    "(NLLB_ALLOW_CUSTOM_REPOS=false)."
+                    "(NLLB_ALLOW_CUSTOM_REPOS=false).",
+                    es=f"Este Space solo sirve {configured or 'el modelo base'}; los demás repositorios de "
+                       "adaptadores están desactivados (NLLB_ALLOW_CUSTOM_REPOS=false).",
                 )
             if not is_repo_id(repo):
                 # Checked as text only: the server's own folders are never looked at for a visitor.
-                raise InputError(not_a_repo_id(repo))
+                raise InputError(not_a_repo_id(repo), es=not_a_repo_id(repo, "es"))
             return ModelChoice(repo, revision)
         text = revision
     if text == configured:
@@ -116,10 +119,13 @@ def parse_choice(text: str | None, policy: ChoicePolicy) -> ModelChoice:
     if not configured:
         raise InputError(
             f"No adapter repo is configured (NLLB_ADAPTER_REPO), so '{text}' is not a model here. "
-            "Choose 'base' or give owner/name@revision."
+            "Choose 'base' or give owner/name@revision.",
+            es=f"No hay ningún repositorio de adaptadores configurado (NLLB_ADAPTER_REPO), así que '{text}' no es un "
+               "modelo aquí. Elige 'base' o escribe dueño/nombre@revisión.",
         )
     if local_folder(configured):
         if text not in (LOCAL_REVISION, policy.configured_revision):
-            raise InputError(f"The configured adapter is the local folder {configured}: choose 'local' or 'base'.")
+            raise InputError(f"The configured adapter is the local folder {configured}: choose 'local' or 'base'.",
+                             es=f"El adaptador configurado es la carpeta local {configured}: elige 'local' o 'base'.")
         return ModelChoice(configured, LOCAL_REVISION)
     return ModelChoice(configured, text)

@@ -24,7 +24,7 @@ from . import request_limits as limits
 from .adapter_check import AdapterPlan
 from .adapters import AdapterRegistry
 from .choice import LOCAL_REVISION, MAX_NAME_CHARS, ChoicePolicy, local_folder, parse_choice, spec_of
-from .errors import InputError
+from .errors import InputError, UserFacingError
 from .fair_gate import FairGate
 from .hardware import model_concurrency
 from .hub_ids import is_repo_id, not_a_repo_id
@@ -54,7 +54,7 @@ class Engine(Inspection):
         self._slot = uuid.uuid4().hex
         self._registry = AdapterRegistry(settings)
         self._default_adapter: ModelRef | None = None
-        self.adapter_error: str | None = None
+        self.adapter_error: UserFacingError | None = None
         """Why the configured adapter could not be loaded at start-up (the base model is served meanwhile)."""
         self.model_slots = model_concurrency(settings.concurrency)
         """Model calls run at once (``NLLB_CONCURRENCY``); other requests' input checks and Hub work go on meanwhile."""
@@ -94,8 +94,11 @@ class Engine(Inspection):
             self._default_adapter = self.prepare(self._policy.configured.spec)[0]
             self.adapter_error = None
         except (InputError, hub.HubError, ValueError) as error:
-            # The Space still serves the base model; the page shows why the adapter is missing.
-            self.adapter_error = f"Adapter {spec_of(self.settings.adapter_repo, self.settings.adapter_revision)}: {error}"
+            # The Space still serves the base model; the page shows why the adapter is missing, in each visitor's
+            # language, so the error is kept with both texts.
+            spec = spec_of(self.settings.adapter_repo, self.settings.adapter_revision)
+            reason_es = error.in_language("es") if isinstance(error, UserFacingError) else str(error)
+            self.adapter_error = UserFacingError(f"Adapter {spec}: {error}", es=f"Adaptador {spec}: {reason_es}")
             logger.error(self.adapter_error)
 
     def status(self) -> EngineStatus:
@@ -143,16 +146,20 @@ class Engine(Inspection):
     def list_revisions(self, repo: str | None = None) -> hub.Revisions:
         """Branches, tags and recent commits of ``repo`` (default: the configured adapter repo)."""
         repo = (repo or "").strip() or self.settings.adapter_repo
-        limits.bounded("The repo id", repo or "", MAX_NAME_CHARS)
+        limits.bounded(("The repo id", "El id del repositorio"), repo or "", MAX_NAME_CHARS)
         if not repo:
-            raise InputError("No adapter repo is configured (NLLB_ADAPTER_REPO); type a repo id to list.")
+            raise InputError("No adapter repo is configured (NLLB_ADAPTER_REPO); type a repo id to list.",
+                             es="No hay ningún repositorio de adaptadores configurado (NLLB_ADAPTER_REPO); escribe "
+                                "el id de un repositorio para listar sus revisiones.")
         if repo != self.settings.adapter_repo and not self.settings.allow_custom_repos:
-            raise InputError("Other adapter repos are turned off on this Space (NLLB_ALLOW_CUSTOM_REPOS=false).")
+            raise InputError("Other adapter repos are turned off on this Space (NLLB_ALLOW_CUSTOM_REPOS=false).",
+                             es="Los demás repositorios de adaptadores están desactivados en este Space "
+                                "(NLLB_ALLOW_CUSTOM_REPOS=false).")
         if repo == self.settings.adapter_repo and local_folder(repo):
             fetched = self._registry.fetch(repo, LOCAL_REVISION)
             return hub.Revisions(repo, (hub.Ref(LOCAL_REVISION, "branch", fetched.sha),), (), ())
         if not is_repo_id(repo):
-            raise InputError(not_a_repo_id(repo))
+            raise InputError(not_a_repo_id(repo), es=not_a_repo_id(repo, "es"))
         return hub.list_revisions(repo, token=self._registry.token_for(repo))
 
     # -- requests ----------------------------------------------------------------------------------------------------
@@ -191,7 +198,9 @@ class Engine(Inspection):
         self.load()
         if right is None:
             if self._policy.configured is None:
-                raise InputError("Nothing to compare with: no adapter repo is configured; pick the right model.")
+                raise InputError("Nothing to compare with: no adapter repo is configured; pick the right model.",
+                                 es="No hay con qué comparar: no hay ningún repositorio de adaptadores configurado; "
+                                    "elige el modelo derecho.")
             right = self._policy.configured.spec
         prepared = [self.prepare(spec) for spec in (left, right)]
         start = time.perf_counter()

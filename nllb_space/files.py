@@ -70,28 +70,35 @@ class ScoringRow:
 def read_text(data: bytes, name: str, max_bytes: int) -> str:
     """Decode an uploaded file's bytes, refusing binary data and encodings other than UTF-8/UTF-16 (with BOM)."""
     if len(data) > max_bytes:
-        raise FileError(
-            f"{name} is {_size(len(data))}; the limit is {_size(max_bytes)} (NLLB_MAX_FILE_BYTES). "
-            "Split it into smaller files."
-        )
+        raise _too_big(name, len(data), max_bytes)
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         # Spreadsheet programs export "Unicode text" as UTF-16 with a BOM; NUL bytes are normal there.
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError:
-            raise FileError(f"{name} starts like UTF-16 text but is not valid UTF-16. Save it as UTF-8.") from None
+            raise FileError(
+                f"{name} starts like UTF-16 text but is not valid UTF-16. Save it as UTF-8.",
+                es=f"{name} empieza como texto UTF-16 pero no es UTF-16 válido. Guárdalo como UTF-8.",
+            ) from None
     if b"\x00" in data:
-        raise FileError(f"{name} looks like a binary file, not text. Upload a .txt, .csv or .tsv saved as UTF-8.")
+        raise FileError(
+            f"{name} looks like a binary file, not text. Upload a .txt, .csv or .tsv saved as UTF-8.",
+            es=f"{name} parece un archivo binario, no texto. Sube un .txt, .csv o .tsv guardado como UTF-8.",
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise FileError(
             f"{name} is not UTF-8 text (undecodable byte 0x{data[error.start]:02x} on line {line}). "
-            "Save it as UTF-8 (in most editors: Save as… → Encoding: UTF-8) and upload it again."
+            "Save it as UTF-8 (in most editors: Save as… → Encoding: UTF-8) and upload it again.",
+            es=f"{name} no es texto UTF-8 (el byte 0x{data[error.start]:02x} de la línea {line} no se puede "
+               "decodificar). Guárdalo como UTF-8 (en la mayoría de los editores: Guardar como… → Codificación: "
+               "UTF-8) y vuelve a subirlo.",
         ) from None
     if _CONTROL_RE.search(text):
-        raise FileError(f"{name} contains control characters, so it looks like a binary file rather than text.")
+        raise FileError(f"{name} contains control characters, so it looks like a binary file rather than text.",
+                        es=f"{name} contiene caracteres de control, así que parece un archivo binario y no texto.")
     return text
 
 
@@ -102,7 +109,8 @@ def read_upload(path: str | Path, max_bytes: int, max_rows: int) -> Upload:
     text = read_text(_read_bytes(path, max_bytes), path.name, max_bytes)
     if kind == "txt":
         if not text.strip():
-            raise FileError(f"{path.name} is empty: there is nothing to translate.")
+            raise FileError(f"{path.name} is empty: there is nothing to translate.",
+                            es=f"{path.name} está vacío: no hay nada que traducir.")
         return Upload(name=path.name, kind=kind, texts=(text,))
     rows = _table(text, DELIMITERS[kind], path.name)
     header, column = None, 0
@@ -113,18 +121,24 @@ def read_upload(path: str | Path, max_bytes: int, max_rows: int) -> Upload:
             rows = rows[1:]
             break
     if not rows:
-        raise FileError(f"{path.name} has no rows to translate.")
-    _check_row_limit(path, len(rows), max_rows, "rows")
+        raise FileError(f"{path.name} has no rows to translate.", es=f"{path.name} no tiene filas que traducir.")
+    _check_row_limit(path, len(rows), max_rows, ("rows", "filas"))
     texts = tuple(row[column].strip() if column < len(row) else "" for row in rows)
     if not any(texts):
-        raise FileError(f"Column {column + 1} of {path.name} is empty in every row: there is nothing to translate.")
+        raise FileError(f"Column {column + 1} of {path.name} is empty in every row: there is nothing to translate.",
+                        es=f"La columna {column + 1} de {path.name} está vacía en todas las filas: no hay nada que "
+                           "traducir.")
     return Upload(name=path.name, kind=kind, texts=texts, header=header, rows=tuple(map(tuple, rows)), column=column)
 
 
-def _check_row_limit(path: Path, count: int, max_rows: int, noun: str) -> None:
+def _check_row_limit(path: Path, count: int, max_rows: int, noun: tuple[str, str]) -> None:
+    """Refuse a file of more than ``max_rows`` rows; ``noun`` is what they are called, in English and Spanish."""
     if count > max_rows:
         raise FileError(
-            f"{path.name} has {count:,} {noun}; the limit is {max_rows:,} (NLLB_MAX_ROWS). Split it into smaller files."
+            f"{path.name} has {count:,} {noun[0]}; the limit is {max_rows:,} (NLLB_MAX_ROWS). "
+            "Split it into smaller files.",
+            es=f"{path.name} tiene {count:,} {noun[1]}; el límite es {max_rows:,} (NLLB_MAX_ROWS). "
+               "Divídelo en archivos más pequeños.",
         )
 
 
@@ -142,8 +156,11 @@ def read_scoring_rows(path: str | Path, max_bytes: int, max_rows: int) -> list[S
         rows = rows[1:]
     rows = [row for row in rows if row and row[0].strip()]
     if not rows:
-        raise FileError(f"{path.name} has no lines to translate: expected source<TAB>reference on each line.")
-    _check_row_limit(path, len(rows), max_rows, "lines")
+        raise FileError(
+            f"{path.name} has no lines to translate: expected source<TAB>reference on each line.",
+            es=f"{path.name} no tiene líneas que traducir: se espera origen<TAB>referencia en cada línea.",
+        )
+    _check_row_limit(path, len(rows), max_rows, ("lines", "líneas"))
     return [ScoringRow(row[0].strip(), row[1].strip() if len(row) > 1 and row[1].strip() else None) for row in rows]
 
 
@@ -215,7 +232,8 @@ _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 def _kind(path: Path) -> str:
     kind = path.suffix.lower().lstrip(".")
     if kind not in KINDS:
-        raise FileError(f"{path.name}: only .txt, .csv and .tsv files can be translated here.")
+        raise FileError(f"{path.name}: only .txt, .csv and .tsv files can be translated here.",
+                        es=f"{path.name}: aquí solo se pueden traducir archivos .txt, .csv y .tsv.")
     return kind
 
 
@@ -224,12 +242,17 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
     with path.open("rb") as handle:
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
-        size = path.stat().st_size
-        raise FileError(
-            f"{path.name} is {_size(size)}; the limit is {_size(max_bytes)} (NLLB_MAX_FILE_BYTES). "
-            "Split it into smaller files."
-        )
+        raise _too_big(path.name, path.stat().st_size, max_bytes)
     return data
+
+
+def _too_big(name: str, size: int, max_bytes: int) -> FileError:
+    return FileError(
+        f"{name} is {_size(size)}; the limit is {_size(max_bytes)} (NLLB_MAX_FILE_BYTES). "
+        "Split it into smaller files.",
+        es=f"{name} ocupa {_size(size)}; el límite es {_size(max_bytes)} (NLLB_MAX_FILE_BYTES). "
+           "Divídelo en archivos más pequeños.",
+    )
 
 
 def table_records(text: str, delimiter: str) -> list[list[str]]:
@@ -249,7 +272,9 @@ def _table(text: str, delimiter: str, name: str) -> list[list[str]]:
         return [row for row in table_records(text, delimiter) if any(cell.strip() for cell in row)]
     except csv.Error as error:
         kind = "CSV" if delimiter == "," else "TSV"
-        raise FileError(f"{name} is not a valid {kind} file ({error}).") from None
+        # csv's own reason stays in English: it names the parser's rule, in its words.
+        raise FileError(f"{name} is not a valid {kind} file ({error}).",
+                        es=f"{name} no es un archivo {kind} válido ({error}).") from None
 
 
 def _fresh_folder(folder: str | Path | None) -> Path:

@@ -13,6 +13,7 @@ import re
 from typing import Sequence
 
 from .hub import Revisions
+from .messages import say
 from .results import BASE, Comparison, ModelRef
 from .scoring import sentence_scores
 
@@ -35,17 +36,18 @@ def code(text: str) -> str:
     return f"<code>{escape(text)}</code>"
 
 
-def adapter_summary(ref: ModelRef, plan) -> str:
+def adapter_summary(ref: ModelRef, plan, language: str = "en") -> str:
     """A few lines on what an adapter is: layers adapted, rank, alpha, parameters, base, commit, warnings."""
     if plan is None:
-        return "The base model, without adapter."
-    lines = [
-        f"**{code(ref.label)}** adapts {', '.join(code(p) for p in plan.projections)} in {len(plan.modules)} layers "
-        f"· rank {plan.r}, alpha {plan.alpha:g}{' (rsLoRA)' if plan.use_rslora else ''} · "
-        f"{plan.parameters:,} trainable parameters · trained on {code(plan.base_model or 'an unnamed base')} · "
-        f"commit {code((ref.sha or '')[:7])}"
-    ]
-    lines += [f"⚠️ {escape(warning)}" for warning in plan.warnings]
+        return say("base_summary", language)
+    lines = [say(
+        "adapter_summary", language, label=code(ref.label), projections=", ".join(code(p) for p in plan.projections),
+        layers=len(plan.modules), r=plan.r, alpha=f"{plan.alpha:g}", rs=" (rsLoRA)" if plan.use_rslora else "",
+        parameters=f"{plan.parameters:,}", base=code(plan.base_model or say("unnamed_base", language)),
+        sha=code((ref.sha or "")[:7]),
+    )]
+    notes = plan.warnings_es if language == "es" and plan.warnings_es else plan.warnings
+    lines += [f"⚠️ {escape(warning)}" for warning in notes]
     return "\n\n".join(lines)
 
 
@@ -91,21 +93,20 @@ def word_diff(left: str, right: str) -> list[tuple[str, str | None]]:
     return out
 
 
-def comparison_summary(result: Comparison, reference: str | None = None) -> str:
+def comparison_summary(result: Comparison, reference: str | None = None, language: str = "en") -> str:
     """A small table: each side's model, time and (with a reference) chrF++ and BLEU."""
     left, right = result.left, result.right
     rows = [
-        "| | left | right |", "|---|---|---|",
-        f"| model | {code(left.model.label)} | {code(right.model.label)} |",
-        f"| time | {left.seconds:.2f} s | {right.seconds:.2f} s |",
-        f"| tokens generated | {left.new_tokens} | {right.new_tokens} |",
+        f"| | {say('left', language)} | {say('right', language)} |", "|---|---|---|",
+        f"| {say('model', language)} | {code(left.model.label)} | {code(right.model.label)} |",
+        f"| {say('summary_time', language)} | {left.seconds:.2f} s | {right.seconds:.2f} s |",
+        f"| {say('summary_tokens', language)} | {left.new_tokens} | {right.new_tokens} |",
     ]
     if reference and reference.strip():
         (lb, lc) = sentence_scores(left.text, reference.strip())
         (rb, rc) = sentence_scores(right.text, reference.strip())
         rows += [f"| chrF++ | {lc:.2f} | {rc:.2f} |", f"| BLEU | {lb:.2f} | {rb:.2f} |"]
-    note = (f"Both models ran in one batch (one generate call), so they share its {result.seconds:.2f} s."
-            if result.batched else f"The models ran one after the other ({result.seconds:.2f} s in all).")
+    note = say("one_batch" if result.batched else "one_after_other", language, seconds=f"{result.seconds:.2f}")
     if not (reference and reference.strip()):
-        note += " Add a reference translation to see chrF++ and BLEU."
+        note += say("add_reference", language)
     return "\n".join(rows) + "\n\n" + note

@@ -3,19 +3,23 @@
 Errors: an ``InputError``/``HubError`` (empty text, over a limit, unknown language or revision, Hub down) becomes a
 ``gr.Error`` with the engine's message, shown to that visitor only; the server keeps serving everyone else.
 Messages are HTML-escaped because Gradio renders error messages (and Markdown) as HTML, and they may quote what a
-visitor typed.
+visitor typed. They are in the visitor's language: a handler that takes ``request: gr.Request`` (Gradio fills it in,
+and leaves it out of the API) gets its errors in the language its visitor's browser asks for.
 """
 
 from __future__ import annotations
 
 import functools
 import html
+import inspect
 import logging
 from typing import Callable
 
 import gradio as gr
 
 from .errors import InputError, UserFacingError
+from .i18n import TEXTS, visitor_language
+from .messages import MESSAGES, say
 from .progress import VisitorGone
 from .results import BASE
 
@@ -27,8 +31,17 @@ MEAN = "mean"
 
 def user_errors(fn: Callable) -> Callable:
     """Turn the engine's user-facing errors into ``gr.Error`` (a message for this visitor; no traceback in logs)."""
+    signature = inspect.signature(fn)
 
-    @functools.wraps(fn)  # keeps the signature: Gradio reads parameter names and gr.Progress defaults from it
+    def language_of(args: tuple, kwargs: dict) -> str:
+        """The visitor's language, from the handler's ``request`` argument (English for a handler without one)."""
+        try:
+            request = signature.bind_partial(*args, **kwargs).arguments.get("request")
+        except TypeError:
+            request = None
+        return visitor_language(request)
+
+    @functools.wraps(fn)  # keeps the signature: Gradio reads parameter names, gr.Request and gr.Progress from it
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
@@ -36,13 +49,13 @@ def user_errors(fn: Callable) -> Callable:
             raise
         except VisitorGone:
             logger.info("%s stopped: the visitor has gone", fn.__name__)
-            raise gr.Error("Cancelled.", print_exception=False) from None
+            raise gr.Error(say("cancelled", language_of(args, kwargs)), print_exception=False) from None
         except UserFacingError as error:
-            raise gr.Error(html.escape(str(error), quote=False), print_exception=False) from None
+            message = error.in_language(language_of(args, kwargs))
+            raise gr.Error(html.escape(message, quote=False), print_exception=False) from None
         except Exception:
             logger.exception("Unexpected error in %s", fn.__name__)
-            raise gr.Error("Something went wrong on the server (it has been logged). Please try again.",
-                           print_exception=False) from None
+            raise gr.Error(say("server_error", language_of(args, kwargs)), print_exception=False) from None
 
     return wrapper
 
@@ -53,7 +66,9 @@ def model_spec(value: str | None) -> str:
 
 
 def whole_number(value: float | int | str | None, what: str) -> int | None:
-    """Sliders and API callers send floats or nothing; the engine takes ints or None (= its default)."""
+    """Sliders and API callers send floats or nothing; the engine takes ints or None (= its default).
+
+    ``what`` names the field by its key in ``i18n.TEXTS`` (its label on the page), for the message."""
     if value is None or value == "":
         return None
     try:
@@ -62,17 +77,24 @@ def whole_number(value: float | int | str | None, what: str) -> int | None:
             raise ValueError
         return int(number)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(f"{what} must be a whole number (got {str(value)[:40]!r}).") from None
+        raise _not_a_number("whole_number", value, what) from None
 
 
 def number(value: float | int | str | None, what: str) -> float | None:
-    """A slider's or API caller's number as a float (None = the engine's default)."""
+    """A slider's or API caller's number as a float (None = the engine's default); ``what`` as for whole_number."""
     if value is None or value == "":
         return None
     try:
         return float(value)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(f"{what} must be a number (got {str(value)[:40]!r}).") from None
+        raise _not_a_number("number", value, what) from None
+
+
+def _not_a_number(key: str, value: object, what: str) -> InputError:
+    english, spanish = TEXTS[what]
+    got = repr(str(value)[:40])
+    return InputError(MESSAGES[key][0].format(what=english, value=got),
+                      es=MESSAGES[key][1].format(what=spanish, value=got))
 
 
 def map_index(value: str | None, size: int) -> int | None:

@@ -125,6 +125,7 @@ def resolve_revision(repo_id: str, revision: str = DEFAULT_BRANCH, token: str | 
         info = calls.call(
             lambda: api.model_info(repo_id, revision=rev, timeout=calls.REQUEST_TIMEOUT_S),
             action=f"resolve revision '{rev}' of '{repo_id}'",
+            action_es=f"resolver la revisión '{rev}' de '{repo_id}'",
             repo_id=repo_id,
             revision=rev,
             api=api,
@@ -137,7 +138,9 @@ def resolve_revision(repo_id: str, revision: str = DEFAULT_BRANCH, token: str | 
         raise
     sha = info.sha
     if not sha or not is_commit_sha(sha):
-        raise HubError(f"The Hub answered without a commit id for '{repo_id}' at '{rev}'; try again in a minute.")
+        raise HubError(f"The Hub answered without a commit id for '{repo_id}' at '{rev}'; try again in a minute.",
+                       es=f"El Hub respondió sin id de commit para '{repo_id}' en '{rev}'; vuelve a intentarlo en un "
+                       "minuto.")
     logger.info("Resolved %s@%s to %s", repo_id, rev, sha)
     return sha
 
@@ -154,6 +157,7 @@ def list_revisions(repo_id: str, token: str | None = None, max_commits: int = 20
     refs = calls.call(
         lambda: api.list_repo_refs(repo_id, repo_type="model"),
         action=f"list the branches and tags of '{repo_id}'",
+        action_es=f"listar las ramas y etiquetas de '{repo_id}'",
         repo_id=repo_id,
         api=api,
         token=token,
@@ -171,6 +175,7 @@ def list_revisions(repo_id: str, token: str | None = None, max_commits: int = 20
         history = calls.call(
             lambda: api.list_repo_commits(repo_id, revision=default, repo_type="model"),
             action=f"list the commits of '{repo_id}'",
+            action_es=f"listar los commits de '{repo_id}'",
             repo_id=repo_id,
             revision=default,
             api=api,
@@ -206,7 +211,8 @@ def push_folder(
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise HubError(f"Nothing to push: '{folder}' is not a folder.")
+        raise HubError(f"Nothing to push: '{folder}' is not a folder.",
+                       es=f"No hay nada que subir: '{folder}' no es una carpeta.")
     if not commit_message.strip():
         raise ValueError("commit_message must not be empty")
     if tag is not None and not tag.strip():
@@ -214,18 +220,22 @@ def push_folder(
     api = calls.api(token)
     where = f"'{repo_id}'"
 
-    def call(fn: Callable[[], T], action: str, **kwargs: object) -> T:
-        return calls.call(fn, action=action, repo_id=repo_id, api=api, token=token, **kwargs)  # type: ignore[arg-type]
+    def call(fn: Callable[[], T], action: str, action_es: str, **kwargs: object) -> T:
+        return calls.call(fn, action=action, action_es=action_es, repo_id=repo_id, api=api, token=token,
+                          **kwargs)  # type: ignore[arg-type]
 
     call(lambda: api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model"),
-         f"create the repository {where}")
-    refs = call(lambda: api.list_repo_refs(repo_id, repo_type="model"), f"list the branches and tags of {where}")
+         f"create the repository {where}", f"crear el repositorio {where}")
+    refs = call(lambda: api.list_repo_refs(repo_id, repo_type="model"), f"list the branches and tags of {where}",
+                f"listar las ramas y etiquetas de {where}")
     branch_heads = {r.name: r.target_commit for r in refs.branches}
     tag_targets = {r.name: r.target_commit for r in refs.tags}
     if tag is not None and tag in tag_targets:
         raise HubError(
             f"Tag '{tag}' already exists in {where} (it points to commit {tag_targets[tag][:7]}); nothing was "
-            "uploaded. Pick a new tag name, or delete the old tag on the Hub first."
+            "uploaded. Pick a new tag name, or delete the old tag on the Hub first.",
+            es=f"La etiqueta '{tag}' ya existe en {where} (apunta al commit {tag_targets[tag][:7]}); no se subió "
+            "nada. Elige otro nombre de etiqueta, o borra antes la etiqueta antigua en el Hub.",
         )
     parent: str | None
     if branch in branch_heads:
@@ -233,7 +243,7 @@ def push_folder(
     else:
         parent = branch_heads.get(DEFAULT_BRANCH)
         call(lambda: api.create_branch(repo_id, branch=branch, revision=parent, exist_ok=True, repo_type="model"),
-             f"create branch '{branch}' in {where}", revision=parent)
+             f"create branch '{branch}' in {where}", f"crear la rama '{branch}' en {where}", revision=parent)
         logger.info("Created branch %s of %s from %s", branch, repo_id, (parent or DEFAULT_BRANCH)[:7])
 
     commit = call(
@@ -247,6 +257,7 @@ def push_folder(
             parent_commit=parent,
         ),
         f"upload '{folder}' to branch '{branch}' of {where}",
+        f"subir '{folder}' a la rama '{branch}' de {where}",
         revision=branch,
         seconds=None,  # the owner's own push: as long as the upload takes
     )
@@ -265,6 +276,7 @@ def _create_tag(api: "HfApi", repo_id: str, tag: str, sha: str, message: str, to
         calls.call(
             lambda: api.create_tag(repo_id, tag=tag, revision=sha, tag_message=message, repo_type="model"),
             action=f"create tag '{tag}' in '{repo_id}'",
+            action_es=f"crear la etiqueta '{tag}' en '{repo_id}'",
             repo_id=repo_id,
             revision=sha,
             api=api,
@@ -275,11 +287,14 @@ def _create_tag(api: "HfApi", repo_id: str, tag: str, sha: str, message: str, to
         if not (isinstance(cause, HfHubHTTPError) and calls.http_status(cause) == 409):
             raise
         refs = calls.call(lambda: api.list_repo_refs(repo_id, repo_type="model"),
-                          action=f"list the tags of '{repo_id}'", repo_id=repo_id, api=api, token=token)
+                          action=f"list the tags of '{repo_id}'", action_es=f"listar las etiquetas de '{repo_id}'",
+                          repo_id=repo_id, api=api, token=token)
         target = {r.name: r.target_commit for r in refs.tags}.get(tag)
         if target != sha:  # same sha: an earlier attempt went through before its answer was lost
             raise HubError(
                 f"Tag '{tag}' was created in '{repo_id}' by someone else during this push (it points to "
-                f"{(target or '?')[:7]}). Commit {sha[:7]} was pushed but is not tagged: tag it with a new name."
+                f"{(target or '?')[:7]}). Commit {sha[:7]} was pushed but is not tagged: tag it with a new name.",
+                es=f"Alguien más creó la etiqueta '{tag}' en '{repo_id}' durante esta subida (apunta a "
+                f"{(target or '?')[:7]}). El commit {sha[:7]} se subió, pero sin etiqueta: etiquétalo con otro nombre.",
             ) from exc
 

@@ -70,6 +70,7 @@ def call(
     fn: Callable[[], T],
     *,
     action: str,
+    action_es: str,
     repo_id: str,
     api: "HfApi",
     token: str | None,
@@ -79,8 +80,9 @@ def call(
 ) -> T:
     """Run ``fn``, retrying transient failures, and turn huggingface_hub/httpx errors into :class:`HubError`.
 
-    ``action`` completes "... while trying to <action>" in messages. Each try gets at most ``seconds`` on one of
-    time_bound's few threads (``None``: no deadline, on this thread).
+    ``action`` completes "... while trying to <action>" in messages and ``action_es`` their Spanish texts ("... al
+    intentar <action_es>"): both are infinitive phrases ("list the tags of 'x'", "listar las etiquetas de 'x'"). Each
+    try gets at most ``seconds`` on one of time_bound's few threads (``None``: no deadline, on this thread).
     """
     tries = max(1, RETRY_ATTEMPTS if attempts is None else attempts)
     seconds = CALL_TIMEOUT_S if seconds is ... else seconds
@@ -90,7 +92,9 @@ def call(
         except Saturated:
             raise HubUnavailable(
                 f"The Hub is not answering (earlier requests to it are still waiting) while trying to {action}; "
-                "try again in a minute."
+                "try again in a minute.",
+                es=f"El Hub no responde (hay peticiones anteriores que siguen esperando) al intentar {action_es}; "
+                "vuelve a intentarlo en un minuto.",
             ) from None
         except HubError:
             raise
@@ -103,7 +107,8 @@ def call(
                 )
                 time.sleep(delay)
                 continue
-            mapped = _to_hub_error(exc, action=action, repo_id=repo_id, revision=revision, api=api, token=token)
+            mapped = _to_hub_error(exc, action=action, action_es=action_es, repo_id=repo_id, revision=revision,
+                                   api=api, token=token)
             if mapped is None:
                 raise
             raise mapped from exc
@@ -143,7 +148,8 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 def _to_hub_error(
-    exc: BaseException, *, action: str, repo_id: str, revision: str | None, api: "HfApi", token: str | None
+    exc: BaseException, *, action: str, action_es: str, repo_id: str, revision: str | None, api: "HfApi",
+    token: str | None,
 ) -> HubError | None:
     """The :class:`HubError` a user should see for ``exc``; ``None`` for errors that are bugs, not Hub trouble."""
     import httpx2
@@ -159,97 +165,136 @@ def _to_hub_error(
         RevisionNotFoundError,
     )
 
-    retry_hint = "try again in a minute."
+    retry_hint, retry_hint_es = "try again in a minute.", "vuelve a intentarlo en un minuto."
     if isinstance(exc, HFValidationError):
-        return HubError(f"'{repo_id}' is not a valid Hub repository id: use 'owner/name' (letters, digits, -, _, .).")
+        return HubError(f"'{repo_id}' is not a valid Hub repository id: use 'owner/name' (letters, digits, -, _, .).",
+                        es=f"'{repo_id}' no es un id de repositorio válido del Hub: usa 'owner/name' (letras, dígitos, "
+                        "-, _, .).")
     if any(isinstance(e, OfflineModeIsEnabled) for e in _causes(exc)):
         return HubUnavailable(
             f"Offline mode is on (HF_HUB_OFFLINE=1), so the Hub cannot be asked to {action}. "
-            "Unset HF_HUB_OFFLINE, or use an adapter already downloaded, by its commit sha."
+            "Unset HF_HUB_OFFLINE, or use an adapter already downloaded, by its commit sha.",
+            es=f"El modo sin conexión está activado (HF_HUB_OFFLINE=1), así que no se puede consultar al Hub para "
+            f"{action_es}. Quita HF_HUB_OFFLINE o usa un adaptador ya descargado, por el sha de su commit.",
         )
     if isinstance(exc, GatedRepoError):
         return RepoNotFound(
             f"Repository '{repo_id}' is gated: accept its conditions on the Hub, then set HF_TOKEN to a token of "
-            "that account."
+            "that account.",
+            es=f"El repositorio '{repo_id}' es de acceso restringido: acepta sus condiciones en el Hub y luego pon en "
+            "HF_TOKEN un token de esa cuenta.",
         )
     if isinstance(exc, RepositoryNotFoundError):
         if token is False:
             return RepoNotFound(
                 f"Repository '{repo_id}' was not found on the Hub, or it is private: repos other than this Space's "
-                "own adapter repo are read anonymously, so only public ones can be chosen. Check the name."
+                "own adapter repo are read anonymously, so only public ones can be chosen. Check the name.",
+                es=f"No se encontró el repositorio '{repo_id}' en el Hub, o es privado: los repositorios distintos "
+                "del repositorio de adaptadores de este Space se leen de forma anónima, así que solo se pueden elegir "
+                "los públicos. Comprueba el nombre.",
             )
         if _has_token(token):
             return RepoNotFound(
                 f"Repository '{repo_id}' was not found on the Hub (or it is private and the token in use cannot "
-                "read it). Check the name, or use a token with read access."
+                "read it). Check the name, or use a token with read access.",
+                es=f"No se encontró el repositorio '{repo_id}' en el Hub (o es privado y el token en uso no puede "
+                "leerlo). Comprueba el nombre o usa un token con acceso de lectura.",
             )
         return RepoNotFound(
             f"Repository '{repo_id}' was not found on the Hub (or it is private and no HF_TOKEN is set). "
-            "Check the name, or set HF_TOKEN to a token that can read it."
+            "Check the name, or set HF_TOKEN to a token that can read it.",
+            es=f"No se encontró el repositorio '{repo_id}' en el Hub (o es privado y no hay ningún HF_TOKEN "
+            "definido). Comprueba el nombre o pon en HF_TOKEN un token que pueda leerlo.",
         )
     if isinstance(exc, RevisionNotFoundError):
-        return RevisionNotFound(_revision_not_found_message(repo_id, revision, api))
+        message, message_es = _revision_not_found_messages(repo_id, revision, api)
+        return RevisionNotFound(message, es=message_es)
     if isinstance(exc, DisabledRepoError):
-        return RepoNotFound(f"Repository '{repo_id}' has been disabled on the Hub; use another repository.")
+        return RepoNotFound(f"Repository '{repo_id}' has been disabled on the Hub; use another repository.",
+                            es=f"El repositorio '{repo_id}' está desactivado en el Hub; usa otro repositorio.")
     if isinstance(exc, RemoteEntryNotFoundError):
         return HubError(
             f"A file is missing from '{repo_id}' at '{revision or DEFAULT_BRANCH}' while trying to {action}; "
-            "push a complete adapter folder to that revision."
+            "push a complete adapter folder to that revision.",
+            es=f"Falta un archivo en '{repo_id}' en '{revision or DEFAULT_BRANCH}' al intentar {action_es}; "
+            "sube a esa revisión una carpeta de adaptador completa.",
         )
     if isinstance(exc, HfHubHTTPError):
         status = http_status(exc)
         if status == 401:
             return HubError(
                 f"The Hub rejected the token (401 Unauthorized) while trying to {action}. "
-                "Check HF_TOKEN: it may be expired, revoked or mistyped."
+                "Check HF_TOKEN: it may be expired, revoked or mistyped.",
+                es=f"El Hub rechazó el token (401 Unauthorized) al intentar {action_es}. "
+                "Comprueba HF_TOKEN: puede estar caducado, revocado o mal escrito.",
             )
         if status == 403:
+            namespace = repo_id.split("/")[0]
             return HubError(
                 f"The token is not allowed to {action} (403 Forbidden). "
-                f"Use a token with write access to the '{repo_id.split('/')[0]}' namespace."
+                f"Use a token with write access to the '{namespace}' namespace.",
+                es=f"El token no tiene permiso para {action_es} (403 Forbidden). "
+                f"Usa un token con acceso de escritura al espacio de nombres '{namespace}'.",
             )
         if status == 412:
             return HubError(
                 f"'{repo_id}' changed on the Hub while trying to {action} (412: another push landed first, or an "
                 "earlier attempt of this one went through before its answer was lost). Nothing was overwritten: "
-                "look at the branch on the Hub, then push again."
+                "look at the branch on the Hub, then push again.",
+                es=f"'{repo_id}' cambió en el Hub al intentar {action_es} (412: otra subida llegó antes, o un intento "
+                "anterior de esta se completó antes de que se perdiera su respuesta). No se sobrescribió nada: mira "
+                "la rama en el Hub y vuelve a subir.",
             )
         if status == 429:
-            return HubUnavailable(f"The Hub is rate-limiting requests (429) while trying to {action}; {retry_hint}")
+            return HubUnavailable(f"The Hub is rate-limiting requests (429) while trying to {action}; {retry_hint}",
+                                  es=f"El Hub está limitando las peticiones (429) al intentar {action_es}; "
+                                  f"{retry_hint_es}")
         if status is not None and status >= 500:
-            return HubUnavailable(f"The Hub did not answer (HTTP {status}) while trying to {action}; {retry_hint}")
+            return HubUnavailable(f"The Hub did not answer (HTTP {status}) while trying to {action}; {retry_hint}",
+                                  es=f"El Hub no respondió (HTTP {status}) al intentar {action_es}; {retry_hint_es}")
         detail = _scrub(getattr(exc, "server_message", None) or "", token)
-        return HubError(
-            f"The Hub refused to {action} (HTTP {status})" + (f": {detail.rstrip('.')}." if detail else ".")
-        )
+        # The Hub's own detail is English either way; it is quoted as the Hub wrote it.
+        detail = f": {detail.rstrip('.')}." if detail else "."
+        return HubError(f"The Hub refused to {action} (HTTP {status})" + detail,
+                        es=f"El Hub se negó a {action_es} (HTTP {status})" + detail)
     if isinstance(exc, LocalEntryNotFoundError):
         return HubUnavailable(
-            f"Could not {action}: the Hub did not answer and the files are not in the local cache; {retry_hint}"
+            f"Could not {action}: the Hub did not answer and the files are not in the local cache; {retry_hint}",
+            es=f"No se pudo {action_es}: el Hub no respondió y los archivos no están en la caché local; "
+            f"{retry_hint_es}",
         )
     if isinstance(exc, (httpx2.TimeoutException, TimeoutError)):
-        return HubUnavailable(f"The Hub did not answer in time (timeout) while trying to {action}; {retry_hint}")
+        return HubUnavailable(f"The Hub did not answer in time (timeout) while trying to {action}; {retry_hint}",
+                              es=f"El Hub no respondió a tiempo (timeout) al intentar {action_es}; {retry_hint_es}")
     if isinstance(exc, (httpx2.NetworkError, httpx2.RemoteProtocolError, ConnectionError)):
         from huggingface_hub import constants
 
         return HubUnavailable(
             f"Could not connect to the Hub at {constants.ENDPOINT} while trying to {action} (connection error); "
-            f"check the network and {retry_hint}"
+            f"check the network and {retry_hint}",
+            es=f"No se pudo conectar con el Hub en {constants.ENDPOINT} al intentar {action_es} (error de conexión); "
+            f"comprueba la red y {retry_hint_es}",
         )
     return None
 
 
-def _revision_not_found_message(repo_id: str, revision: str | None, api: "HfApi") -> str:
+def _revision_not_found_messages(repo_id: str, revision: str | None, api: "HfApi") -> tuple[str, str]:
+    """The message in English and in Spanish."""
     message = f"Revision '{revision}' does not exist in '{repo_id}'."
+    message_es = f"La revisión '{revision}' no existe en '{repo_id}'."
     try:  # best effort, one try: the message is still useful without the list
         refs = within(lambda: api.list_repo_refs(repo_id, repo_type="model"), CALL_TIMEOUT_S)  # bounded too
     except Exception:  # noqa: BLE001
         logger.debug("Could not list the refs of %s for an error message", repo_id, exc_info=True)
-        return message + " Use a branch, a tag or a full 40-character commit sha."
-    branches = sorted((r.name for r in refs.branches), key=lambda name: (name != DEFAULT_BRANCH, name))
-    tags = sorted(r.name for r in refs.tags)
+        return (message + " Use a branch, a tag or a full 40-character commit sha.",
+                message_es + " Usa una rama, una etiqueta o el sha completo de un commit (40 caracteres).")
+    branches = ", ".join(sorted((r.name for r in refs.branches), key=lambda name: (name != DEFAULT_BRANCH, name)))
+    tags = ", ".join(sorted(r.name for r in refs.tags))
     return (
-        f"{message} Branches: {', '.join(branches) or '(none)'}; tags: {', '.join(tags) or '(none)'}. "
-        "Use one of those or a full 40-character commit sha."
+        f"{message} Branches: {branches or '(none)'}; tags: {tags or '(none)'}. "
+        "Use one of those or a full 40-character commit sha.",
+        f"{message_es} Ramas: {branches or '(ninguna)'}; etiquetas: {tags or '(ninguna)'}. "
+        "Usa una de ellas o el sha completo de un commit (40 caracteres).",
     )
 
 

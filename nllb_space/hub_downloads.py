@@ -60,7 +60,8 @@ def download_adapter(repo_id: str, sha: str, token: str | bool | None = None, ma
     where = dict(repo_id=repo_id, revision=sha, api=api, token=token)
     info = calls.call(
         lambda: api.model_info(repo_id, revision=sha, files_metadata=True, timeout=calls.REQUEST_TIMEOUT_S),
-        action=f"list the files of '{repo_id}' at {sha[:7]}", **where,
+        action=f"list the files of '{repo_id}' at {sha[:7]}",
+        action_es=f"listar los archivos de '{repo_id}' en {sha[:7]}", **where,
     )
     sizes = {s.rfilename: s.size or (s.lfs.size if s.lfs else 0) for s in info.siblings or []}
     _check_adapter_files(repo_id, sha, list(sizes))
@@ -69,7 +70,10 @@ def download_adapter(repo_id: str, sha: str, token: str | bool | None = None, ma
         if sizes[name] > limit:
             raise HubError(
                 f"'{repo_id}' at {sha[:7]}: {name} is {sizes[name] / 1e6:,.1f} MB, over the {limit / 1e6:g} MB this "
-                f"Space fetches{setting}. A LoRA adapter of NLLB-600M is a few MB; push the adapter alone."
+                f"Space fetches{setting}. A LoRA adapter of NLLB-600M is a few MB; push the adapter alone.",
+                es=f"'{repo_id}' en {sha[:7]}: {name} ocupa {sizes[name] / 1e6:,.1f} MB, más de los {limit / 1e6:g} MB "
+                f"que descarga este Space{setting}. Un adaptador LoRA de NLLB-600M ocupa pocos MB; sube solo el "
+                "adaptador.",
             )
     wanted = [ADAPTER_CONFIG, ADAPTER_WEIGHTS] + (["README.md"] if 0 < sizes.get("README.md", 0) <= SMALL_FILE_BYTES
                                                  else [])
@@ -78,8 +82,9 @@ def download_adapter(repo_id: str, sha: str, token: str | bool | None = None, ma
         path = calls.call(
             lambda name=name: hf_hub_download(repo_id, name, revision=sha, token=token,
                                               etag_timeout=calls.REQUEST_TIMEOUT_S),
-            action=f"download {name} of '{repo_id}' at {sha[:7]}", attempts=1, seconds=calls.DOWNLOAD_TIMEOUT_S,
-            **where,
+            action=f"download {name} of '{repo_id}' at {sha[:7]}",
+            action_es=f"descargar {name} de '{repo_id}' en {sha[:7]}",
+            attempts=1, seconds=calls.DOWNLOAD_TIMEOUT_S, **where,
             # huggingface_hub already retries a failed download (HEAD again with a 1-8 s backoff, ~23 s in all):
             # retrying that again would keep a visitor waiting for a minute.
         )
@@ -90,23 +95,31 @@ def download_adapter(repo_id: str, sha: str, token: str | bool | None = None, ma
 
 def _check_adapter_files(repo_id: str, sha: str, paths: list[str]) -> None:
     """Refuse commits that are not a safetensors PEFT adapter, naming what is there instead."""
-    where = f"'{repo_id}' at commit {sha[:7]}"
-    shown = ", ".join(sorted(p for p in paths if p != ".gitattributes")[:8]) or "no files"
+    where, where_es = f"'{repo_id}' at commit {sha[:7]}", f"'{repo_id}' en el commit {sha[:7]}"
+    held = ", ".join(sorted(p for p in paths if p != ".gitattributes")[:8])
+    shown, shown_es = held or "no files", held or "ningún archivo"
     if ADAPTER_CONFIG not in paths:
         raise HubError(
             f"{where} is not a PEFT adapter: it has no {ADAPTER_CONFIG} (it holds: {shown}). "
-            "Pick a revision that holds an adapter saved with PeftModel.save_pretrained()."
+            "Pick a revision that holds an adapter saved with PeftModel.save_pretrained().",
+            es=f"{where_es} no es un adaptador PEFT: no tiene {ADAPTER_CONFIG} (contiene: {shown_es}). "
+            "Elige una revisión que contenga un adaptador guardado con PeftModel.save_pretrained().",
         )
     if ADAPTER_WEIGHTS in paths:
         return
     pickles = [p for p in paths if p.endswith(PICKLE_SUFFIXES)]
     if pickles:
+        listed = ", ".join(sorted(pickles)[:4])
         raise HubError(
-            f"{where} has only pickle weights ({', '.join(sorted(pickles)[:4])}); pickle files are refused because "
+            f"{where} has only pickle weights ({listed}); pickle files are refused because "
             "loading them can run arbitrary code. Safetensors only: re-save the adapter with "
-            "save_pretrained(..., safe_serialization=True) and push it again."
+            "save_pretrained(..., safe_serialization=True) and push it again.",
+            es=f"{where_es} solo tiene pesos pickle ({listed}); los archivos pickle se rechazan porque cargarlos "
+            "puede ejecutar código arbitrario. Solo safetensors: vuelve a guardar el adaptador con "
+            "save_pretrained(..., safe_serialization=True) y súbelo de nuevo.",
         )
-    raise HubError(f"{where} has {ADAPTER_CONFIG} but no {ADAPTER_WEIGHTS}; it holds: {shown}.")
+    raise HubError(f"{where} has {ADAPTER_CONFIG} but no {ADAPTER_WEIGHTS}; it holds: {shown}.",
+                   es=f"{where_es} tiene {ADAPTER_CONFIG} pero no {ADAPTER_WEIGHTS}; contiene: {shown_es}.")
 
 
 BASE_FILES = ("*.json", "*.model")
@@ -134,7 +147,8 @@ def download_base(repo_id: str, revision: str = DEFAULT_BRANCH, token: str | Non
     where = dict(repo_id=repo_id, revision=revision, api=api, token=token)
     try:
         info = calls.call(lambda: api.model_info(repo_id, revision=revision, timeout=calls.REQUEST_TIMEOUT_S),
-                          action=f"look up revision '{revision}' of '{repo_id}'", **where)
+                          action=f"look up revision '{revision}' of '{repo_id}'",
+                          action_es=f"consultar la revisión '{revision}' de '{repo_id}'", **where)
     except HubUnavailable as unavailable:
         for weights in (SAFETENSORS_WEIGHTS, PICKLE_WEIGHTS):
             try:
@@ -152,9 +166,12 @@ def download_base(repo_id: str, revision: str = DEFAULT_BRANCH, token: str | Non
     elif any(f.startswith("pytorch_model") and f.endswith(".bin") for f in top_level):
         weights = PICKLE_WEIGHTS
     else:
+        held = ", ".join(sorted(top_level)[:8])
         raise HubError(
             f"'{repo_id}' at '{revision}' has no model weights (model.safetensors or pytorch_model.bin); "
-            f"it holds: {', '.join(sorted(top_level)[:8]) or 'no files'}. Set NLLB_BASE_MODEL to an NLLB checkpoint."
+            f"it holds: {held or 'no files'}. Set NLLB_BASE_MODEL to an NLLB checkpoint.",
+            es=f"'{repo_id}' en '{revision}' no tiene pesos del modelo (model.safetensors o pytorch_model.bin); "
+            f"contiene: {held or 'ningún archivo'}. Pon en NLLB_BASE_MODEL un checkpoint de NLLB.",
         )
     folder = calls.call(
         # By name, not by sha: the cache then records what the name points to, which is what a cold start with
@@ -163,7 +180,8 @@ def download_base(repo_id: str, revision: str = DEFAULT_BRANCH, token: str | Non
             repo_id, revision=revision, repo_type="model", allow_patterns=[*BASE_FILES, *weights], token=token,
             etag_timeout=calls.REQUEST_TIMEOUT_S,
         ),
-        action=f"download the base model '{repo_id}' at '{revision}'", attempts=1, seconds=None, **where,
+        action=f"download the base model '{repo_id}' at '{revision}'",
+        action_es=f"descargar el modelo base '{repo_id}' en '{revision}'", attempts=1, seconds=None, **where,
     )
     logger.info("Base model %s@%s (%s) is in %s", repo_id, revision, (info.sha or "")[:7], folder)
     return Path(folder)

@@ -31,7 +31,11 @@ def is_commit_sha(revision: str) -> bool:
     return bool(_SHA_RE.fullmatch(revision))
 
 
-def not_a_repo_id(repo: str) -> str:
-    """The one answer for anything a visitor types that is not a Hub repo id (a server path gets the same)."""
+def not_a_repo_id(repo: str, language: str = "en") -> str:
+    """The one answer for anything a visitor types that is not a Hub repo id (a server path gets the same), in
+    ``language`` ("en" or "es"): ``InputError(not_a_repo_id(repo), es=not_a_repo_id(repo, "es"))``."""
     shown = repo if len(repo) <= 60 else repo[:57] + "..."
+    if language == "es":
+        return (f"'{shown}' no es un id de repositorio del Hub: escribe dueño/nombre "
+                "(letras, dígitos, '-', '_' y '.').")
     return f"'{shown}' is not a Hub repo id: write owner/name (letters, digits, '-', '_' and '.')."

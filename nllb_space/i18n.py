@@ -127,6 +127,18 @@ TEXTS: dict[str, tuple[str, str]] = {
 
 
 SUPPORTED = ("en", "es")
+BLOCK_KINDS = {"encoder self-attention": "encoder", "decoder self-attention": "decoder", "cross-attention": "cross"}
+"""The update map's attention blocks (``adapter_map.BLOCKS``) as the attention maps' kinds, to share their names."""
+
+
+def text(key: str, language: str) -> str:
+    """A text of the page as the server writes it, in ``language`` ("en" or "es")."""
+    return TEXTS[key][SUPPORTED.index(language)]
+
+
+def block_name(block: str, language: str) -> str:
+    """An attention block's name (an update-map block or a map kind) in ``language``, capitalised."""
+    return text(BLOCK_KINDS.get(block, block), language)
 
 
 def visitor_language(request: "gr.Request | None") -> str:

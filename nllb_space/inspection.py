@@ -81,7 +81,9 @@ class Inspection:
         tensors (no model call)."""
         ref, files = self.prepare(model)
         if files is None:
-            raise InputError("The base model has no adapter to map: pick an adapter revision.")
+            raise InputError("The base model has no adapter to map: pick an adapter revision.",
+                             es="El modelo base no tiene ningún adaptador que mapear: elige una revisión de un "
+                                "adaptador.")
         base = self.load()
         return replace(update_map(files.folder, files.plan, base.weight_norms, base.parameters), label=ref.label)
 
@@ -90,8 +92,9 @@ class Inspection:
         """``(target language, source ids, translation ids or None)`` of one checked sentence pair."""
         src, tgt = limits.languages(self.settings, src_lang, tgt_lang)
         if not (text or "").strip():
-            raise InputError("Enter a sentence to look inside.")
-        for what, value in (("The sentence", text), ("The translation to inspect", translation or "")):
+            raise InputError("Enter a sentence to look inside.", es="Escribe una oración para mirar dentro.")
+        for what, value in ((("The sentence", "La oración"), text),
+                            (("The translation to inspect", "La traducción a inspeccionar"), translation or "")):
             limits.bounded(what, value, self.settings.max_chars, "NLLB_MAX_CHARS")
             limits.valid_unicode(value, what)
         tokenizer = self.load().tokenizer
@@ -99,7 +102,9 @@ class Inspection:
         if len(source_ids) > self.settings.max_input_tokens + 2:
             raise InputError(
                 f"This view takes one sentence of at most {self.settings.max_input_tokens} tokens "
-                f"(NLLB_MAX_INPUT_TOKENS); this text has {len(source_ids) - 2}."
+                f"(NLLB_MAX_INPUT_TOKENS); this text has {len(source_ids) - 2}.",
+                es=f"Esta vista admite una oración de {self.settings.max_input_tokens} tokens como máximo "
+                   f"(NLLB_MAX_INPUT_TOKENS); este texto tiene {len(source_ids) - 2}.",
             )
         if not (translation and translation.strip()):
             return tgt, tuple(source_ids), None
@@ -108,7 +113,10 @@ class Inspection:
             # Maps grow with the square of the length: the model never writes more than this per sentence.
             raise InputError(
                 f"The translation to inspect has {len(target_ids)} tokens; this view takes at most "
-                f"{self.settings.max_new_tokens} (NLLB_MAX_NEW_TOKENS), as many as the model writes for one sentence."
+                f"{self.settings.max_new_tokens} (NLLB_MAX_NEW_TOKENS), as many as the model writes for one sentence.",
+                es=f"La traducción a inspeccionar tiene {len(target_ids)} tokens; esta vista admite como máximo "
+                   f"{self.settings.max_new_tokens} (NLLB_MAX_NEW_TOKENS), tantos como escribe el modelo para una "
+                   "oración.",
             )
         return tgt, tuple(source_ids), target_ids
 
@@ -127,5 +135,5 @@ def files_of(prepared) -> tuple:
 def unless_refused(result):
     """A model call's result, or the refusal it came back with as the visitor's error."""
     if isinstance(result, worker.Refused):
-        raise AdapterError(result.message)
+        raise AdapterError(result.message, es=result.es)
     return result

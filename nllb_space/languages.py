@@ -307,20 +307,29 @@ _CHOICES: tuple[tuple[str, str], ...] = tuple(
 
 class UnknownLanguageError(ValueError):
     """Input that names none of the 202 languages. The message quotes the input and lists up to five close matches
-    as ``"Name (code)"``; ``suggestions`` holds their codes, best first, for callers that want to offer them."""
+    as ``"Name (code)"``; ``suggestions`` holds their codes, best first, for callers that want to offer them.
+    ``es`` is the same message in Spanish, for a visitor (request_limits passes it on)."""
 
     def __init__(self, value: str, suggestions: tuple[str, ...] = ()) -> None:
         self.value = value
         self.suggestions = tuple(suggestions)
         if not value or not value.strip():
             message = "No language given: expected a FLORES-200 code such as 'spa_Latn' or a name such as 'Spanish'."
+            self.es = ("No se indicó ningún idioma: se espera un código FLORES-200 como 'spa_Latn' o un nombre como "
+                       "'Spanish'.")
         elif self.suggestions:
+            # The labels stay as the language picker shows them, so a visitor can find and type one.
             labels = ", ".join(language_label(code) for code in self.suggestions)
             message = f"Unknown language {value!r}. Did you mean: {labels}?"
+            self.es = f"Idioma desconocido {value!r}. ¿Quisiste decir: {labels}?"
         else:
             message = (
                 f"Unknown language {value!r}: expected one of the 202 FLORES-200 codes NLLB-200 knows, such as"
                 " 'spa_Latn', or its English name, such as 'Spanish'."
+            )
+            self.es = (
+                f"Idioma desconocido {value!r}: se espera uno de los 202 códigos FLORES-200 que conoce NLLB-200, como"
+                " 'spa_Latn', o su nombre en inglés, como 'Spanish'."
             )
         super().__init__(message)
 

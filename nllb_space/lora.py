@@ -100,8 +100,12 @@ def check_target_modules(model_or_shapes, targets: tuple[str, ...] | list[str]) 
     available = linear_module_names(model_or_shapes)
     missing = [t for t in targets if t not in available]
     if missing:
+        wanted, names = ", ".join(missing), ", ".join(sorted(available))
         raise TargetModuleError(
-            f"LoRA target module(s) {', '.join(missing)} match no linear layer of this model. "
-            f"Its linear layers are named: {', '.join(sorted(available))}. "
-            "(NLLB's attention output projection is 'out_proj', not 'o_proj'.)"
+            f"LoRA target module(s) {wanted} match no linear layer of this model. "
+            f"Its linear layers are named: {names}. "
+            "(NLLB's attention output projection is 'out_proj', not 'o_proj'.)",
+            es=f"Los módulos objetivo de LoRA {wanted} no coinciden con ninguna capa lineal de este modelo. "
+               f"Sus capas lineales se llaman: {names}. "
+               "(La proyección de salida de la atención de NLLB es 'out_proj', no 'o_proj'.)",
         )

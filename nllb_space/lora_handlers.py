@@ -12,7 +12,8 @@ import gradio as gr
 
 from .formatting import code, escape
 from .handler_inputs import model_spec, user_errors
-from .i18n import visitor_language
+from .i18n import block_name, visitor_language
+from .messages import say
 from .lora_plots import token_probs_figure, update_map_figure
 from .results import BASE
 
@@ -43,7 +44,6 @@ SUMMARIES = {
                 "{lora_pick} ({lora_p}).",
         "none": "No token's probability moved by five points or more: here the adapter barely changes the model's "
                 "mind.",
-        "blocks": {},
     },
     "es": {
         "update": "**{label}**: rango r = {r}, alpha = {alpha}, así que cada cambio es ΔW = {scale}·B·A{rs}. Adapta "
@@ -56,8 +56,6 @@ SUMMARIES = {
                 "{lora_pick} ({lora_p}).",
         "none": "Ningún token cambió su probabilidad en cinco puntos o más: aquí el adaptador apenas cambia la "
                 "opinión del modelo.",
-        "blocks": {"encoder self-attention": "autoatención del codificador",
-                   "decoder self-attention": "autoatención del decodificador", "cross-attention": "atención cruzada"},
     },
 }
 """What the tab says about a result, per visitor language (i18n.visitor_language)."""
@@ -71,9 +69,10 @@ class LoraHandlers:
         """How big the adapter's update is in every attention projection, relative to the weight it adds to:
         ‖(alpha/r)·B·A‖ / ‖W‖, read from the adapter's tensors (no translation needed)."""
         update = self.engine.update_map(model_spec(model))
-        say = SUMMARIES[visitor_language(request)]
+        language = visitor_language(request)
+        words = SUMMARIES[language]
         share = update.trainable / update.total if update.total else 0.0
-        lines = [say["update"].format(
+        lines = [words["update"].format(
             label=code(update.label), r=update.r, alpha=f"{update.alpha:g}", scale=f"{update.scale:g}",
             rs=" (rsLoRA: alpha/√r)" if update.use_rslora else "",
             adapted=", ".join(code(p) for p in update.adapted), trainable=f"{update.trainable:,}",
@@ -81,10 +80,10 @@ class LoraHandlers:
         largest = update.largest()
         if largest:
             block, layer, projection, value = largest
-            lines.append(say["largest"].format(block=escape(say["blocks"].get(block, block)), layer=layer + 1,
+            lines.append(words["largest"].format(block=escape(block_name(block, language).lower()), layer=layer + 1,
                                                projection=code(projection), value=f"{value:.2%}"))
-        title = f"Where {update.label} changed the model: ‖ΔW‖ / ‖W‖ per layer and projection"
-        return UpdateShown(update_map_figure(update, title), "\n\n".join(lines), update.to_json())
+        title = say("update_title", language, label=update.label)
+        return UpdateShown(update_map_figure(update, title, language), "\n\n".join(lines), update.to_json())
 
     @user_errors
     def token_probabilities(self, text: str, src_lang: str, tgt_lang: str, model: str = BASE,
@@ -94,17 +93,18 @@ class LoraHandlers:
         result = self.engine.token_probabilities(text, src_lang, tgt_lang, model=model_spec(model),
                                                  translation=translation or None)
         marked = result.most_changed()
-        say = SUMMARIES[visitor_language(request)]
-        lines = [say["read"].format(source=code(result.source_text), target=code(result.target_text))]
+        language = visitor_language(request)
+        words = SUMMARIES[language]
+        lines = [words["read"].format(source=code(result.source_text), target=code(result.target_text))]
         for i in marked:
             step = result.steps[i]
             base_pick, lora_pick = step.base_top[0], step.lora_top[0]
-            lines.append(say["step"].format(
+            lines.append(words["step"].format(
                 i=i + 1, token=code(step.token), base=f"{step.base_probability:.1%}",
                 lora=f"{step.lora_probability:.1%}", base_pick=code(base_pick.token),
                 base_p=f"{base_pick.probability:.1%}", lora_pick=code(lora_pick.token),
                 lora_p=f"{lora_pick.probability:.1%}"))
         if not marked:
-            lines.append(say["none"])
-        title = f"Why a word changed: {result.labels[0]} vs {result.labels[1]}"
-        return TokensShown(token_probs_figure(result, title), "\n\n".join(lines), result.to_json())
+            lines.append(words["none"])
+        title = say("tokens_title", language, base=result.labels[0], lora=result.labels[1])
+        return TokensShown(token_probs_figure(result, title, language), "\n\n".join(lines), result.to_json())

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from . import hub, hub_downloads
 from .adapter_map import weight_norms
 from .choice import local_folder
-from .errors import ModelLoadError
+from .errors import ModelLoadError, UserFacingError
 from .hardware import on_zero_gpu
 from .hub_ids import names_hub_repo
 from .languages import LANGUAGES
@@ -52,9 +52,11 @@ def pick_device(setting: str) -> str:
         # On ZeroGPU CUDA is emulated outside GPU calls; the model goes on "cuda" at start-up all the same.
         return "cuda" if on_zero_gpu() or torch.cuda.is_available() else "cpu"
     if setting.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelLoadError(f"NLLB_DEVICE={setting} but no CUDA GPU is visible; use NLLB_DEVICE=cpu or auto.")
+        raise ModelLoadError(f"NLLB_DEVICE={setting} but no CUDA GPU is visible; use NLLB_DEVICE=cpu or auto.",
+                             es=f"NLLB_DEVICE={setting}, pero no se ve ninguna GPU CUDA; usa NLLB_DEVICE=cpu o auto.")
     if setting == "mps" and not torch.backends.mps.is_available():
-        raise ModelLoadError("NLLB_DEVICE=mps but MPS is not available here; use NLLB_DEVICE=cpu or auto.")
+        raise ModelLoadError("NLLB_DEVICE=mps but MPS is not available here; use NLLB_DEVICE=cpu or auto.",
+                             es="NLLB_DEVICE=mps, pero MPS no está disponible aquí; usa NLLB_DEVICE=cpu o auto.")
     return setting
 
 
@@ -66,7 +68,9 @@ def pick_dtype(setting: str, device: str) -> str:
     import torch
 
     if setting == "int8" and device != "cpu":
-        raise ModelLoadError(f"NLLB_DTYPE=int8 runs on the CPU only; with NLLB_DEVICE={device} use float16 or auto.")
+        raise ModelLoadError(f"NLLB_DTYPE=int8 runs on the CPU only; with NLLB_DEVICE={device} use float16 or auto.",
+                             es=f"NLLB_DTYPE=int8 solo funciona en la CPU; con NLLB_DEVICE={device} usa float16 o "
+                                "auto.")
     if setting != "auto":
         return setting
     if device.startswith("cuda"):
@@ -97,14 +101,16 @@ def load_base(settings: Settings) -> LoadedBase:
             attn_implementation="sdpa",
         )
     except hub.HubError as error:
-        raise ModelLoadError(_explain_load_failure(name, error)) from None
+        raise _load_failure(name, error) from None
     except (OSError, ValueError, EnvironmentError) as error:
-        raise ModelLoadError(_explain_load_failure(name, error)) from None
+        raise _load_failure(name, error) from None
     missing = [code for code in ("spa_Latn", "ita_Latn") if tokenizer.convert_tokens_to_ids(code) == tokenizer.unk_token_id]
     if missing or model.config.model_type != "m2m_100":
         raise ModelLoadError(
             f"NLLB_BASE_MODEL={name} is not an NLLB-200 checkpoint (model type {model.config.model_type!r}, "
-            f"language codes missing: {', '.join(missing) or 'none'})."
+            f"language codes missing: {', '.join(missing) or 'none'}).",
+            es=f"NLLB_BASE_MODEL={name} no es un checkpoint de NLLB-200 (tipo de modelo {model.config.model_type!r}, "
+               f"códigos de idioma que faltan: {', '.join(missing) or 'ninguno'}).",
         )
     unknown = [code for code in LANGUAGES if tokenizer.convert_tokens_to_ids(code) == tokenizer.unk_token_id]
     if unknown:
@@ -161,26 +167,46 @@ def weights_format(folder: Path) -> str:
         return "safetensors"
     if any(name.startswith("pytorch_model") and name.endswith(".bin") for name in names):
         return "bin"
+    listing = ", ".join(sorted(names)[:10])
     raise ModelLoadError(
         f"{folder} holds no model weights (model.safetensors or pytorch_model.bin); it has: "
-        f"{', '.join(sorted(names)[:10]) or 'nothing'}. Download the whole checkpoint into it (run it again if a "
-        f"download was cut short): hf download facebook/nllb-200-distilled-600M --local-dir {folder}"
+        f"{listing or 'nothing'}. Download the whole checkpoint into it (run it again if a "
+        f"download was cut short): hf download facebook/nllb-200-distilled-600M --local-dir {folder}",
+        es=f"{folder} no contiene pesos del modelo (model.safetensors o pytorch_model.bin); contiene: "
+           f"{listing or 'nada'}. Descarga en esa carpeta el checkpoint completo (vuelve a ejecutar la descarga si "
+           f"se cortó): hf download facebook/nllb-200-distilled-600M --local-dir {folder}",
     )
 
 
-def _explain_load_failure(name: str, error: Exception) -> str:
-    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+def _load_failure(name: str, error: Exception) -> ModelLoadError:
+    """Why the base model did not load and what to do, quoting the first line of ``error``: in Spanish too where
+    the error has a Spanish text (a Hub error does; a library's OSError is in English only)."""
+    def first_line(text: str) -> str:
+        return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+
+    reason = first_line(str(error))
+    reason_es = first_line(error.in_language("es")) if isinstance(error, UserFacingError) else reason
     if local_folder(name):
-        return (
-            f"Could not load the base model from the folder '{name}': {first_line}\n"
+        return ModelLoadError(
+            f"Could not load the base model from the folder '{name}': {reason}\n"
             "The folder needs config.json, generation_config.json, the tokenizer files and model.safetensors or "
             "pytorch_model.bin, as this command leaves them (run it again if a download was cut short):\n"
-            f"  hf download facebook/nllb-200-distilled-600M --local-dir {name}"
+            f"  hf download facebook/nllb-200-distilled-600M --local-dir {name}",
+            es=f"No se pudo cargar el modelo base desde la carpeta '{name}': {reason_es}\n"
+               "La carpeta necesita config.json, generation_config.json, los archivos del tokenizador y "
+               "model.safetensors o pytorch_model.bin, tal como los deja este comando (vuelve a ejecutarlo si una "
+               "descarga se cortó):\n"
+               f"  hf download facebook/nllb-200-distilled-600M --local-dir {name}",
         )
-    return (
-        f"Could not load the base model '{name}': {first_line}\n"
+    return ModelLoadError(
+        f"Could not load the base model '{name}': {reason}\n"
         "If this machine has no network access or the id is wrong, download the model where there is network "
         "and point NLLB_BASE_MODEL at the folder:\n"
         "  hf download facebook/nllb-200-distilled-600M --local-dir ./nllb-200-distilled-600M\n"
-        "  NLLB_BASE_MODEL=./nllb-200-distilled-600M python app.py"
+        "  NLLB_BASE_MODEL=./nllb-200-distilled-600M python app.py",
+        es=f"No se pudo cargar el modelo base '{name}': {reason_es}\n"
+           "Si esta máquina no tiene acceso a la red o el id es incorrecto, descarga el modelo donde haya red y "
+           "apunta NLLB_BASE_MODEL a la carpeta:\n"
+           "  hf download facebook/nllb-200-distilled-600M --local-dir ./nllb-200-distilled-600M\n"
+           "  NLLB_BASE_MODEL=./nllb-200-distilled-600M python app.py",
     )

@@ -39,10 +39,15 @@ def attach(base: "LoadedBase", files: "AdapterFiles") -> None:
         loaded = set_peft_model_state_dict(base.model, state, adapter_name=files.name)
         missing = [key for key in loaded.missing_keys if f".{files.name}." in key]
         if loaded.unexpected_keys or missing:
-            raise ValueError(f"{len(loaded.unexpected_keys) + len(missing)} LoRA tensors did not line up")
+            count = len(loaded.unexpected_keys) + len(missing)
+            # Rolled back and framed below like PEFT's own failures (an AdapterError is a ValueError).
+            raise AdapterError(f"{count} LoRA tensors did not line up", es=f"{count} tensores LoRA no encajaron")
     except (RuntimeError, ValueError, KeyError, OSError) as error:
         _roll_back(base, files.name, original)
-        raise AdapterError(f"PEFT could not load this adapter: {str(error).splitlines()[0]}") from None
+        reason = str(error).splitlines()[0]
+        # PEFT's and torch's words have no Spanish version: they keep their English inside a Spanish frame.
+        raise AdapterError(f"PEFT could not load this adapter: {reason}",
+                           es=f"PEFT no pudo cargar este adaptador: {getattr(error, 'es', None) or reason}") from None
     base.model.to(base.device).eval()
 
 

@@ -21,18 +21,16 @@ from typing import Sequence
 import numpy as np
 
 from .attention import AttentionMaps, Token, WordAlignment, reduce
+from .i18n import block_name
+from .messages import say
 
-KIND_TITLES = {
-    "cross": "Cross-attention",
-    "encoder": "Encoder self-attention",
-    "decoder": "Decoder self-attention",
-}
 AXIS_TITLES = {
     # (rows, columns): rows are queries (the position that looks), columns keys (the position looked at).
-    "cross": ("while predicting (target)", "source token read"),
-    "encoder": ("source token (query)", "source token (key)"),
-    "decoder": ("while predicting (target)", "earlier target token (key)"),
+    "cross": ("axis_predicting", "axis_source_read"),
+    "encoder": ("axis_source_query", "axis_source_key"),
+    "decoder": ("axis_predicting", "axis_earlier_target"),
 }
+"""Each kind's axis titles, as keys of ``messages.MESSAGES``."""
 SPECIAL_COLOUR = "#9ca3af"
 """Grey for language tags and ``</s>``: visible, but clearly not words of the sentence."""
 MASKED_COLOUR = "#d1d5db"
@@ -103,38 +101,39 @@ def heatmap(weights: np.ndarray, rows: Sequence[str], cols: Sequence[str], title
 
 
 def attention_figure(maps: AttentionMaps, kind: str = "cross", layer: int | None = None, head: int | None = None,
-                     difference_of: str | None = None):
+                     difference_of: str | None = None, language: str = "en"):
     """The heatmap of one kind of map of ``maps`` for one layer/head, or the mean where ``None``.
 
     ``difference_of`` names the model subtracted (``maps`` is then ``a.minus(b)``): the diverging scale in
-    percentage points, with the largest change stated in the title.
+    percentage points, with the largest change stated in the title. Its words are in ``language``.
     """
     rows, cols = maps.axes(kind)
     weights = reduce(maps.weights(kind), layer=layer, head=head)
-    where = ("mean over layers" if layer is None else f"layer {layer + 1}") + ", " + (
-        "mean over heads" if head is None else f"head {head + 1}")
+    where = (say("mean_layers", language) if layer is None else say("layer_n", language, n=layer + 1)) + ", " + (
+        say("mean_heads", language) if head is None else say("head_n", language, n=head + 1))
     col_labels = _labels(cols)
     if kind == "encoder":
         row_labels, row_hover = _labels(rows), None
     else:
         inputs = [html.escape(token_label(t)) for t in rows]
-        row_labels = [f"predicting {label}" for label in _labels(predicted(rows))]
-        row_hover = [f"input {i}, predicting {html.escape(token_label(p))}" for i, p in zip(inputs, predicted(rows))]
+        row_labels = [say("predicting", language, token=label) for label in _labels(predicted(rows))]
+        row_hover = [say("input_predicting", language, token=i, next=html.escape(token_label(p)))
+                     for i, p in zip(inputs, predicted(rows))]
     masked = np.triu(np.ones(weights.shape, dtype=bool), k=1) if kind == "decoder" else None
+    names = dict(kind=block_name(kind, language), model=maps.model.label, where=where)
     if difference_of:
         shown = np.where(masked, 0.0, weights) if masked is not None else weights
         r, c = np.unravel_index(int(np.abs(shown).argmax()), shown.shape)
-        title = (f"{KIND_TITLES[kind]}: {maps.model.label} minus {difference_of} ({where}), attention weight in "
-                 f"percentage points; largest change {shown[r, c] * 100:+.1f} pp, "
-                 f"{token_label(predicted(rows)[r] if kind != 'encoder' else rows[r])} → {token_label(cols[c])}")
+        title = say("difference_title", language, **names, other=difference_of, change=f"{shown[r, c] * 100:+.1f}",
+                    row=token_label(predicted(rows)[r] if kind != "encoder" else rows[r]), col=token_label(cols[c]))
     else:
-        title = f"{KIND_TITLES[kind]}: {maps.model.label} ({where})"
-    row_title, col_title = AXIS_TITLES[kind]
+        title = say("map_title", language, **names)
+    row_title, col_title = (say(key, language) for key in AXIS_TITLES[kind])
     return heatmap(weights, row_labels, col_labels, title, row_title, col_title, diverging=bool(difference_of),
                    masked=masked, row_hover=row_hover)
 
 
-def head_grid_figure(maps: AttentionMaps, kind: str = "cross"):
+def head_grid_figure(maps: AttentionMaps, kind: str = "cross", language: str = "en"):
     """Every layer's and head's map of one kind as small tiles (layers down, heads across): specialised heads
     (one that reads the previous token, one that reads the aligned word) stand out at a glance."""
     import plotly.graph_objects as go
@@ -151,15 +150,15 @@ def head_grid_figure(maps: AttentionMaps, kind: str = "cross"):
             tiles[r:r + rows, c:c + cols] = tile
     figure = go.Figure(go.Heatmap(
         z=tiles, colorscale="Blues", zmin=0.0, colorbar=dict(thickness=12, ticksuffix="%"),
-        hovertemplate="weight %{z:.1f}%<extra></extra>",
+        hovertemplate=say("weight", language) + " %{z:.1f}%<extra></extra>",
     ))
     figure.update_layout(
-        title=dict(text=html.escape(f"{KIND_TITLES[kind]}: every layer (down) and head (across)"), x=0.01,
+        title=dict(text=html.escape(say("grid_title", language, kind=block_name(kind, language))), x=0.01,
                    font=dict(size=15)),
         xaxis=dict(tickmode="array", tickvals=[h * (cols + 1) + cols / 2 for h in range(heads)],
-                   ticktext=[f"head {h + 1}" for h in range(heads)], showgrid=False, zeroline=False),
+                   ticktext=[say("head_n", language, n=h + 1) for h in range(heads)], showgrid=False, zeroline=False),
         yaxis=dict(tickmode="array", tickvals=[layer * (rows + 1) + rows / 2 for layer in range(layers)],
-                   ticktext=[f"layer {layer + 1}" for layer in range(layers)], autorange="reversed",
+                   ticktext=[say("layer_n", language, n=layer + 1) for layer in range(layers)], autorange="reversed",
                    showgrid=False, zeroline=False, scaleanchor="x"),
         height=int(min(1100, max(360, 60 * layers + 120))), margin=dict(l=10, r=10, t=50, b=10),
         plot_bgcolor="white", paper_bgcolor="white",

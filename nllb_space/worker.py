@@ -104,6 +104,8 @@ class Refused:
     """A call not run, with the message the visitor reads (for example, PEFT could not load an adapter)."""
 
     message: str
+    es: str | None = None
+    """The same message in Spanish (the error's ``es``), for visitors of the Spanish interface."""
 
 
 _SLOTS: dict[str, ModelSlot] = {}
@@ -150,7 +152,7 @@ def run_generate(call: GenerateCall) -> list[list[int]] | Refused:
     try:
         return target.generate(call.ids, call.names, call.tgt_lang, call.decoding, call.adapters)
     except UserFacingError as error:
-        return Refused(str(error))
+        return Refused(str(error), error.es)
 
 
 @spaces.GPU(duration=attention_seconds)
@@ -162,7 +164,7 @@ def run_attention(call: AttentionCall) -> AttentionOutput | Refused:
             call.source_ids, call.target_ids, call.names, call.tgt_lang, call.max_new_tokens, call.adapters
         )
     except UserFacingError as error:
-        return Refused(str(error))
+        return Refused(str(error), error.es)
     return AttentionOutput(tuple(target_ids), tuple(decoder_ids), tuple(maps))
 
 
@@ -176,7 +178,7 @@ def run_token_probs(call: TokenProbsCall) -> TokenProbsOutput | Refused:
             call.adapters,
         )
     except UserFacingError as error:
-        return Refused(str(error))
+        return Refused(str(error), error.es)
     return TokenProbsOutput(tuple(target_ids), tuple(tuple(row) for row in probabilities),
                             tuple(tuple(tuple(step) for step in row) for row in top))
 

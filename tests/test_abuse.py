@@ -338,7 +338,7 @@ def test_downloaded_tables_cannot_run_as_spreadsheet_formulas(engine, tmp_path):
     (lambda h: h.translate("Hola.", "spa_Latn", "ita_Latn", "~nosuchuser/x@main"), "not a Hub repo id"),
     (lambda h: h.translate("Hola.", "spa_Latn", "ita_Latn", "a" * 200 + "/b@main"), "not a Hub repo id"),
     (lambda h: h.translate("Hola.", "spa_Latn", "ita_Latn", "base", "abc"), "Beam size must be a whole number"),
-    (lambda h: h.translate("Hola.", "spa_Latn", "ita_Latn", "base", 1, "null"), "Max new tokens must be a whole"),
+    (lambda h: h.translate("Hola.", "spa_Latn", "ita_Latn", "base", 1, "null"), "Max new tokens per sentence must be a whole"),
     (lambda h: h.compare("Hola.", "spa_Latn", "ita_Latn", "base", "base", None, float("nan")), "whole number"),
     (lambda h: h.list_revisions("~nosuchuser/x"), "not a Hub repo id"),
 ])

@@ -103,6 +103,9 @@ def test_the_seed_notes_o_proj_recipe_loads_and_says_it_adapts_q_k_v(wild_engine
     assert plan.projections == ("q_proj", "k_proj", "v_proj")
     assert len(plan.warnings) == 1 and "`o_proj` matched nothing in NLLB" in plan.warnings[0]
     assert "k_proj, q_proj, v_proj only" in plan.warnings[0]
+    from nllb_space.formatting import adapter_summary
+
+    assert "no coincide con nada en NLLB" in adapter_summary(ref, plan, "es")  # what a Spanish visitor reads
     assert wild_engine.translate(TEXT, model=spec).text == plain_peft(tiny_model_dir, folder)
 
 
@@ -198,6 +201,21 @@ def test_a_config_whose_rank_disagrees_with_its_tensors_is_refused_without_alloc
         wild_engine.translate(TEXT, model=spec)
     assert sum(p.numel() for p in wild_engine.load().model.parameters()) == parameters
     assert unchanged(wild_engine, before)
+
+
+def test_a_refused_adapter_says_why_in_spanish_too(wild_engine, hub, tiny_model_dir, tmp_path):
+    from nllb_space.errors import AdapterError
+
+    folder = save_peft_adapter(tiny_model_dir, tmp_path / "trains-bias", target_modules=["q_proj"], bias="all")
+    spec = publish(hub, folder, "bad/spanish")
+    with pytest.raises(AdapterError) as caught:
+        wild_engine.describe(spec)
+    assert str(caught.value) == (
+        "This adapter trains biases (bias='all'); loading it would overwrite the base model's biases for every "
+        "visitor. Only bias='none' adapters are served.")
+    assert caught.value.in_language("es") == (
+        "Este adaptador entrena sesgos (bias='all'); cargarlo sobrescribiría los sesgos del modelo base para todos "
+        "los visitantes. Solo se sirven adaptadores con bias='none'.")
 
 
 def test_a_failure_inside_a_mixed_batch_leaves_no_routing_behind(wild_engine, hub_adapters, before, monkeypatch):

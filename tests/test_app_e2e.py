@@ -265,6 +265,12 @@ def test_a_spanish_browser_gets_the_spanish_interface(browser, app_url, tmp_path
         assert "Fuerza del adaptador" in page.inner_text("#translate-strength")
         assert "Texto" in page.inner_text("#translate-input")
         assert "destilado" in page.inner_text("body")  # the sentence on distillation, in Spanish
+        page.wait_for_selector("#status >> text=Adaptador activo")  # the server's messages are in Spanish too
+        page.click("#translate-button")  # no text yet: the error toast says so in Spanish
+        page.get_by_text("Escribe algún texto para traducir.").first.wait_for()
+        page.fill("#translate-input textarea", TEXT)
+        page.click("#translate-button")
+        page.wait_for_selector("#translate-info >> text=Traducido por")
         page.get_by_role("tab", name="Qué cambió LoRA").click()
         assert page.inner_text("#lora-update-button").strip() == "¿Dónde cambió el modelo?"
         page.click("#lora-update-button")  # the server's explanation follows the browser's language too

@@ -67,6 +67,17 @@ def test_unusable_files_get_a_clear_message(tmp_path, name, content, message):
         read_upload(write(tmp_path, name, content), **LIMITS)
 
 
+def test_a_refused_file_is_explained_in_spanish_too(tmp_path):
+    with pytest.raises(FileError) as caught:
+        read_upload(write(tmp_path, "junk.txt", bytes(range(256))), **LIMITS)
+    assert str(caught.value) == (
+        "junk.txt looks like a binary file, not text. Upload a .txt, .csv or .tsv saved as UTF-8."
+    )
+    assert caught.value.in_language("es") == (
+        "junk.txt parece un archivo binario, no texto. Sube un .txt, .csv o .tsv guardado como UTF-8."
+    )
+
+
 def test_limits_name_their_setting(tmp_path):
     with pytest.raises(FileError, match="NLLB_MAX_FILE_BYTES"):
         read_upload(write(tmp_path, "big.txt", "a" * 10_001), **LIMITS)

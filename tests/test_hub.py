@@ -185,6 +185,17 @@ def test_unknown_revision_lists_branches_and_tags(pushed: Pushed) -> None:
     assert f"Branches: main, {BRANCH}; tags: v1" in message
 
 
+def test_unknown_revision_reads_in_spanish_too(pushed: Pushed) -> None:
+    with pytest.raises(RevisionNotFound) as info:
+        resolve_revision(REPO, "exp/run-9")
+    assert str(info.value).startswith(f"Revision 'exp/run-9' does not exist in '{REPO}'. Branches: main, {BRANCH}")
+    assert info.value.in_language("en") == str(info.value)
+    assert info.value.in_language("es") == (
+        f"La revisión 'exp/run-9' no existe en '{REPO}'. Ramas: main, {BRANCH}; etiquetas: v1. "
+        "Usa una de ellas o el sha completo de un commit (40 caracteres)."
+    )
+
+
 def test_unknown_sha_is_revision_not_found(pushed: Pushed) -> None:
     with pytest.raises(RevisionNotFound):
         resolve_revision(REPO, "0" * 40)

@@ -135,6 +135,18 @@ def test_error_survives_pickling() -> None:
     assert copy.suggestions == caught.value.suggestions
 
 
+def test_a_request_in_an_unknown_language_gets_the_same_suggestions_in_spanish() -> None:
+    from nllb_space.errors import InputError
+    from nllb_space.request_limits import languages
+    from nllb_space.settings import Settings
+
+    with pytest.raises(InputError) as caught:
+        languages(Settings(), "Italien", "spa_Latn")
+    english, spanish = str(caught.value), caught.value.in_language("es")
+    assert english.startswith("Unknown language 'Italien'. Did you mean: Italian (ita_Latn), ")
+    assert spanish == f"Idioma desconocido 'Italien'. ¿Quisiste decir: {english.split('Did you mean: ')[1]}"
+
+
 def test_choices_are_labels_sorted_by_name() -> None:
     choices = language_choices()
     assert len(choices) == 202

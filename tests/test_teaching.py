@@ -130,17 +130,11 @@ def test_requests_at_different_strengths_do_not_cross(engine):
     assert engine.translate(SENTENCE, model=TAG).text == alone[1.0]  # nothing left scaled behind
 
 
-class Browser:
-    """What a handler reads of a request: its headers."""
-
-    def __init__(self, accept_language: str) -> None:
-        self.headers = {"accept-language": accept_language}
-
-
 def test_the_server_explains_in_the_visitors_language(engine):
     from nllb_space.handler_inputs import MEAN
     from nllb_space.handlers import Handlers
     from nllb_space.i18n import visitor_language
+    from tests.test_spanish_messages import Browser
 
     assert visitor_language(Browser("es-ES,es;q=0.9,en;q=0.8")) == "es"
     assert visitor_language(Browser("fr-FR,en;q=0.5,es;q=0.4")) == "en"
