@@ -153,7 +153,7 @@ def shoot_views(page, width: str) -> None:
         ["Ciao, come stai? Mi chiamo Ana e vivo a Madrid.", "Domani andiamo al mare. Il gatto dorme sul divano.",
          "Grazie per il tuo aiuto."]))
     page.click("#compare-button")
-    page.wait_for_selector("#compare-diff >> text=only right")
+    page.wait_for_selector("#compare-rows table.compare-rows")
     save("compare")
     open_tab(page, "Attention")
     page.fill("#attention-input textarea", "Me llamo Ana y vivo en Madrid.")

@@ -7,9 +7,11 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from .formatting import code
-from .handler_inputs import MEAN, map_index, model_spec, user_errors
+from .handler_inputs import MEAN, map_index, model_spec, user_errors, whole_number
 from .i18n import visitor_language
+from .errors import InputError
 from .messages import say
+from .request_limits import languages
 from .attention import word_alignment
 from .plots import alignment_figure, attention_figure, head_grid_figure
 from .results import BASE, Translation
@@ -101,13 +103,31 @@ class AttentionHandlers:
 
     @user_errors
     def attention(self, text: str, src_lang: str, tgt_lang: str, model: str = BASE,
-                  translation: str | None = None, request: gr.Request = None) -> AttentionShown:
-        """Attention maps of ``model`` for ``text`` and its translation (the model's own greedy one, or
-        ``translation`` when given)."""
+                  translation: str | None = None, num_beams: int | None = None, max_new_tokens: int | None = None,
+                  last_translation: Translation | None = None, request: gr.Request = None) -> AttentionShown:
+        """Attention inside NLLB for one sentence and its translation: the maps, and which source words each target
+        word reads most.
+
+        Args:
+            text: one sentence to translate.
+            src_lang: its language: a FLORES-200 code such as spa_Latn, or a name such as Spanish.
+            tgt_lang: the language to translate into, e.g. ita_Latn.
+            model: 'base', or an adapter: a revision of the Space's adapter repo, or owner/name@revision.
+            translation: optional, the translation to look at; empty means the model's own, with these options.
+            num_beams: beam size of the model's own translation; 1 is greedy decoding.
+            max_new_tokens: the most tokens the model's own translation may have.
+
+        Returns:
+            The translation shown, the mean cross-attention figure, the word-alignment figure, and the numbers as a
+            dict: source_tokens, target_tokens, cross_attention_mean (target × source), layers, heads, alignment.
+        """
         model = model_spec(model)
         also = [] if model.lower() == BASE else [BASE]
-        maps = self.engine.attention(text, src_lang, tgt_lang, model=model, translation=translation or None,
-                                     also=also)
+        if not translation:
+            translation = self._shown_translation(text, src_lang, tgt_lang, model, last_translation)
+        maps = self.engine.attention(text, src_lang, tgt_lang, model=model, translation=translation, also=also,
+                                     num_beams=whole_number(num_beams, "beams"),
+                                     max_new_tokens=whole_number(max_new_tokens, "max_new_tokens"))
         view = AttentionView(maps[0], maps[0].minus(maps[1]) if also else None)
         alignment = word_alignment(maps[0])
         data = {
@@ -122,6 +142,19 @@ class AttentionHandlers:
             maps[0].target_text, attention_figure(view.maps, "cross", language=language), self.views.put(view),
             alignment_figure(alignment, say("alignment_title", language, model=maps[0].model.label)), data,
         )
+
+    def _shown_translation(self, text: str, src_lang: str, tgt_lang: str, model: str,
+                           last: Translation | None) -> str | None:
+        """What this visitor's Translate tab showed for this sentence by this model, if it did: the maps are then of
+        the very translation the visitor read (else the engine translates it with the visitor's options)."""
+        if last is None or last.model.spec != model:
+            return None
+        try:
+            if (last.src_lang, last.tgt_lang) != languages(self.settings, src_lang, tgt_lang):
+                return None
+        except InputError:
+            return None  # the engine says what is wrong with the languages
+        return next((pair.target for pair in last.sentences if pair.source == (text or "").strip()), None)
 
     def attention_controls(self, key: str | None, kind: str, layer: str, head: str,
                            request: gr.Request = None) -> MapControls:

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 import uuid
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 from . import disk, hub, worker
 from . import request_limits as limits
@@ -33,6 +33,7 @@ from .lora import linear_shapes
 from .model_loading import LoadedBase, load_base
 from .pipeline import Pipeline, Progress, Splitting, TextOutput
 from .results import BASE, BASE_MODEL, Comparison, EngineStatus, ModelRef, RowTranslations, Translation
+from .revision_facts import RevisionFacts
 from .segment import Segmented
 from .settings import Settings
 from .slot import AdapterFiles, Decoding, SlotLimits
@@ -53,6 +54,7 @@ class Engine(Inspection):
         self._load_lock = threading.Lock()
         self._slot = uuid.uuid4().hex
         self._registry = AdapterRegistry(settings)
+        self._revision_facts = RevisionFacts()
         self._default_adapter: ModelRef | None = None
         self.adapter_error: UserFacingError | None = None
         """Why the configured adapter could not be loaded at start-up (the base model is served meanwhile)."""
@@ -144,7 +146,8 @@ class Engine(Inspection):
         return ref, files.plan if files else None
 
     def list_revisions(self, repo: str | None = None) -> hub.Revisions:
-        """Branches, tags and recent commits of ``repo`` (default: the configured adapter repo)."""
+        """Branches, tags and recent commits of ``repo`` (default: the configured adapter repo) that may hold an
+        adapter, with the dates and scores that are known (revision_facts.py)."""
         repo = (repo or "").strip() or self.settings.adapter_repo
         limits.bounded(("The repo id", "El id del repositorio"), repo or "", MAX_NAME_CHARS)
         if not repo:
@@ -160,7 +163,8 @@ class Engine(Inspection):
             return hub.Revisions(repo, (hub.Ref(LOCAL_REVISION, "branch", fetched.sha),), (), ())
         if not is_repo_id(repo):
             raise InputError(not_a_repo_id(repo), es=not_a_repo_id(repo, "es"))
-        return hub.list_revisions(repo, token=self._registry.token_for(repo))
+        token = self._registry.token_for(repo)
+        return self._revision_facts.annotate(hub.list_revisions(repo, token=token), token)
 
     # -- requests ----------------------------------------------------------------------------------------------------
 
@@ -174,13 +178,32 @@ class Engine(Inspection):
         ``adapter_scale`` sets how strongly an adapter applies its update for this request only: 0 is the base
         model, 1 (the default) the adapter as trained, up to 2.
         """
+        *_, result = self.translate_stream(text, src_lang, tgt_lang, model, num_beams, max_new_tokens, progress,
+                                           adapter_scale)
+        return result
+
+    def translate_stream(
+        self, text: str, src_lang: str | None = None, tgt_lang: str | None = None, model: str = BASE,
+        num_beams: int | None = None, max_new_tokens: int | None = None, progress: Progress | None = None,
+        adapter_scale: float | None = None,
+    ) -> Iterator[str | Translation]:
+        """:meth:`translate`, yielding the text as far as it is translated after each batch but the last (sentences
+        not done yet read ``…``), then the :class:`Translation`."""
         src, tgt = limits.languages(self.settings, src_lang, tgt_lang)
         segmented = self._segment(text)
         decoding = limits.decoding(self.settings, num_beams, max_new_tokens, adapter_scale)
         prepared = [self.prepare(model)]
         start = time.perf_counter()
-        (output,), = self._run([segmented], src, tgt, prepared, decoding, progress)
-        return self._translation(output, prepared[0][0], src, tgt, decoding, time.perf_counter() - start)
+        names = [prepared[0][0].adapter_name]
+        steps = self._pipeline().translate_steps([segmented], src, names, self._batches(prepared, tgt, decoding),
+                                                 progress, decoding.max_new_tokens)
+        while True:
+            try:
+                yield next(steps)[0][0]
+            except StopIteration as finished:
+                (output,), = finished.value
+                break
+        yield self._translation(output, prepared[0][0], src, tgt, decoding, time.perf_counter() - start)
 
     def compare(
         self, text: str, src_lang: str | None = None, tgt_lang: str | None = None, left: str = BASE,
@@ -257,6 +280,12 @@ class Engine(Inspection):
         progress: Progress | None,
     ) -> list[list[TextOutput]]:
         """``texts`` through each prepared model, one GPU call per batch; ``outputs[model][text]``."""
+        names = [ref.adapter_name for ref, _ in prepared]
+        return self._pipeline().translate(texts, src, names, self._batches(prepared, tgt, decoding), progress,
+                                          decoding.max_new_tokens)
+
+    def _batches(self, prepared: Sequence[Prepared], tgt: str, decoding: Decoding) -> Callable:
+        """The pipeline's model call: one GPU call per batch of rows, each row through its own model."""
         adapters = files_of(prepared)
 
         def run(ids: tuple[tuple[int, ...], ...], names: tuple[str, ...]) -> list[list[int]]:
@@ -267,8 +296,7 @@ class Engine(Inspection):
             with self._model_gate:  # per batch: a long text lets other requests in between its batches
                 return unless_refused(self.run_generate(call))
 
-        names = [ref.adapter_name for ref, _ in prepared]
-        return self._pipeline().translate(texts, src, names, run, progress, decoding.max_new_tokens)
+        return run
 
     @staticmethod
     def _translation(

@@ -12,16 +12,14 @@ import html
 import re
 from typing import Sequence
 
-from .hub import Revisions
+from .hub import Revisions, RunScores
 from .messages import say
-from .results import BASE, Comparison, ModelRef
-from .scoring import sentence_scores
+from .results import BASE, ModelRef
 
 Choice = tuple[str, str]
 """A dropdown choice: (what the visitor sees, the value the handler receives)."""
 
 BASE_CHOICE: Choice = ("base: NLLB-200 without adapter", BASE)
-DIFF_COLOURS = {"only left": "#fca5a5", "only right": "#86efac"}
 
 
 def escape(text: str) -> str:
@@ -51,16 +49,49 @@ def adapter_summary(ref: ModelRef, plan, language: str = "en") -> str:
     return "\n\n".join(lines)
 
 
-def revision_choices(revisions: Revisions) -> list[Choice]:
-    """Dropdown choices for a repo's branches, tags and commits.
+LABEL_CHARS = 48
+"""The longest commit title a revision's label quotes; a longer one is shortened by whole words (:func:`shorten`)."""
+_PAIRS = ("()", "[]", "{}")
+
+
+def shorten(text: str, limit: int = LABEL_CHARS) -> str:
+    """``text`` in at most ``limit`` characters, cut between whole words and never inside a parenthesis, then "…".
+
+    A title like ``LoRA r=16: BLEU 23.4 (base 20.1), chrF++ 50.2 (base 48.0)`` reads ``LoRA r=16: BLEU 23.4
+    (base 20.1), chrF++ 50.2…``, not ``... chrF++ 50.2 (ba``. A first word longer than ``limit`` is kept whole.
+    """
+    words = text.split()
+    if len(" ".join(words)) <= limit:
+        return " ".join(words)
+    kept: list[str] = []
+    for word in words:
+        if len(" ".join([*kept, word])) + 1 > limit:  # + 1: the ellipsis
+            break
+        kept.append(word)
+    while kept and any(" ".join(kept).count(a) > " ".join(kept).count(b) for a, b in _PAIRS):
+        kept.pop()  # back to before the parenthesis that would stay open
+    return (" ".join(kept) or words[0]).rstrip(",;:·-–— ") + "…"
+
+
+def run_scores_label(scores: RunScores | None, language: str = "en") -> str:
+    """`` · chrF++ 43.3 (base 40.0)`` for a revision whose metrics.json scored its adapter; else empty."""
+    if scores is None or scores.lora_chrf is None:
+        return ""
+    return say("label_scores", language, lora=f"{scores.lora_chrf:.1f}", base=f"{scores.base_chrf:.1f}")
+
+
+def revision_choices(revisions: Revisions, language: str = "en") -> list[Choice]:
+    """Dropdown choices for a repo's branches, tags and commits, with the scores their metrics.json gives.
 
     Values are always ``repo@revision``, never a bare revision: they mean the same model whichever repo is
     configured, and a branch name with a slash (``exp/run-1``) can never read as another repo's ``owner/name``.
     """
-    repo = revisions.repo_id
-    choices = [(f"{ref.name} · {ref.kind} · {ref.sha[:7]}", f"{repo}@{ref.name}")
+    repo, scores = revisions.repo_id, revisions.scores
+    choices = [(f"{ref.name} · {say('kind_' + ref.kind, language)} · {ref.sha[:7]}"
+                + run_scores_label(scores.get(ref.sha), language), f"{repo}@{ref.name}")
                for ref in (*revisions.branches, *revisions.tags)]
-    choices += [(f"{c.sha[:7]} · commit · {c.title[:48]}", f"{repo}@{c.sha}") for c in revisions.commits]
+    choices += [(f"{c.sha[:7]} · {say('kind_commit', language)} · {shorten(c.title)}"
+                 + run_scores_label(scores.get(c.sha), language), f"{repo}@{c.sha}") for c in revisions.commits]
     return choices
 
 
@@ -91,22 +122,3 @@ def word_diff(left: str, right: str) -> list[tuple[str, str | None]]:
         if j2 > j1:
             out.append(("".join(b[j1:j2]), "only right"))
     return out
-
-
-def comparison_summary(result: Comparison, reference: str | None = None, language: str = "en") -> str:
-    """A small table: each side's model, time and (with a reference) chrF++ and BLEU."""
-    left, right = result.left, result.right
-    rows = [
-        f"| | {say('left', language)} | {say('right', language)} |", "|---|---|---|",
-        f"| {say('model', language)} | {code(left.model.label)} | {code(right.model.label)} |",
-        f"| {say('summary_time', language)} | {left.seconds:.2f} s | {right.seconds:.2f} s |",
-        f"| {say('summary_tokens', language)} | {left.new_tokens} | {right.new_tokens} |",
-    ]
-    if reference and reference.strip():
-        (lb, lc) = sentence_scores(left.text, reference.strip())
-        (rb, rc) = sentence_scores(right.text, reference.strip())
-        rows += [f"| chrF++ | {lc:.2f} | {rc:.2f} |", f"| BLEU | {lb:.2f} | {rb:.2f} |"]
-    note = say("one_batch" if result.batched else "one_after_other", language, seconds=f"{result.seconds:.2f}")
-    if not (reference and reference.strip()):
-        note += say("add_reference", language)
-    return "\n".join(rows) + "\n\n" + note

@@ -9,6 +9,7 @@ and leaves it out of the API) gets its errors in the language its visitor's brow
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import inspect
@@ -41,10 +42,10 @@ def user_errors(fn: Callable) -> Callable:
             request = None
         return visitor_language(request)
 
-    @functools.wraps(fn)  # keeps the signature: Gradio reads parameter names, gr.Request and gr.Progress from it
-    def wrapper(*args, **kwargs):
+    @contextlib.contextmanager
+    def as_messages(args: tuple, kwargs: dict):
         try:
-            return fn(*args, **kwargs)
+            yield
         except gr.Error:
             raise
         except VisitorGone:
@@ -56,6 +57,19 @@ def user_errors(fn: Callable) -> Callable:
         except Exception:
             logger.exception("Unexpected error in %s", fn.__name__)
             raise gr.Error(say("server_error", language_of(args, kwargs)), print_exception=False) from None
+
+    if inspect.isgeneratorfunction(fn):  # a handler that streams: its errors arise while it is iterated
+        @functools.wraps(fn)
+        def stream(*args, **kwargs):
+            with as_messages(args, kwargs):
+                yield from fn(*args, **kwargs)
+
+        return stream
+
+    @functools.wraps(fn)  # keeps the signature: Gradio reads parameter names, gr.Request and gr.Progress from it
+    def wrapper(*args, **kwargs):
+        with as_messages(args, kwargs):
+            return fn(*args, **kwargs)
 
     return wrapper
 

@@ -8,9 +8,10 @@ a branch and may tag it (:func:`push_folder`).
 The Hub client is split in three, and these three modules are the only ones that talk to the Hub:
 
 - here: revisions and pushes, and the result types (:class:`Ref`, :class:`CommitInfo`, :class:`Revisions`,
-  :class:`PushResult`);
-- :mod:`nllb_space.hub_downloads`: the adapter at a commit (:func:`~nllb_space.hub_downloads.download_adapter`) and
-  the base checkpoint (:func:`~nllb_space.hub_downloads.download_base`);
+  :class:`RunScores`, :class:`PushResult`);
+- :mod:`nllb_space.hub_downloads`: the adapter at a commit (:func:`~nllb_space.hub_downloads.download_adapter`),
+  the base checkpoint (:func:`~nllb_space.hub_downloads.download_base`), and what a listed commit holds
+  (:func:`~nllb_space.hub_downloads.commit_contents`, :func:`~nllb_space.hub_downloads.download_metrics`);
 - :mod:`nllb_space.hub_calls`: how each call is made (retries, timeouts) and how its failures become
   :class:`HubError` messages a user can act on. The error classes are imported here too, so ``hub.HubError``,
   ``hub.RepoNotFound`` and friends name the same classes; the timing constants live there only (set them there).
@@ -30,9 +31,9 @@ Example::
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, Mapping, TypeVar
 
 from . import hub_calls as calls
 from .hub_calls import HubError, HubUnavailable, RepoNotFound, RevisionNotFound
@@ -43,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only; the real import is lazy
 
 __all__ = [
     "DEFAULT_BRANCH", "CommitInfo", "HubError", "HubUnavailable", "PushResult", "Ref", "RepoNotFound",
-    "RevisionNotFound", "Revisions", "list_revisions", "push_folder", "resolve_revision",
+    "RevisionNotFound", "Revisions", "RunScores", "list_revisions", "push_folder", "resolve_revision",
 ]
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,9 @@ class Ref:
     kind: str
     """``"branch"`` or ``"tag"``."""
     sha: str
+    title: str = ""
+    date: str = ""
+    """Title and date (ISO 8601) of the commit it points to, where known (``revision_facts`` fills them in)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,22 @@ class Revisions:
     """By name."""
     commits: tuple[CommitInfo, ...]
     """Commits of the default branch, newest first (at most ``max_commits``)."""
+    scores: Mapping[str, "RunScores"] = field(default_factory=dict)
+    """By commit sha: the scores of the revisions whose ``metrics.json`` was read (``revision_facts``)."""
+    hidden: int = 0
+    """Revisions left out because they hold no adapter (``revision_facts``)."""
+
+
+@dataclass(frozen=True)
+class RunScores:
+    """What a revision's ``metrics.json`` says: the base model and the adapter on the run's evaluation set."""
+
+    base_bleu: float
+    base_chrf: float
+    """chrF++."""
+    lora_bleu: float | None
+    lora_chrf: float | None
+    """``None`` when the run scored the base model only."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Downloads from the Hub: a PEFT adapter at one commit, and the base checkpoint.
+"""Downloads from the Hub: a PEFT adapter at one commit, the base checkpoint, and what the revisions panel reads of
+a commit (:func:`commit_contents`: does it hold an adapter, a ``metrics.json``; :func:`download_metrics`).
 
 :func:`download_adapter` fetches exactly :data:`ADAPTER_FILES` at a commit sha (a name is resolved first with
 :func:`nllb_space.hub.resolve_revision`), so the cache is keyed by sha: ``main`` picks up new pushes while two names
@@ -16,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import hub_calls as calls
@@ -34,6 +36,68 @@ SMALL_FILE_BYTES = 1_000_000
 """The largest adapter config accepted and model card fetched (a real one is a few kB)."""
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 """Weight formats that unpickle (and can run code) on load: refused."""
+METRICS = "metrics.json"
+"""The run report ``train/run.py`` writes beside the adapter (``card.RunReport``): base and LoRA scores."""
+LISTED_FILES = (ADAPTER_CONFIG, ADAPTER_WEIGHTS, METRICS)
+"""What :func:`commit_contents` asks the Hub about each listed revision."""
+
+
+@dataclass(frozen=True)
+class CommitContents:
+    """What one commit holds of :data:`LISTED_FILES`, from one ``paths-info`` call."""
+
+    has_adapter: bool
+    """It holds ``adapter_config.json``; a commit without one can never load, so the panel does not offer it."""
+    metrics_bytes: int | None
+    """The size of its ``metrics.json``; ``None`` when it has none."""
+    title: str = ""
+    date: str = ""
+    """Title and date (ISO 8601) of this commit when it changed one of those files, as a training push does; else
+    empty: the Hub tells each file's last commit, not the title of an arbitrary commit."""
+
+
+def commit_contents(repo_id: str, sha: str, token: str | bool | None = None) -> CommitContents:
+    """Which of :data:`LISTED_FILES` commit ``sha`` of ``repo_id`` holds: ONE call, whatever else the repo holds.
+
+    Raises:
+        RepoNotFound, RevisionNotFound, HubUnavailable, HubError.
+    """
+    api = calls.api(token)
+    entries = calls.call(
+        lambda: api.get_paths_info(repo_id, list(LISTED_FILES), revision=sha, expand=True, repo_type="model"),
+        action=f"list the adapter files of '{repo_id}' at {sha[:7]}",
+        action_es=f"listar los archivos del adaptador de '{repo_id}' en {sha[:7]}",
+        repo_id=repo_id, revision=sha, api=api, token=token,
+        # Optional facts for the panel: one short try each, so a slow Hub slows the listing by little.
+        attempts=1, seconds=calls.REQUEST_TIMEOUT_S,
+    )
+    files = {entry.path: entry for entry in entries if getattr(entry, "size", None) is not None}  # not folders
+    own = [e.last_commit for e in files.values() if e.last_commit is not None and e.last_commit.oid == sha]
+    metrics = files.get(METRICS)
+    return CommitContents(
+        has_adapter=ADAPTER_CONFIG in files, metrics_bytes=metrics.size if metrics is not None else None,
+        title=own[0].title if own else "", date=own[0].date.isoformat() if own else "",
+    )
+
+
+def download_metrics(repo_id: str, sha: str, token: str | bool | None = None) -> str:
+    """The text of ``metrics.json`` at commit ``sha`` (from the local cache when it was downloaded before).
+
+    The caller checks its size first (:attr:`CommitContents.metrics_bytes`). Raises like :func:`commit_contents`.
+    """
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
+    path = try_to_load_from_cache(repo_id, METRICS, revision=sha)
+    if not isinstance(path, str):
+        api = calls.api(token)
+        path = calls.call(
+            lambda: hf_hub_download(repo_id, METRICS, revision=sha, token=token,
+                                    etag_timeout=calls.REQUEST_TIMEOUT_S),
+            action=f"download {METRICS} of '{repo_id}' at {sha[:7]}",
+            action_es=f"descargar {METRICS} de '{repo_id}' en {sha[:7]}",
+            repo_id=repo_id, revision=sha, api=api, token=token, attempts=1, seconds=calls.REQUEST_TIMEOUT_S,
+        )
+    return Path(path).read_text(encoding="utf-8", errors="replace")
 
 
 def download_adapter(repo_id: str, sha: str, token: str | bool | None = None, max_bytes: int = 200_000_000) -> Path:

@@ -29,8 +29,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "adapter_repo": ("Adapter repo", "Repositorio del adaptador"),
     "list_revisions": ("List revisions", "Listar revisiones"),
     "revision": ("Revision", "Revisión"),
-    "revision_info": ("Pick a branch, tag or commit: it is loaded and selected in every tab.",
-                      "Elige una rama, etiqueta o commit: se carga y se selecciona en todas las pestañas."),
+    "revision_info": ("Pick a branch, tag or commit, or click its row in the table: it is loaded and selected in "
+                      "every tab. Only revisions that hold an adapter are offered.",
+                      "Elige una rama, etiqueta o commit, o haz clic en su fila de la tabla: se carga y se selecciona "
+                      "en todas las pestañas. Solo se ofrecen las revisiones que contienen un adaptador."),
     "from": ("From", "De"),
     "to": ("To", "A"),
     "from_info": ("Type a name or a code (spa_Latn).", "Escribe un nombre o un código (spa_Latn)."),
@@ -75,7 +77,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "compare_button": ("Compare", "Comparar"),
     "left": ("Left", "Izquierda"),
     "right": ("Right", "Derecha"),
-    "word_differences": ("Word differences", "Diferencias de palabras"),
+    "sentence_rows": ("Sentence by sentence", "Oración por oración"),
     "batch_accordion": ("Batch: score a file of source<TAB>reference lines",
                         "Lote: puntuar un archivo de líneas origen<TAB>referencia"),
     "batch_help": (

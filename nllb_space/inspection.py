@@ -27,14 +27,21 @@ class Inspection:
 
     def attention(
         self, text: str, src_lang: str | None = None, tgt_lang: str | None = None, model: str = BASE,
-        translation: str | None = None, also: Sequence[str] = (),
+        translation: str | None = None, also: Sequence[str] = (), num_beams: int | None = None,
+        max_new_tokens: int | None = None,
     ) -> list[AttentionMaps]:
         """Attention maps of ``model`` (then of each model in ``also``) over ONE (source, translation) pair.
 
-        Without ``translation``, ``model`` translates ``text`` greedily first. Every model is run on the same pair
-        in one teacher-forced batched forward pass, so their maps can be subtracted (``maps[0].minus(maps[1])``).
+        Without ``translation``, ``model`` translates ``text`` first, through the same path and with the same
+        decoding options as Translate, so the maps are of the translation Translate shows. Every model is run on the
+        same pair in one teacher-forced batched forward pass, so their maps can be subtracted
+        (``maps[0].minus(maps[1])``).
         """
         tgt, source_ids, target_ids = self._pair(text, src_lang, tgt_lang, translation)
+        if target_ids is None:
+            translation = self.translate(text, src_lang, tgt_lang, model=model, num_beams=num_beams,
+                                         max_new_tokens=max_new_tokens).text
+            tgt, source_ids, target_ids = self._pair(text, src_lang, tgt_lang, translation, written=True)
         prepared = [self.prepare(spec) for spec in (model, *also)]
         call = worker.AttentionCall(
             slot=self._slot, source_ids=source_ids, target_ids=target_ids,
@@ -87,9 +94,13 @@ class Inspection:
         base = self.load()
         return replace(update_map(files.folder, files.plan, base.weight_norms, base.parameters), label=ref.label)
 
-    def _pair(self, text: str, src_lang: str | None, tgt_lang: str | None,
-              translation: str | None) -> tuple[str, tuple[int, ...], tuple[int, ...] | None]:
-        """``(target language, source ids, translation ids or None)`` of one checked sentence pair."""
+    def _pair(self, text: str, src_lang: str | None, tgt_lang: str | None, translation: str | None,
+              written: bool = False) -> tuple[str, tuple[int, ...], tuple[int, ...] | None]:
+        """``(target language, source ids, translation ids or None)`` of one checked sentence pair.
+
+        ``written``: the translation is the model's own, so it is as long as the model writes; its text tokenized
+        again may still take a few more tokens than were generated (pieces merge differently), hence twice the room.
+        """
         src, tgt = limits.languages(self.settings, src_lang, tgt_lang)
         if not (text or "").strip():
             raise InputError("Enter a sentence to look inside.", es="Escribe una oración para mirar dentro.")
@@ -109,7 +120,7 @@ class Inspection:
         if not (translation and translation.strip()):
             return tgt, tuple(source_ids), None
         target_ids = tuple(tokenizer(translation.strip(), add_special_tokens=False)["input_ids"])
-        if len(target_ids) > self.settings.max_new_tokens:
+        if len(target_ids) > self.settings.max_new_tokens * (2 if written else 1):
             # Maps grow with the square of the length: the model never writes more than this per sentence.
             raise InputError(
                 f"The translation to inspect has {len(target_ids)} tokens; this view takes at most "

@@ -66,8 +66,16 @@ class LoraHandlers:
 
     @user_errors
     def update_map(self, model: str, request: gr.Request = None) -> UpdateShown:
-        """How big the adapter's update is in every attention projection, relative to the weight it adds to:
-        ‖(alpha/r)·B·A‖ / ‖W‖, read from the adapter's tensors (no translation needed)."""
+        """Where a LoRA adapter changed NLLB: the size of its update next to the weight it adds to,
+        ‖(alpha/r)·B·A‖ / ‖W‖, for every layer and attention projection, read from the adapter's tensors.
+
+        Args:
+            model: the adapter: a revision of the Space's adapter repo, or owner/name@revision.
+
+        Returns:
+            The figure, a short summary, and the numbers as a dict: r, alpha, scale, the adapted projections,
+            trainable and total parameters, and relative_update[block][layer][projection].
+        """
         update = self.engine.update_map(model_spec(model))
         language = visitor_language(request)
         words = SUMMARIES[language]
@@ -88,8 +96,20 @@ class LoraHandlers:
     @user_errors
     def token_probabilities(self, text: str, src_lang: str, tgt_lang: str, model: str = BASE,
                             translation: str | None = None, request: gr.Request = None) -> TokensShown:
-        """How likely the base model and ``model`` find each token of one translation of ``text`` (the
-        adapter's own greedy one, or ``translation``), both reading the same tokens before it."""
+        """Why a word changed: how likely the base model and the adapter find each token of one translation, both
+        reading the same tokens before it (teacher forcing), with each model's top alternatives.
+
+        Args:
+            text: one sentence to translate.
+            src_lang: its language: a FLORES-200 code such as spa_Latn, or a name such as Spanish.
+            tgt_lang: the language to translate into, e.g. ita_Latn.
+            model: the adapter: a revision of the Space's adapter repo, or owner/name@revision.
+            translation: optional, the translation to score; empty means the adapter's own greedy translation.
+
+        Returns:
+            The figure, a short summary of the biggest changes, and per token as a dict: its probability under base
+            and LoRA, the change, and each model's top alternatives.
+        """
         result = self.engine.token_probabilities(text, src_lang, tgt_lang, model=model_spec(model),
                                                  translation=translation or None)
         marked = result.most_changed()

@@ -29,12 +29,33 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status_adapter_error": ("\n\n⚠️ {error} The base model is served meanwhile.",
                              "\n\n⚠️ {error} Mientras tanto se sirve el modelo base."),
     # The revisions panel.
-    "listed": ("{repo}: {branches} branch(es), {tags} tag(s), {commits} recent commit(s). Pick one to load it.",
-               "{repo}: {branches} rama(s), {tags} etiqueta(s), {commits} commit(s) recientes. Elige uno para "
-               "cargarlo."),
-    "list_failed": ("Could not list the revisions of {repo}: {error}",
-                    "No se pudieron listar las revisiones de {repo}: {error}"),
+    "listed": ("{repo}: {branches} branch(es), {tags} tag(s), {commits} recent commit(s). Pick one, or click its row "
+               "in the table, to load it.",
+               "{repo}: {branches} rama(s), {tags} etiqueta(s), {commits} commit(s) recientes. Elige uno, o haz clic "
+               "en su fila de la tabla, para cargarlo."),
+    "listed_hidden": (" {hidden} revision(s) without an adapter (no adapter_config.json) are not offered.",
+                      " No se ofrecen {hidden} revisión(es) sin adaptador (sin adapter_config.json)."),
+    "listed_scores": (" Scores: chrF++ and BLEU of the base model and of the adapter on the evaluation set of the run "
+                      "that made it (its metrics.json); blank where a revision has none.",
+                      " Puntuaciones: chrF++ y BLEU del modelo base y del adaptador en el conjunto de evaluación del "
+                      "entrenamiento que lo creó (su metrics.json); en blanco donde una revisión no lo tiene."),
+    "label_scores": (" · chrF++ {lora} (base {base})", " · chrF++ {lora} (base {base})"),
+    "kind_branch": ("branch", "rama"),
+    "kind_tag": ("tag", "etiqueta"),
+    "kind_commit": ("commit", "commit"),
+    "col_kind": ("kind", "tipo"),
+    "col_name": ("name", "nombre"),
+    "col_commit": ("commit", "commit"),
+    "col_date": ("date", "fecha"),
+    "col_title": ("title", "título"),
+    "col_base_chrf": ("base chrF++", "chrF++ base"),
+    "col_lora_chrf": ("LoRA chrF++", "chrF++ LoRA"),
+    "col_gain": ("LoRA − base", "LoRA − base"),
+    "col_bleu": ("BLEU base → LoRA", "BLEU base → LoRA"),
+    "list_failed": ("⚠️ Could not list the revisions of {repo}: {error}",
+                    "⚠️ No se pudieron listar las revisiones de {repo}: {error}"),
     "pick_revision": ("Pick a revision first.", "Primero elige una revisión."),
+    "load_failed": ("⚠️ Could not load {spec}: {error}", "⚠️ No se pudo cargar {spec}: {error}"),
     "loaded": ("Loaded {label}; it is now selected in every tab.",
                "Se cargó {label}; ahora está seleccionado en todas las pestañas."),
     "base_summary": ("The base model, without adapter.", "El modelo base, sin adaptador."),
@@ -79,6 +100,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
                   "{seconds} s."),
     "one_after_other": ("The models ran one after the other ({seconds} s in all).",
                         "Los modelos corrieron uno tras otro ({seconds} s en total)."),
+    "right_minus_left": ("right − left", "derecha − izquierda"),
+    "better_right": ("right is better", "mejor la derecha"),
+    "better_left": ("left is better", "mejor la izquierda"),
+    "better_same": ("a tie", "empate"),
+    "reference_not_aligned": (
+        " The reference does not split into the same {sentences} sentence(s) as the text, so only the whole text is "
+        "scored: put one reference sentence for each source sentence to score each row.",
+        " La referencia no se divide en las mismas {sentences} oración(es) que el texto, así que solo se puntúa el "
+        "texto entero: pon una oración de referencia por cada oración de origen para puntuar cada fila.",
+    ),
+    "source": ("source", "origen"),
+    "reference_short": ("reference", "referencia"),
+    "rows_legend": ("One row per sentence: words only one side wrote are marked (red: only left, green: only right).",
+                    "Una fila por oración: se marcan las palabras que solo escribió un lado (rojo: solo izquierda, "
+                    "verde: solo derecha)."),
     "add_reference": (" Add a reference translation to see chrF++ and BLEU.",
                       " Añade una traducción de referencia para ver chrF++ y BLEU."),
     # Batch scoring.
@@ -91,6 +127,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                        "(origen<TAB>referencia), así que no se puntuó nada."),
     "corpus_scores": ("Corpus scores over the {scored} of {rows} lines that have a reference:",
                       "Puntuaciones de corpus sobre las {scored} de {rows} líneas que tienen referencia:"),
+    "signatures": ("<small>sacreBLEU signatures, to report these scores comparably: chrF++ {chrf} · BLEU {bleu}. "
+                   "Click a column's header to sort the table below by it.</small>",
+                   "<small>Firmas de sacreBLEU, para dar estas puntuaciones de forma comparable: chrF++ {chrf} · "
+                   "BLEU {bleu}. Pulsa la cabecera de una columna para ordenar la tabla de abajo.</small>"),
     "model": ("model", "modelo"),
     "left": ("left", "izquierda"),
     "right": ("right", "derecha"),

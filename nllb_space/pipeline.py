@@ -11,7 +11,7 @@ the numbers of what the Space answers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Generator, Sequence
 
 from .results import SentencePair
 from .segment import Segmented, join_text, split_text
@@ -96,45 +96,67 @@ class Pipeline:
         All rows of all texts and models share the batches, longest first, so padding wastes little and a mixed
         batch runs the models side by side.
         """
+        steps = self.translate_steps(texts, src_lang, names, run, progress, max_new_tokens)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as finished:
+                return finished.value
+
+    def translate_steps(
+        self, texts: Sequence[Segmented], src_lang: str, names: Sequence[str], run: RunBatch,
+        progress: Progress | None = None, max_new_tokens: int | None = None,
+    ) -> Generator[list[list[str]], None, list[list[TextOutput]]]:
+        """:meth:`translate`, yielding after each batch every text as far as it is translated (``texts[model]
+        [text]``, a sentence not done yet shown as ``…``), so a long text can be shown as it arrives. The outputs are
+        the generator's return value."""
         parts_per_piece = [[self.fit_window(piece) for piece in text.pieces] for text in texts]
         flat = [part for text in parts_per_piece for parts in text for part in parts]
         encoded = self.encode(flat, src_lang) if flat else []
         rows = [(tuple(ids), name) for name in names for ids in encoded]
-        generated = self._generate(rows, run, progress)
-        decoded = iter(self.tokenizer.batch_decode(generated, skip_special_tokens=True) if rows else [])
-        tokens = iter(len(ids) for ids in generated)
+        decoded: list[str | None] = [None] * len(rows)
+        lengths: list[int] = [0] * len(rows)
+        order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
+        size = self.splitting.batch_size
+        for start in range(0, len(order), size):
+            chunk = order[start:start + size]
+            generated = run(tuple(rows[i][0] for i in chunk), tuple(rows[i][1] for i in chunk))
+            for i, text in zip(chunk, self.tokenizer.batch_decode([list(ids) for ids in generated],
+                                                                  skip_special_tokens=True)):
+                decoded[i] = text.strip()
+            for i, ids in zip(chunk, generated):
+                lengths[i] = len(ids)
+            if progress:
+                progress(min(start + size, len(order)), len(order))
+            if start + size < len(order):
+                yield [[output.text for output in per_model]
+                       for per_model in self._assemble(texts, parts_per_piece, names, decoded, lengths, None)]
+        return self._assemble(texts, parts_per_piece, names, decoded, lengths, max_new_tokens)
+
+    @staticmethod
+    def _assemble(texts: Sequence[Segmented], parts_per_piece: list[list[list[str]]], names: Sequence[str],
+                  decoded: Sequence[str | None], lengths: Sequence[int],
+                  max_new_tokens: int | None) -> list[list[TextOutput]]:
+        """Rows (in ``translate_steps``' order) put back into texts, per model; a sentence with a part not decoded
+        yet reads ``…``."""
+        rows = iter(zip(decoded, lengths))
         outputs = []
         for _ in names:
             per_text = []
             for text, parts_per_sentence in zip(texts, parts_per_piece):
                 joined, count, stopped = [], 0, 0
                 for parts in parts_per_sentence:
-                    joined.append(" ".join(next(decoded).strip() for _ in parts))
-                    lengths = [next(tokens) for _ in parts]
-                    count += sum(lengths)
+                    done = [next(rows) for _ in parts]
+                    pending = any(part is None for part, _ in done)
+                    joined.append("…" if pending else " ".join(part for part, _ in done))
+                    count += sum(length for _, length in done)
                     # The forced language tag is one of the max_new_tokens: a part that got all the others never
                     # reached </s>.
-                    stopped += bool(max_new_tokens) and max(lengths) >= max_new_tokens - 1
+                    stopped += bool(max_new_tokens) and max(length for _, length in done) >= max_new_tokens - 1
                 per_text.append(TextOutput(
                     text=join_text(text, joined),
                     sentences=tuple(SentencePair(s, t) for s, t in zip(text.pieces, joined)),
                     new_tokens=count, stopped_at_limit=stopped,
                 ))
             outputs.append(per_text)
-        return outputs
-
-    def _generate(
-        self, rows: Sequence[tuple[tuple[int, ...], str]], run: RunBatch, progress: Progress | None
-    ) -> list[list[int]]:
-        """Generated ids per ``(ids, model name)`` row, one ``run`` per batch of similar lengths."""
-        order = sorted(range(len(rows)), key=lambda i: -len(rows[i][0]))
-        outputs: list[list[int]] = [[] for _ in rows]
-        size = self.splitting.batch_size
-        for start in range(0, len(order), size):
-            chunk = order[start:start + size]
-            generated = run(tuple(rows[i][0] for i in chunk), tuple(rows[i][1] for i in chunk))
-            for i, ids in zip(chunk, generated):
-                outputs[i] = list(ids)
-            if progress:
-                progress(min(start + size, len(order)), len(order))
         return outputs

@@ -7,18 +7,20 @@ those names (``outputs_for``), so a handler and the page can't disagree on the o
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 import gradio as gr
 
 from .errors import InputError
 from .files import new_result_path, read_scoring_rows, read_upload, write_table, write_translation
-from .formatting import code, comparison_summary, escape, word_diff
+from .compare_view import ScoredComparison, rows_html, score_comparison, summary_markdown
+from .formatting import code, escape
 from .handler_inputs import language_code, model_spec, number, user_errors, whole_number
 from .i18n import visitor_language
 from .messages import both, say
 from .progress import reporter
-from .results import BASE, Comparison, Translation
+from .request_limits import languages
+from .results import BASE, Translation
 from .scoring import side_by_side
 
 
@@ -38,9 +40,17 @@ class FileTranslated(NamedTuple):
 class Compared(NamedTuple):
     left_output: str
     right_output: str
+    compare_scores: dict
+    """Both sides' models, times, tokens and (with a reference) chrF++/BLEU, whole and per sentence: plain JSON."""
+    last_comparison: ScoredComparison
+    """Kept in the session's state (not part of the API): ``compare_views`` draws the page from it."""
+
+
+class CompareViews(NamedTuple):
     compare_summary: str
-    """Times, tokens and (with a reference) scores of both sides, as Markdown."""
-    last_comparison: Comparison
+    """The scores table, with a "right − left" column, as Markdown."""
+    compare_rows: str
+    """One row per sentence, differences marked, as HTML."""
 
 
 class FileScored(NamedTuple):
@@ -58,15 +68,41 @@ class TranslateHandlers:
     @user_errors
     def translate(self, text: str, src_lang: str, tgt_lang: str, model: str = BASE,
                   num_beams: int | None = None, max_new_tokens: int | None = None, adapter_scale: float = 1.0,
-                  progress: gr.Progress = gr.Progress(), request: gr.Request = None) -> Translated:
-        """Translate ``text`` with ``model`` ("base", a revision, or owner/name@revision); keeps paragraphs.
-        ``adapter_scale``: 0 is the base model, 1 the adapter as trained, up to 2."""
-        result = self.engine.translate(
+                  progress: gr.Progress = gr.Progress(), request: gr.Request = None) -> Iterator[Translated]:
+        """Translate a text with NLLB-200, as it is or with a LoRA adapter; paragraphs and line breaks are kept.
+
+        Args:
+            text: the text to translate (several sentences and paragraphs are fine).
+            src_lang: the text's language: a FLORES-200 code such as spa_Latn, or a name such as Spanish or español.
+            tgt_lang: the language to translate into, e.g. ita_Latn or Italian.
+            model: 'base', or an adapter: a branch, tag or commit of the Space's adapter repo, or owner/name@revision.
+            num_beams: beam size; 1 is greedy decoding (fastest).
+            max_new_tokens: the most tokens written for one sentence.
+            adapter_scale: how strongly the adapter applies: 0 is the base model, 1 the adapter as trained, up to 2.
+
+        Returns:
+            The translation.
+        """
+        steps = self.engine.translate_stream(
             text, src_lang, tgt_lang, model=model_spec(model), **_decoding(num_beams, max_new_tokens),
             progress=reporter(progress, say("translating", visitor_language(request))),
             adapter_scale=number(adapter_scale, "strength"),
         )
-        return Translated(result.text, result)
+        for step in steps:  # a long text arrives batch by batch; the session keeps only the finished translation
+            yield Translated(step.text, step) if isinstance(step, Translation) else Translated(step, gr.skip())
+
+    def translate_text(self, *args: Any, **kwargs: Any) -> Translated:
+        """:meth:`translate`'s last answer, the whole translation (for callers that need no stream)."""
+        *_, last = self.translate(*args, **kwargs)
+        return last
+
+    def check_languages(self, src_lang: str, tgt_lang: str, request: gr.Request = None) -> str:
+        """Said as soon as a language field loses focus: what is wrong with the languages, before anything runs."""
+        try:
+            languages(self.settings, src_lang, tgt_lang)
+        except InputError as error:
+            return "⚠️ " + escape(error.in_language(visitor_language(request)))
+        return ""
 
     def translation_info(self, result: Translation | None, request: gr.Request = None) -> str:
         """One line under the output: which model and commit answered, how much and how fast."""
@@ -111,8 +147,22 @@ class TranslateHandlers:
     def compare(self, text: str, src_lang: str, tgt_lang: str, left: str = BASE, right: str = BASE,
                 reference: str | None = None, num_beams: int | None = None, max_new_tokens: int | None = None,
                 progress: gr.Progress = gr.Progress(), request: gr.Request = None) -> Compared:
-        """The same ``text`` through models ``left`` and ``right`` (in one batch); with a ``reference``, their
-        chrF++ and BLEU."""
+        """Translate one text with two models side by side (base vs an adapter, or two revisions) and score both.
+
+        Args:
+            text: the text to translate.
+            src_lang: the text's language: a FLORES-200 code such as spa_Latn, or a name such as Spanish.
+            tgt_lang: the language to translate into, e.g. ita_Latn.
+            left: the first model: 'base', a revision of the Space's adapter repo, or owner/name@revision.
+            right: the second model, written the same way.
+            reference: optional, a correct translation; gives each side's chrF++ and BLEU, per sentence too.
+            num_beams: beam size; 1 is greedy decoding.
+            max_new_tokens: the most tokens written for one sentence.
+
+        Returns:
+            The left translation, the right translation, and the scores as a dict: each side's model, commit, seconds,
+            new_tokens, chrf and bleu; right_minus_left; better; and one entry per sentence.
+        """
         language = visitor_language(request)
         if reference and len(reference) > self.settings.max_chars:
             raise InputError(**both("reference_too_long", chars=f"{len(reference):,}",
@@ -121,19 +171,21 @@ class TranslateHandlers:
             text, src_lang, tgt_lang, left=model_spec(left), right=model_spec(right),
             **_decoding(num_beams, max_new_tokens), progress=reporter(progress, say("translating_both", language)),
         )
-        return Compared(result.left.text, result.right.text, comparison_summary(result, reference, language), result)
+        scored = score_comparison(result, reference)
+        return Compared(result.left.text, result.right.text, scored.data, scored)
+
+    def compare_views(self, last: ScoredComparison | None, request: gr.Request = None) -> CompareViews:
+        """The last comparison as the page shows it: the scores table and one row per sentence."""
+        if last is None:
+            return CompareViews("", "")
+        language = visitor_language(request)
+        return CompareViews(summary_markdown(last, language), rows_html(last, language))
 
     def same_model_note(self, left: str, right: str, request: gr.Request = None) -> str:
         """Said as soon as both pickers name the same model, before anything runs."""
         if model_spec(left) != model_spec(right):
             return ""
         return say("same_model", visitor_language(request), model=code(model_spec(left)))
-
-    def differences(self, result: Comparison | None) -> list[tuple[str, str | None]]:
-        """Word-level differences between the two sides, for ``gr.HighlightedText``."""
-        if result is None:
-            return []
-        return word_diff(result.left.text, result.right.text)
 
     @user_errors
     def compare_file(self, file: str | None, src_lang: str, tgt_lang: str, left: str = BASE, right: str = BASE,
@@ -150,13 +202,16 @@ class TranslateHandlers:
         )
         (lefts, rights), labels = done.outputs, [ref.label for ref in done.models]
         scores = side_by_side(lefts, rights, [row.reference for row in rows])
+        # Scores first, so they are in view beside the line number; sorting by "right − left chrF++" puts the lines
+        # where the two models differ most at the top or bottom.
         table: list[list[Any]] = []
         for i, (row, left_text, right_text, line) in enumerate(zip(rows, lefts, rights, scores.lines), start=1):
-            numbers = ([round(line.left_chrf, 2), round(line.right_chrf, 2), round(line.left_bleu, 2),
-                        round(line.right_bleu, 2)] if line else [None] * 4)
-            table.append([i, row.source, row.reference or "", left_text, right_text, *numbers])
-        header = ["#", "source", "reference", f"left: {labels[0]}", f"right: {labels[1]}",
-                  "left chrF++", "right chrF++", "left BLEU", "right BLEU"]
+            numbers = ([round(line.right_chrf - line.left_chrf, 2), round(line.left_chrf, 2),
+                        round(line.right_chrf, 2), round(line.left_bleu, 2), round(line.right_bleu, 2)]
+                       if line else [None] * 5)
+            table.append([i, *numbers, row.source, row.reference or "", left_text, right_text])
+        header = ["#", "right − left chrF++", "left chrF++", "right chrF++", "left BLEU", "right BLEU", "source",
+                  "reference", f"left: {labels[0]}", f"right: {labels[1]}"]
         path = write_table(new_result_path("comparison.csv"), table, header)
         scored = sum(line is not None for line in scores.lines)
         if scores.left is None:
@@ -167,9 +222,11 @@ class TranslateHandlers:
                 say("corpus_scores", language, scored=scored, rows=len(rows)) + "\n\n"
                 f"| {say('model', language)} | chrF++ | BLEU |\n|---|---:|---:|\n"
                 f"| {left_word}: {code(labels[0])} | {scores.left.chrf:.2f} | {scores.left.bleu:.2f} |\n"
-                f"| {right_word}: {code(labels[1])} | {scores.right.chrf:.2f} | {scores.right.bleu:.2f} |\n\n"
-                f"<small>sacreBLEU {escape(scores.left.chrf_signature)} · "
-                f"{escape(scores.left.bleu_signature)}</small>"
+                f"| {right_word}: {code(labels[1])} | {scores.right.chrf:.2f} | {scores.right.bleu:.2f} |\n"
+                f"| {say('right_minus_left', language)} | {scores.right.chrf - scores.left.chrf:+.2f} | "
+                f"{scores.right.bleu - scores.left.bleu:+.2f} |\n\n"
+                + say("signatures", language, chrf=code(scores.left.chrf_signature),
+                      bleu=code(scores.left.bleu_signature))
             )
         return FileScored(summary, {"headers": header, "data": table}, str(path))
 

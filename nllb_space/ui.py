@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 import gradio as gr
 
+from .api_components import LANGUAGE_NOTE, example_slider, open_dropdown
 from .attention_handlers import AttentionShown, MapControls, MapViews, ReusedPair
 from .engine import Engine
 from .handlers import Handlers
@@ -25,9 +26,10 @@ from .hardware import REQUESTS_IN_PROGRESS
 from .i18n import TEXTS, interface, t
 from .languages import language_choices
 from .lora_handlers import TokensShown, UpdateShown
-from .revision_handlers import PageLoaded, RevisionsListed, RevisionUsed
+from .messages import say
+from .revision_handlers import COLUMNS, PageLoaded, RevisionsListed, RevisionUsed, RowPicked
 from .settings import Settings
-from .translate_handlers import Compared, FileScored, FileTranslated, Translated
+from .translate_handlers import Compared, CompareViews, FileScored, FileTranslated, Translated
 from .ui_tabs import attention_tab, compare_tab, lora_tab, translate_tab
 
 TITLE = TEXTS["title"][0]
@@ -37,6 +39,13 @@ CSS = """
 .status-line { font-size: 0.92em; }
 .button-row { align-items: end; }
 .button-row button { max-height: 3.2em; margin-bottom: 0.6em; }
+#compare-rows .compare-rows-scroll { overflow-x: auto; }
+#compare-rows table.compare-rows { border-collapse: collapse; width: 100%; font-size: 0.92em; }
+#compare-rows th, #compare-rows td { border-bottom: 1px solid #e5e7eb; padding: 4px 6px; vertical-align: top;
+  text-align: left; }
+#compare-rows tr.same td { color: #6b7280; }
+mark.diff-left { background: #fca5a5; }
+mark.diff-right { background: #86efac; }
 /* A phone: one column, each control as wide as the screen, so labels are not cut and buttons stay near inputs. */
 @media (max-width: 640px) {
   .gradio-container .row { flex-direction: column !important; align-items: stretch !important; }
@@ -56,10 +65,11 @@ def launch_options(settings: Settings) -> dict:
     """Options for ``demo.launch()`` that belong to the page (Gradio 6 takes theme and CSS at launch), and the
     upload limit: a larger file is refused as it arrives, before it is stored.
 
+    ``mcp_server``: the named endpoints are also MCP tools, at ``/gradio_api/mcp/`` (README "API").
     Host and port are not here: Gradio reads ``GRADIO_SERVER_NAME``/``GRADIO_SERVER_PORT`` (Spaces sets them).
     """
     return dict(theme=gr.themes.Soft(primary_hue="indigo"), css=CSS, show_error=False,
-                max_file_size=settings.max_file_bytes, i18n=interface(settings))
+                max_file_size=settings.max_file_bytes, i18n=interface(settings), mcp_server=True)
 
 
 def build_demo(engine: Engine) -> gr.Blocks:
@@ -90,21 +100,26 @@ def build_demo(engine: Engine) -> gr.Blocks:
             revision = gr.Dropdown(choices=[], value=None, label=t("revision"), elem_id="revision-picker",
                                    info=t("revision_info"))
             revisions_message = gr.Markdown(elem_id="revisions-message")
-            revisions_table = gr.Dataframe(headers=["kind", "name", "commit", "date", "title"], interactive=False,
+            # A click on a row loads its revision (use_row); page load sets the headers in the visitor's language.
+            revisions_table = gr.Dataframe(headers=[say(column, "en") for column in COLUMNS], interactive=False,
                                            wrap=True, elem_id="revisions-table")
+            revision_rows = gr.State({})  # what a click on each row loads
+            revision_loaded = gr.State("")  # what the panel last loaded: the page's own changes load nothing
 
         with gr.Row(equal_height=True):
-            src = gr.Dropdown(language_choices(), value=settings.src_lang, label=t("from"), filterable=True,
-                              allow_custom_value=True, elem_id="src-lang", info=t("from_info"))
+            src = open_dropdown(language_choices(), value=settings.src_lang, label=t("from"), filterable=True,
+                               api_note=LANGUAGE_NOTE, elem_id="src-lang", info=t("from_info"))
             swap = gr.Button("⇄", elem_id="swap-languages", scale=0, min_width=56)
-            tgt = gr.Dropdown(language_choices(), value=settings.tgt_lang, label=t("to"), filterable=True,
-                              allow_custom_value=True, elem_id="tgt-lang", info=t("to_info"))
+            tgt = open_dropdown(language_choices(), value=settings.tgt_lang, label=t("to"), filterable=True,
+                               api_note=LANGUAGE_NOTE, elem_id="tgt-lang", info=t("to_info"))
+        language_note = gr.Markdown(elem_id="language-note")
         with gr.Accordion(t("decoding"), open=False):
             with gr.Row():
-                num_beams = gr.Slider(1, settings.max_beams, value=settings.num_beams, step=1, label=t("beams"),
-                                      info=t("beams_info"))
-                max_new_tokens = gr.Slider(1, settings.max_new_tokens, value=settings.max_new_tokens, step=1,
-                                           label=t("max_new_tokens"))
+                # precision=0: whole numbers, typed int on the API page.
+                num_beams = example_slider(1, settings.max_beams, value=settings.num_beams, step=1, precision=0,
+                                      label=t("beams"), info=t("beams_info"), elem_id="decoding-beams")
+                max_new_tokens = example_slider(1, settings.max_new_tokens, value=settings.max_new_tokens, step=1,
+                                           precision=0, label=t("max_new_tokens"), elem_id="decoding-max-tokens")
 
         c = dict(locals())  # every component by name: handlers' results name the ones they fill
         with gr.Tabs():
@@ -131,7 +146,7 @@ def wire(demo: gr.Blocks, h: Handlers, c: Mapping[str, Any], model_work: dict) -
         h.compare, [c["compare_text"], *shared, c["left"], c["right"], c["reference"], c["num_beams"],
                     c["max_new_tokens"]],
         outputs(Compared, c), api_name="compare", **model_work,
-    ).success(h.differences, c["last_comparison"], c["differences"], **PRIVATE)
+    ).success(h.compare_views, c["last_comparison"], outputs(CompareViews, c), **PRIVATE)
     # Redraws share one queue slot, so they finish in the order the visitor clicked (a stale one never wins).
     view_inputs = [c["attention_view"], c["kind"], c["layer"], c["head"]]
     views = dict(fn=h.attention_views, inputs=view_inputs, outputs=outputs(MapViews, c),
@@ -139,7 +154,8 @@ def wire(demo: gr.Blocks, h: Handlers, c: Mapping[str, Any], model_work: dict) -
     controls = dict(fn=h.attention_controls, inputs=view_inputs, outputs=outputs(MapControls, c),
                     concurrency_id="attention-views", concurrency_limit=1, **PRIVATE)
     c["attention_button"].click(
-        h.attention, [c["attention_text"], *shared, c["attention_model"], c["attention_pair"]],
+        h.attention, [c["attention_text"], *shared, c["attention_model"], c["attention_pair"], c["num_beams"],
+                      c["max_new_tokens"], c["last_translation"]],
         outputs(AttentionShown, c), api_name="attention", **model_work,
     ).success(**controls).success(**views)
     c["update_button"].click(h.update_map, c["lora_model"], outputs(UpdateShown, c), api_name="update_map",
@@ -155,6 +171,9 @@ def wire(demo: gr.Blocks, h: Handlers, c: Mapping[str, Any], model_work: dict) -
     for control in (c["layer"], c["head"]):
         control.input(**views)
     c["swap"].click(lambda a, b: (b, a), shared, shared, queue=False, **PRIVATE)
+    # An unknown or doubled language is said when its field loses focus, not only after pressing a button.
+    for language in shared:
+        language.blur(h.check_languages, shared, c["language_note"], queue=False, **PRIVATE)
     c["file_button"].click(h.translate_file, [c["upload"], *shared, c["model"], c["num_beams"], c["max_new_tokens"]],
                            outputs(FileTranslated, c), **model_work, **PRIVATE)
     c["batch_button"].click(h.compare_file, [c["batch_file"], *shared, c["left"], c["right"], c["num_beams"],
@@ -165,5 +184,8 @@ def wire(demo: gr.Blocks, h: Handlers, c: Mapping[str, Any], model_work: dict) -
     c["list_button"].click(h.list_revisions, c["repo"], outputs(RevisionsListed, c), concurrency_limit=None,
                            **PRIVATE)
     # Loading a revision is Hub work and a check of its files; it attaches nothing, so it waits for no model.
-    c["revision"].input(h.use_revision, [c["revision"], c["choices"]], outputs(RevisionUsed, c), **model_work,
-                        **PRIVATE)
+    # On .change, not .input: Gradio's dropdown sends input twice per pick (revision_handlers.py says why).
+    c["revision"].change(h.revision_changed, [c["revision"], c["revision_loaded"], c["choices"]],
+                         outputs(RevisionUsed, c), **model_work, **PRIVATE)
+    c["revisions_table"].select(h.use_row, [c["revision_rows"], c["choices"]], outputs(RowPicked, c), **model_work,
+                                **PRIVATE)

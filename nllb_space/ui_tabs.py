@@ -10,7 +10,7 @@ from typing import Any
 
 import gradio as gr
 
-from .formatting import DIFF_COLOURS
+from .api_components import MODEL_NOTE, example_slider, example_textbox, open_dropdown
 from .handler_inputs import MEAN
 from .i18n import t
 from .request_limits import MAX_ADAPTER_SCALE
@@ -36,8 +36,8 @@ Components = dict[str, Any]
 
 def picker(h, value: str, label: str, elem_id: str, info: str | None = None, **more) -> gr.Dropdown:
     """A model picker: base, the revisions loaded, or anything typed."""
-    return gr.Dropdown(h.initial_choices(), value=value, label=t(label), filterable=True, allow_custom_value=True,
-                       elem_id=elem_id, info=t(info) if info else None, **more)
+    return open_dropdown(h.initial_choices(), value=value, label=t(label), filterable=True, api_note=MODEL_NOTE,
+                        elem_id=elem_id, info=t(info) if info else None, **more)
 
 
 def translate_tab(h, settings: Settings) -> Components:
@@ -46,13 +46,13 @@ def translate_tab(h, settings: Settings) -> Components:
         # Two columns side by side on a desktop; on a phone they stack, and the button stays under the input.
         with gr.Row(equal_height=False):
             with gr.Column(min_width=320):
-                text = gr.Textbox(lines=9, max_lines=40, label=t("text"), elem_id="translate-input",
+                text = example_textbox(lines=9, max_lines=40, label=t("text"), elem_id="translate-input",
                                   placeholder="Escribe o pega aquí el texto…", info=t("text_info"))
                 with gr.Row(equal_height=False, elem_classes="button-row"):
                     model = picker(h, default_model, "model", "translate-model", "model_info", scale=3)
                     translate_button = gr.Button(t("translate_button"), variant="primary", scale=1,
                                                  elem_id="translate-button")
-                adapter_scale = gr.Slider(0.0, MAX_ADAPTER_SCALE, value=1.0, step=0.1, label=t("strength"),
+                adapter_scale = example_slider(0.0, MAX_ADAPTER_SCALE, value=1.0, step=0.1, label=t("strength"),
                                           info=t("strength_info"), elem_id="translate-strength")
             with gr.Column(min_width=320):
                 output = gr.Textbox(lines=9, max_lines=40, label=t("translation"), interactive=False,
@@ -74,9 +74,10 @@ def translate_tab(h, settings: Settings) -> Components:
 
 def compare_tab(h, settings: Settings) -> Components:
     with gr.Tab(t("tab_compare"), id="compare"):
-        compare_text = gr.Textbox(lines=5, max_lines=30, label=t("text"), value=EXAMPLES[0][0],
+        compare_text = example_textbox(lines=5, max_lines=30, label=t("text"), value=EXAMPLES[0][0],
                                   elem_id="compare-input")
-        reference = gr.Textbox(lines=2, label=t("reference"), elem_id="compare-reference", info=t("reference_info"))
+        reference = example_textbox(lines=2, api_example="Il gatto dorme sul divano.", label=t("reference"),
+                                    elem_id="compare-reference", info=t("reference_info"))
         with gr.Row(equal_height=False, elem_classes="button-row"):
             left = picker(h, BASE, "left_model", "compare-left", "model_info")
             right = picker(h, h.default_model(), "right_model", "compare-right", "model_info")
@@ -87,9 +88,10 @@ def compare_tab(h, settings: Settings) -> Components:
                                      elem_id="compare-left-output")
             right_output = gr.Textbox(lines=5, label=t("right"), interactive=False, buttons=["copy"],
                                       elem_id="compare-right-output")
-        differences = gr.HighlightedText(label=t("word_differences"), color_map=DIFF_COLOURS, show_legend=True,
-                                         elem_id="compare-diff")
         compare_summary = gr.Markdown(elem_id="compare-summary")
+        compare_rows = gr.HTML(elem_id="compare-rows", label=t("sentence_rows"))
+        with gr.Accordion(t("data"), open=False):
+            compare_scores = gr.JSON(elem_id="compare-scores")
         last_comparison = gr.State(None)
         with gr.Accordion(t("batch_accordion"), open=False):
             gr.Markdown(t("batch_help"))
@@ -105,9 +107,9 @@ def compare_tab(h, settings: Settings) -> Components:
 def attention_tab(h, settings: Settings) -> Components:
     with gr.Tab(t("tab_attention"), id="attention"):
         with gr.Row(equal_height=True):
-            attention_text = gr.Textbox(lines=2, label=t("sentence"), value=EXAMPLES[0][0], scale=3,
+            attention_text = example_textbox(lines=2, label=t("sentence"), value=EXAMPLES[0][0], scale=3,
                                         elem_id="attention-input")
-            attention_pair = gr.Textbox(lines=2, label=t("pair"), scale=3, info=t("pair_info"),
+            attention_pair = example_textbox(lines=2, api_example="", label=t("pair"), scale=3, info=t("pair_info"),
                                         elem_id="attention-pair")
         with gr.Row(equal_height=False, elem_classes="button-row"):
             attention_model = picker(h, h.default_model(), "model", "attention-model", "attention_model_info",
@@ -144,9 +146,9 @@ def lora_tab(h, settings: Settings) -> Components:
             update_data = gr.JSON(elem_id="lora-update-data")
         gr.Markdown(t("why_heading"))
         with gr.Row(equal_height=True):
-            token_text = gr.Textbox(lines=2, label=t("sentence"), value=EXAMPLES[0][0], scale=3,
+            token_text = example_textbox(lines=2, label=t("sentence"), value=EXAMPLES[0][0], scale=3,
                                     elem_id="lora-token-input")
-            token_pair = gr.Textbox(lines=2, label=t("pair"), scale=3, info=t("token_pair_info"),
+            token_pair = example_textbox(lines=2, api_example="", label=t("pair"), scale=3, info=t("token_pair_info"),
                                     elem_id="lora-token-pair")
         token_button = gr.Button(t("token_button"), variant="primary", elem_id="lora-token-button")
         token_summary = gr.Markdown(elem_id="lora-token-summary")

@@ -9,7 +9,9 @@ from tests.hub_fixtures import hub, start_session_hub  # noqa: F401  (`hub` is t
 
 HUB = start_session_hub()
 
-from tests.model_fixtures import adapter_dirs, engine, hub_adapters, published_base, tiny_model_dir  # noqa: E402,F401
+from tests.model_fixtures import (  # noqa: E402,F401
+    adapter_dirs, engine, hub_adapters, published_base, scored_repo, tiny_model_dir,
+)
 
 
 import pytest  # noqa: E402

@@ -57,6 +57,46 @@ def hub_adapters(hub, adapter_dirs) -> dict[str, str]:
     return {"main": main.sha, "branch": branch.sha}
 
 
+SCORED_REPO = "tester/scored-lora"
+LONG_TITLE = "LoRA r=4 spa_Latn->ita_Latn: BLEU 12.5 (base 10.0), chrF++ 43.5 (base 40.0) on tiny dev"
+
+
+def run_report_json(base: tuple[float, float], lora: tuple[float, float]) -> str:
+    """A ``metrics.json`` as train/run.py writes it: (BLEU, chrF++) of the base model and of the adapter."""
+    from nllb_space.card import RunReport
+    from nllb_space.scoring import Scores
+
+    def scores(bleu: float, chrf: float) -> Scores:
+        return Scores(bleu=bleu, chrf=chrf, bleu_signature="nrefs:1|bleu", chrf_signature="nrefs:1|chrf", sentences=4)
+
+    return RunReport(base_model="tiny", src_lang="spa_Latn", tgt_lang="ita_Latn", eval_set="tiny dev", num_beams=1,
+                     max_new_tokens=8, base=scores(*base), lora=scores(*lora)).to_json()
+
+
+@pytest.fixture(scope="session")
+def scored_repo(hub, adapter_dirs) -> dict[str, str]:
+    """SCORED_REPO as training runs leave it, with what the revisions panel must tell apart; returns the shas.
+
+    main: "initial commit" (no adapter) <- run (adapter a + metrics.json, tagged v1, LONG_TITLE) <- README edit.
+    Branches: ``no-metrics`` (metrics.json deleted, other weights), ``bad-metrics`` (metrics.json not a report),
+    ``empty`` (at the initial commit: no adapter).
+    """
+    adapter = {p.name: p.read_bytes() for p in adapter_dirs["a"].iterdir()}
+    run = hub.commit_files(SCORED_REPO, {**adapter, "metrics.json": run_report_json((10.0, 40.0), (12.5, 43.5))},
+                           message=LONG_TITLE)
+    initial = hub.commit_parent(SCORED_REPO, run)
+    hub.create_tag(SCORED_REPO, "v1", revision=run)
+    readme = hub.commit_files(SCORED_REPO, {"README.md": "# scored\n"}, message="Update README.md")
+    for branch in ("no-metrics", "bad-metrics"):
+        hub.create_branch(SCORED_REPO, branch)
+    weights = (adapter_dirs["b"] / "adapter_model.safetensors").read_bytes()
+    no_metrics = hub.commit_files(SCORED_REPO, {"adapter_model.safetensors": weights}, branch="no-metrics",
+                                  delete=["metrics.json"], message="adapter without scores")
+    bad = hub.commit_files(SCORED_REPO, {"metrics.json": "{not json"}, branch="bad-metrics", message="bad metrics")
+    hub.create_branch(SCORED_REPO, "empty", revision=initial)
+    return {"initial": initial, "run": run, "readme": readme, "no-metrics": no_metrics, "bad-metrics": bad}
+
+
 def tiny_settings(tiny_model_dir: Path, **overrides):
     from nllb_space.settings import Settings
 

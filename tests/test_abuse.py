@@ -40,7 +40,7 @@ def test_a_huge_reference_is_refused_before_any_scoring(engine, monkeypatch):
     from nllb_space.handlers import Handlers
 
     scored = []
-    monkeypatch.setattr(handlers, "comparison_summary", lambda *args: scored.append(args) or "")
+    monkeypatch.setattr(handlers, "score_comparison", lambda *args: scored.append(args))
     message = _gr_error(Handlers(engine).compare, SENTENCE, "spa_Latn", "ita_Latn", "base", "base", "x" * 4_000_000)
     assert "4,000,000 characters" in message and "NLLB_MAX_CHARS" in message
     assert scored == []
@@ -334,13 +334,12 @@ def test_downloaded_tables_cannot_run_as_spreadsheet_formulas(engine, tmp_path):
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda h: h.translate("Hola \ud800 mundo.", "spa_Latn", "ita_Latn"), "not valid Unicode"),
-    (lambda h: h.translate("Hola.", "spa_Latn", "ita_Latn", "~nosuchuser/x@main"), "not a Hub repo id"),
-    (lambda h: h.translate("Hola.", "spa_Latn", "ita_Latn", "a" * 200 + "/b@main"), "not a Hub repo id"),
-    (lambda h: h.translate("Hola.", "spa_Latn", "ita_Latn", "base", "abc"), "Beam size must be a whole number"),
-    (lambda h: h.translate("Hola.", "spa_Latn", "ita_Latn", "base", 1, "null"), "Max new tokens per sentence must be a whole"),
+    (lambda h: h.translate_text("Hola \ud800 mundo.", "spa_Latn", "ita_Latn"), "not valid Unicode"),
+    (lambda h: h.translate_text("Hola.", "spa_Latn", "ita_Latn", "~nosuchuser/x@main"), "not a Hub repo id"),
+    (lambda h: h.translate_text("Hola.", "spa_Latn", "ita_Latn", "a" * 200 + "/b@main"), "not a Hub repo id"),
+    (lambda h: h.translate_text("Hola.", "spa_Latn", "ita_Latn", "base", "abc"), "Beam size must be a whole number"),
+    (lambda h: h.translate_text("Hola.", "spa_Latn", "ita_Latn", "base", 1, "null"), "Max new tokens per sentence must be a whole"),
     (lambda h: h.compare("Hola.", "spa_Latn", "ita_Latn", "base", "base", None, float("nan")), "whole number"),
-    (lambda h: h.list_revisions("~nosuchuser/x"), "not a Hub repo id"),
 ])
 def test_hostile_inputs_get_a_message_that_names_what_to_fix(call, message, engine):
     from nllb_space.handlers import Handlers
@@ -349,13 +348,20 @@ def test_hostile_inputs_get_a_message_that_names_what_to_fix(call, message, engi
     assert message in text and "Something went wrong" not in text
 
 
+def test_a_hostile_repo_to_list_gets_its_message_in_the_panel(engine):
+    from nllb_space.handlers import Handlers
+
+    text = Handlers(engine).list_revisions("~nosuchuser/x").revisions_message  # a failed listing says why inline
+    assert "not a Hub repo id" in text and "Something went wrong" not in text
+
+
 def test_a_server_path_and_a_bad_repo_id_get_the_same_answer(engine):
     """Whether a folder exists on the server must not show in the answer."""
     from nllb_space.handlers import Handlers
 
     h = Handlers(engine)
-    existing = _gr_error(h.translate, "Hola.", "spa_Latn", "ita_Latn", "/tmp@main")
-    missing = _gr_error(h.translate, "Hola.", "spa_Latn", "ita_Latn", "/no-such-folder-here@main")
+    existing = _gr_error(h.translate_text, "Hola.", "spa_Latn", "ita_Latn", "/tmp@main")
+    missing = _gr_error(h.translate_text, "Hola.", "spa_Latn", "ita_Latn", "/no-such-folder-here@main")
     assert existing.replace("/tmp", "X") == missing.replace("/no-such-folder-here", "X")
 
 

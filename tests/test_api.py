@@ -25,11 +25,13 @@ def client(engine):
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from gradio_client import Client
 
-    from nllb_space.ui import build_demo
+    from nllb_space.ui import build_demo, launch_options
 
     demo = build_demo(engine)
+    options = launch_options(engine.settings)  # as app.py launches it (MCP server included)
+    options.pop("theme"), options.pop("css")
     try:
-        yield Client(launch_local(demo), verbose=False)
+        yield Client(launch_local(demo, **options), verbose=False)
     finally:
         demo.close()
 
@@ -42,7 +44,7 @@ def test_only_the_tabs_endpoints_are_public_with_their_parameter_names(client):
     assert named == {
         "/translate": ["text", "src_lang", "tgt_lang", "model", "num_beams", "max_new_tokens", "adapter_scale"],
         "/compare": ["text", "src_lang", "tgt_lang", "left", "right", "reference", "num_beams", "max_new_tokens"],
-        "/attention": ["text", "src_lang", "tgt_lang", "model", "translation"],
+        "/attention": ["text", "src_lang", "tgt_lang", "model", "translation", "num_beams", "max_new_tokens"],
         "/update_map": ["model"],
         "/token_probabilities": ["text", "src_lang", "tgt_lang", "model", "translation"],
     }
@@ -71,13 +73,63 @@ def test_translate(client, engine):
     assert client.predict(text=text, api_name="/translate") == result
 
 
+def test_a_long_text_streams_its_batches_to_the_caller(client, engine):
+    """#14: /translate streams: a caller (and the page) gets the text as each batch finishes, then all of it."""
+    text = " ".join(f"El gato número {i} duerme." for i in range(engine.settings.batch_size + 2))
+    job = client.submit(text, "spa_Latn", "ita_Latn", "base", 1, 8, api_name="/translate")
+    final = job.result()
+    outputs = job.outputs()
+    assert len(outputs) == 2 and outputs[0].count("…") == 2 and outputs[-1] == final
+    assert final == engine.translate(text, "spa_Latn", "ita_Latn", max_new_tokens=8).text
+
+
 def test_compare(client, engine, hub_adapters):
-    left, right, summary = client.predict(SENTENCE, "spa_Latn", "ita_Latn", "base", f"{ADAPTER_REPO}@{BRANCH}",
-                                          "Domani andiamo al mare.", api_name="/compare")
+    left, right, scores = client.predict(SENTENCE, "spa_Latn", "ita_Latn", "base", f"{ADAPTER_REPO}@{BRANCH}",
+                                         "Domani andiamo al mare.", api_name="/compare")
     expected = Handlers(engine).compare(SENTENCE, "spa_Latn", "ita_Latn", "base", f"{ADAPTER_REPO}@{BRANCH}",
                                         "Domani andiamo al mare.")
     assert (left, right) == expected[:2]
-    assert hub_adapters["branch"][:7] in summary and "chrF++" in summary
+    # The scores are a dict, not Markdown (#14): numbers a program can use, equal to what the page shows.
+    def timeless(data: dict) -> dict:  # the seconds are this run's own
+        return {key: timeless(value) if isinstance(value, dict) else value for key, value in data.items()
+                if key != "seconds"}
+
+    assert timeless(scores) == timeless(expected.compare_scores) and scores["right"]["commit"] == hub_adapters["branch"]
+    assert scores["right_minus_left"]["chrf"] == pytest.approx(scores["right"]["chrf"] - scores["left"]["chrf"],
+                                                              abs=0.01)
+    assert [row["source"] for row in scores["sentences"]] == [SENTENCE]
+
+
+def test_the_api_page_documents_what_the_endpoints_take(client):
+    """#14: models are strings (any revision works), numbers of beams are ints, examples are a Spanish sentence
+    from spa_Latn, descriptions are written for callers (no RST markup), and /compare returns three values."""
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    translate = {p["parameter_name"]: p for p in endpoints["/translate"]["parameters"]}
+    assert translate["model"]["python_type"]["type"] == "str"
+    assert "owner/name@revision" in translate["model"]["python_type"]["description"]
+    assert translate["src_lang"]["python_type"]["type"] == "str"
+    assert translate["src_lang"]["example_input"] == "spa_Latn"
+    assert translate["num_beams"]["python_type"]["type"] == translate["max_new_tokens"]["python_type"]["type"] == "int"
+    assert translate["max_new_tokens"]["example_input"] == translate["max_new_tokens"]["parameter_default"] > 1
+    assert translate["text"]["example_input"] != "Hello!!"
+    assert len(endpoints["/compare"]["returns"]) == 3 and endpoints["/compare"]["returns"][2]["component"] == "Json"
+    for name, info in endpoints.items():
+        assert info["description"] and "``" not in info["description"], name
+
+
+def test_the_endpoints_are_mcp_tools(client):
+    """#14: an LLM agent can call translate and compare: Gradio's MCP server lists them with their arguments."""
+    import httpx
+
+    schema = httpx.get(client.src.rstrip("/") + "/gradio_api/mcp/schema", timeout=30).json()
+    tools = {tool["name"]: tool for tool in schema}
+    assert set(tools) == {"translate", "compare", "attention", "update_map", "token_probabilities"}
+    properties = tools["translate"]["inputSchema"]["properties"]
+    assert list(properties) == ["text", "src_lang", "tgt_lang", "model", "num_beams", "max_new_tokens", "adapter_scale"]
+    # Each argument is described for the agent, from the handler's docstring.
+    assert "owner/name@revision" in properties["model"]["description"]
+    assert "spa_Latn" in properties["src_lang"]["description"]
+    assert tools["compare"]["description"].startswith("Translate one text with two models")
 
 
 def test_attention(client, engine):

@@ -150,8 +150,29 @@ def test_swap_and_language_search(page):
     assert page.input_value("#tgt-lang input") == "Spanish (spa_Latn)"
 
 
+def test_number_boxes_are_clamped_to_their_limits(page):
+    """#14: the beam box took 20 when the limit is 8, and the request then failed (NLLB_MAX_BEAMS is 8 here)."""
+    page.get_by_text("Decoding options").click()
+    beams = page.locator("#decoding-beams input[type=number]")
+    beams.fill("20")
+    beams.press("Tab")
+    page.wait_for_function("() => document.querySelector('#decoding-beams input[type=number]').value === '8'")
+
+
+def test_an_unknown_language_is_said_when_the_field_loses_focus(page):
+    page.fill("#src-lang input", "klingon")
+    page.keyboard.press("Tab")
+    page.wait_for_selector("#language-note >> text=Unknown language 'klingon'")
+    page.fill("#src-lang input", "español")
+    page.keyboard.press("Tab")
+    page.wait_for_function("() => !document.querySelector('#language-note').innerText.includes('klingon')")
+
+
 def test_compare_tab(page, server, hub_adapters, tmp_path):
     open_tab(page, "Compare")
+    # #14: the two model pickers sit side by side at one height on a desktop.
+    left_box, right_box = (page.locator(f"{side} input").bounding_box() for side in ("#compare-left", "#compare-right"))
+    assert abs(left_box["y"] - right_box["y"]) < 2 and left_box["x"] < right_box["x"]
     page.fill("#compare-input textarea", TEXT)
     page.fill("#compare-reference textarea", "Ciao, come stai?\n\nDomani andiamo al mare.")
     page.click("#compare-button")
@@ -162,7 +183,11 @@ def test_compare_tab(page, server, hub_adapters, tmp_path):
     page.wait_for_selector("#compare-summary >> text=one batch")
     summary = page.inner_text("#compare-summary")
     assert "chrF++" in summary and "BLEU" in summary and hub_adapters["main"][:7] in summary
-    page.wait_for_selector("#compare-diff >> text=only right")  # the legend of highlighted word differences
+    # One row per sentence (#14), with each side's chrF++ against its reference sentence.
+    page.wait_for_selector("#compare-rows table.compare-rows")
+    assert page.locator("#compare-rows tbody tr").count() == 2
+    assert "Domani andiamo al mare." in page.inner_text("#compare-rows")
+    assert "right − left" in summary
     page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
 
 
@@ -218,6 +243,58 @@ def test_switching_revision_selects_it_in_every_tab(page, server, hub_adapters, 
     assert hub_adapters["branch"][:7] in page.inner_text("#translate-info")
     open_tab(page, "Compare")
     assert page.input_value("#compare-right input").startswith(f"{BRANCH} · branch")
+
+
+def open_revisions(page) -> None:
+    page.get_by_text("Adapters and revisions").click()
+    page.wait_for_function("document.querySelector('#revisions-table')?.innerText.includes('exp/run-1')")
+
+
+def list_repo(page, repo: str) -> None:
+    page.locator("#revisions-repo").locator("input, textarea").first.fill(repo)
+    page.click("#revisions-list")
+
+
+def test_clicking_a_row_of_the_revisions_table_loads_it(page, hub_adapters, tmp_path):
+    """#14: a row of the table loads its revision exactly as picking it in the Revision dropdown does."""
+    open_revisions(page)
+    sha = hub_adapters["branch"][:7]
+    page.locator("#revisions-table [role=gridcell]", has_text=BRANCH).first.click()
+    page.wait_for_selector(f"#revisions-message >> text=Loaded")
+    assert sha in page.inner_text("#revisions-message") and sha in page.inner_text("#status")
+    page.wait_for_function("document.querySelector('#revision-picker input')?.value.startsWith('exp/run-1 · branch')")
+    assert page.input_value("#translate-model input").startswith(f"{BRANCH} · branch · {sha}")
+    page.screenshot(path=str(tmp_path / "row-click.png"), full_page=True)
+
+
+def test_a_failed_listing_keeps_the_table_and_says_why_in_the_panel(page, tmp_path):
+    """#14: it replaced the panel with red "Error" badges and a toast, and left the last listing's message."""
+    open_revisions(page)
+    list_repo(page, "nobody/nothing")
+    page.wait_for_selector("#revisions-message >> text=Could not list the revisions of")
+    assert "nobody/nothing" in page.inner_text("#revisions-message")
+    assert "exp/run-1" in page.inner_text("#revisions-table")  # the previous listing is still there
+    assert page.locator("#revisions-panel").get_by_text("Error", exact=True).count() == 0
+    assert page.locator(".toast-body").count() == 0
+    page.screenshot(path=str(tmp_path / "list-failed.png"), full_page=True)
+
+
+def test_a_revision_that_cannot_load_says_so_once(page, hub, adapter_dirs):
+    """#14: a failing pick showed its error twice, as toasts (Gradio's dropdown sends `input` on the pick and again
+    on blur) that marked every tab's picker "Error": now one message, in the panel."""
+    files = {p.name: p.read_bytes() for p in adapter_dirs["a"].iterdir()}
+    files["adapter_config.json"] = json.dumps({**json.loads(files["adapter_config.json"]), "peft_type": "IA3"})
+    hub.commit_files("tester/ia3-adapter", files, message="an IA3 adapter")
+    joined = []  # the events the page sends the server
+    page.on("request", lambda r: joined.append(r.post_data or "") if "/queue/join" in r.url else None)
+    open_revisions(page)
+    list_repo(page, "tester/ia3-adapter")
+    page.wait_for_selector("#revisions-message >> text=tester/ia3-adapter")
+    pick(page, "#revision-picker", "main · branch")
+    page.wait_for_selector("#revisions-message >> text=Could not load")
+    assert page.inner_text("#revisions-message").count("only LoRA") == 1
+    assert sum("tester/ia3-adapter@main" in body for body in joined) == 1  # one request, one answer
+    assert page.locator(".toast-body").count() == 0 and page.get_by_text("Error", exact=True).count() == 0
 
 
 def test_errors_are_messages_and_html_stays_text(page, server):

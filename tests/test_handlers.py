@@ -31,12 +31,12 @@ def error_message(call, *args, **kwargs) -> str:
 
 def test_translate_returns_the_engines_text_and_says_which_commit(h, engine, hub_adapters):
     text = "Hola, ¿cómo estás?\n\nMañana vamos a la playa."
-    output, result = h.translate(text, "spa_Latn", "ita_Latn", MAIN)
+    output, result = h.translate_text(text, "spa_Latn", "ita_Latn", MAIN)
     assert output == engine.translate(text, "spa_Latn", "ita_Latn", model=MAIN).text
     assert output.count("\n\n") == 1  # paragraphs kept
     info = h.translation_info(result)
     assert hub_adapters["main"][:7] in info and "2 sentence(s)" in info
-    base, _ = h.translate(text, "Spanish", "Italian (ita_Latn)", "base", num_beams=1.0, max_new_tokens=8.0)
+    base, _ = h.translate_text(text, "Spanish", "Italian (ita_Latn)", "base", num_beams=1.0, max_new_tokens=8.0)
     assert base == engine.translate(text, "spa_Latn", "ita_Latn", max_new_tokens=8).text != output
 
 
@@ -52,17 +52,17 @@ def test_translate_returns_the_engines_text_and_says_which_commit(h, engine, hub
     ],
 )
 def test_bad_requests_become_messages(h, hub_adapters, args, message):
-    assert message in error_message(h.translate, *args)
+    assert message in error_message(h.translate_text, *args)
 
 
 def test_error_messages_escape_what_the_visitor_typed(h):
-    message = error_message(h.translate, SENTENCE, "<img src=x onerror=alert(1)>", "ita_Latn", "base")
+    message = error_message(h.translate_text, SENTENCE, "<img src=x onerror=alert(1)>", "ita_Latn", "base")
     assert "<img" not in message and "&lt;img" in message
 
 
 def test_html_typed_by_a_visitor_comes_back_as_text(h, engine):
     text = "<script>alert('hola')</script> <b>El gato</b>"
-    output, _ = h.translate(text, "spa_Latn", "ita_Latn", "base")
+    output, _ = h.translate_text(text, "spa_Latn", "ita_Latn", "base")
     assert output == engine.translate(text, "spa_Latn", "ita_Latn").text  # a Textbox shows it literally
     assert escape("<b>x</b> *y* `z` | _w_") == r"&lt;b&gt;x&lt;/b&gt; \*y\* \`z\` \| \_w\_"
     assert code("a`<i>") == r"<code>a\`&lt;i&gt;</code>"
@@ -74,16 +74,43 @@ def test_html_typed_by_a_visitor_comes_back_as_text(h, engine):
 
 def test_compare_shows_both_sides_times_and_scores(h, engine, hub_adapters):
     reference = "Il gatto dorme sul divano."
-    left, right, summary, result = h.compare(SENTENCE, "spa_Latn", "ita_Latn", "base", EXP, reference)
+    left, right, scores, last = h.compare(SENTENCE, "spa_Latn", "ita_Latn", "base", EXP, reference)
     expected = engine.compare(SENTENCE, "spa_Latn", "ita_Latn", left="base", right=EXP)
     assert (left, right) == (expected.left.text, expected.right.text) and left != right
+    summary, rows = h.compare_views(last)
     assert "one batch" in summary and "chrF++" in summary and "BLEU" in summary
     assert hub_adapters["branch"][:7] in summary
-    marked = h.differences(result)
-    assert "".join(t for t, label in marked if label != "only right") == left
-    assert "".join(t for t, label in marked if label != "only left") == right
-    _, _, no_reference, _ = h.compare(SENTENCE, "spa_Latn", "ita_Latn", MAIN, "base")
+    no_reference, _ = h.compare_views(h.compare(SENTENCE, "spa_Latn", "ita_Latn", MAIN, "base").last_comparison)
     assert "chrF++ |" not in no_reference and "Add a reference" in no_reference
+
+
+def test_compare_reads_one_row_per_sentence_with_the_better_side_marked(h, engine):
+    """#14: a paragraph's word diff was one merged stream; now each sentence is a row: source, left, right,
+    reference, each side's chrF++ and right − left, and the scores table has a "right − left" column."""
+    from nllb_space.scoring import sentence_scores
+
+    text = "Hola, ¿cómo estás? Gracias por tu ayuda."
+    references = ["Ciao, come stai?", "Grazie per il tuo aiuto."]
+    result = h.compare(text, "spa_Latn", "ita_Latn", "base", EXP, " ".join(references))
+    rows = result.compare_scores["sentences"]
+    assert [row["source"] for row in rows] == ["Hola, ¿cómo estás?", "Gracias por tu ayuda."]
+    assert [row["reference"] for row in rows] == references
+    for row in rows:
+        assert row["left_chrf"] == round(sentence_scores(row["left"], row["reference"])[1], 2)
+        assert row["right_minus_left"] == pytest.approx(row["right_chrf"] - row["left_chrf"], abs=0.011)
+    assert " ".join(row["right"] for row in rows) == result.right_output
+    summary, html_rows = h.compare_views(result.last_comparison)
+    assert "right − left" in summary.splitlines()[0]
+    chrf_line = next(line for line in summary.splitlines() if line.startswith("| chrF++"))
+    better = result.compare_scores["better"]
+    assert f"{better} is better" in chrf_line if better != "same" else "a tie" in chrf_line
+    assert html_rows.count("<tr") == 3 and "Ciao, come stai?" in html_rows  # a header and two sentences
+    assert ("diff-left" in html_rows) == any(row["left"] != row["right"] for row in rows)
+    # A reference that does not split like the text is scored whole only, and the page says why.
+    unsplit = h.compare(text, "spa_Latn", "ita_Latn", "base", EXP, "Ciao e grazie.")
+    assert unsplit.compare_scores["reference_aligned"] is False
+    assert all(row["reference"] is None for row in unsplit.compare_scores["sentences"])
+    assert "does not split into the same 2 sentence(s)" in h.compare_views(unsplit.last_comparison).compare_summary
 
 
 def test_word_diff_marks_changed_words_and_keeps_layout():
@@ -119,7 +146,7 @@ def test_attention_heatmaps_and_lora_minus_base(h, engine, hub_adapters):
 
 
 def test_attention_reuses_the_last_translation(h):
-    _, last = h.translate("Gracias por tu ayuda. Mañana vamos a la playa.", "spa_Latn", "ita_Latn", MAIN)
+    _, last = h.translate_text("Gracias por tu ayuda. Mañana vamos a la playa.", "spa_Latn", "ita_Latn", MAIN)
     source, target, model = h.reuse_translation(last)
     assert (source, target, model) == (last.sentences[0].source, last.sentences[0].target, MAIN)
     target_shown, _, view, *_ = h.attention(source, "spa_Latn", "ita_Latn", model, translation=target)
@@ -183,33 +210,39 @@ def test_batch_scoring_file(h, engine, tmp_path):
     path.write_text("".join(f"{s}\t{r}\n" for s, r in lines), encoding="utf-8")
     summary, shown, csv_path = h.compare_file(str(path), "spa_Latn", "ita_Latn", "base", MAIN)
     table = shown["data"]
-    assert shown["headers"][:3] == ["#", "source", "reference"]
-    assert "2 of 3 lines" in summary and "chrF++" in summary and "nrefs:1" in summary
-    assert [row[1] for row in table] == [s for s, _ in lines]
-    assert table[0][3] == engine.translate(lines[0][0], "spa_Latn", "ita_Latn").text
-    assert table[0][4] == engine.translate(lines[0][0], "spa_Latn", "ita_Latn", model=MAIN).text
-    assert table[1][5:] == [None] * 4 and all(isinstance(v, float) for v in table[2][5:])
+    # #14: the score columns come first, in view, with the difference to sort by; the signatures are labelled.
+    assert shown["headers"][:6] == ["#", "right − left chrF++", "left chrF++", "right chrF++", "left BLEU",
+                                    "right BLEU"]
+    assert shown["headers"][6:8] == ["source", "reference"]
+    assert "2 of 3 lines" in summary and "| right − left |" in summary
+    assert "sacreBLEU signatures" in summary and "chrF++ <code>nrefs:1" in summary and "BLEU <code>nrefs:1" in summary
+    assert [row[6] for row in table] == [s for s, _ in lines]
+    assert table[0][8] == engine.translate(lines[0][0], "spa_Latn", "ita_Latn").text
+    assert table[0][9] == engine.translate(lines[0][0], "spa_Latn", "ita_Latn", model=MAIN).text
+    assert table[1][1:6] == [None] * 5 and all(isinstance(v, float) for v in table[2][1:6])
+    assert table[2][1] == pytest.approx(table[2][3] - table[2][2], abs=0.011)
     written = list(csv.reader(open(csv_path, encoding="utf-8")))
-    assert written[0][:3] == ["#", "source", "reference"] and len(written) == 4
+    assert written[0][:2] == ["#", "right − left chrF++"] and len(written) == 4
 
 
 def test_revisions_are_listed_and_offered(h, hub_adapters):
-    table, dropdown, message = h.list_revisions("")
-    names = [row[1] for row in table]
+    table, dropdown, rows, message = h.list_revisions("")
+    names = [row[1] for row in table["data"]]
     assert {"main", BRANCH, TAG} <= set(names) and hub_adapters["main"][:7] in names
     values = [value for _, value in dropdown["choices"]]
     assert {MAIN, EXP, f"{ADAPTER_REPO}@{TAG}", f"{ADAPTER_REPO}@{hub_adapters['main']}"} <= set(values)
-    assert "tester/nllb-lora" in message
+    assert set(rows.values()) == set(values) and "tester/nllb-lora" in message
     # At page load every model picker is offered base plus the configured repo's revisions.
-    status, _, revision, _, choices, *pickers = h.page_load([])
-    assert revision["value"] == MAIN  # the Revision dropdown starts on the live revision, not empty (#14)
-    assert hub_adapters["main"][:7] in status and choices[0][1] == "base" and EXP in [v for _, v in choices]
-    assert all(p["choices"] == choices for p in pickers)
+    loaded = h.page_load([])
+    assert loaded.revision["value"] == loaded.revision_loaded == MAIN  # starts on the live revision (#14)
+    assert hub_adapters["main"][:7] in loaded.status and loaded.choices[0][1] == "base"
+    assert EXP in [v for _, v in loaded.choices]
+    assert all(getattr(loaded, p)["choices"] == loaded.choices for p in ("model", "left", "right", "lora_model"))
 
 
 def test_picking_a_revision_loads_it_and_selects_it_everywhere(h, engine, hub_adapters):
-    status, message, choices, translate, left, right, attention, lora = h.use_revision(EXP, h.initial_choices())
-    assert hub_adapters["branch"][:7] in message and hub_adapters["branch"][:7] in status
+    status, message, loaded, choices, translate, left, right, attention, lora = h.use_revision(EXP, h.initial_choices())
+    assert hub_adapters["branch"][:7] in message and hub_adapters["branch"][:7] in status and loaded == EXP
     assert translate["value"] == right["value"] == attention["value"] == EXP and "value" not in left
     assert EXP in [value for _, value in choices]
     assert "no-such" in error_message(h.use_revision, f"{ADAPTER_REPO}@no-such", [])
@@ -219,8 +252,8 @@ def test_other_repos_can_be_turned_off(engine):
     locked = Handlers(engine)
     locked.engine = type(engine).__new__(type(engine))
     locked.engine.__dict__.update(engine.__dict__, settings=replace(engine.settings, allow_custom_repos=False))
-    assert "NLLB_ALLOW_CUSTOM_REPOS" in error_message(locked.list_revisions, "someone/else")
-    assert "NLLB_ALLOW_CUSTOM_REPOS" in error_message(locked.translate, SENTENCE, "spa_Latn", "ita_Latn", "a/b@main")
+    assert r"NLLB\_ALLOW\_CUSTOM\_REPOS" in locked.list_revisions("someone/else").revisions_message  # Markdown
+    assert "NLLB_ALLOW_CUSTOM_REPOS" in error_message(locked.translate_text, SENTENCE, "spa_Latn", "ita_Latn", "a/b@main")
 
 
 def test_revision_choices_qualify_slashed_branches(hub_adapters, engine):
@@ -231,10 +264,10 @@ def test_revision_choices_qualify_slashed_branches(hub_adapters, engine):
 
 def test_sentences_that_stop_at_the_token_limit_are_flagged(h, engine):
     text = "Hola, ¿cómo estás? Gracias por tu ayuda."
-    _, short = h.translate(text, "spa_Latn", "ita_Latn", "base", 1, 2)
+    _, short = h.translate_text(text, "spa_Latn", "ita_Latn", "base", 1, 2)
     assert short.stopped_at_limit == 2  # two tokens is never a whole sentence
     assert "2 of 2 sentence(s) stopped at the 2-token limit" in h.translation_info(short)
-    _, roomy = h.translate(text, "spa_Latn", "ita_Latn", "base", 1, 3)
+    _, roomy = h.translate_text(text, "spa_Latn", "ita_Latn", "base", 1, 3)
     assert roomy.new_tokens == 4 and roomy.stopped_at_limit == 2  # the language tag is one of the 3
 
 
@@ -242,3 +275,37 @@ def test_comparing_a_model_with_itself_is_said_before_running(h):
     assert "will be the same" in h.same_model_note("base", " base ")
     assert "will be the same" in h.same_model_note(MAIN, MAIN)
     assert h.same_model_note("base", MAIN) == ""
+
+
+def test_an_unknown_language_is_said_when_its_field_loses_focus(h):
+    """#14: validated on blur, before any button is pressed (the page wires this to the fields' blur event)."""
+    assert "Unknown language 'klingon'" in h.check_languages("klingon", "ita_Latn")
+    assert "both Spanish" in h.check_languages("español", "spa_Latn")
+    assert h.check_languages("Spanish", "italiano") == ""
+
+
+def test_attention_explains_the_translation_the_visitor_saw(h, engine):
+    """#14: Attention re-generated greedily, so its translation could differ from Translate's. Now it takes the
+    visitor's last translation of that sentence by that model, else translates with the visitor's options."""
+    _, short = h.translate_text(SENTENCE, "spa_Latn", "ita_Latn", MAIN, 1, 3)  # cut at 3 tokens: unlike any default
+    shown = h.attention(SENTENCE, "Spanish", "italiano", MAIN, "", None, None, short)
+    assert shown.attention_target == short.text
+    other_model = h.attention(SENTENCE, "spa_Latn", "ita_Latn", "base", "", 1, 3, short)
+    assert other_model.attention_target == engine.translate(SENTENCE, model="base", max_new_tokens=3).text
+    beams = engine.translate(SENTENCE, model=MAIN, num_beams=4, max_new_tokens=12).text
+    assert h.attention(SENTENCE, "spa_Latn", "ita_Latn", MAIN, "", 4, 12).attention_target == beams
+
+
+def test_a_long_text_streams_into_the_output_batch_by_batch(h, engine):
+    """#14: a long text showed a spinner, then everything at once; now each finished batch reaches the page."""
+    import gradio as gr
+
+    sentences = [f"El gato número {i} duerme en el sofá." for i in range(engine.settings.batch_size + 4)]
+    steps = list(h.translate(" ".join(sentences), "spa_Latn", "ita_Latn", "base", 1, 8))
+    assert len(steps) == 2  # two batches: one partial answer, then the whole translation
+    partial, final = steps
+    assert isinstance(partial.last_translation, type(gr.skip())) and final.last_translation.text == final.output
+    assert partial.output.count("…") == 4  # the shortest sentences come last: four still to do
+    done = [piece for piece in partial.output.split(" ") if piece != "…"]
+    assert " ".join(done) in final.output or all(word in final.output for word in done)
+    assert final.output == engine.translate(" ".join(sentences), "spa_Latn", "ita_Latn", max_new_tokens=8).text

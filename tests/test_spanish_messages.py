@@ -101,15 +101,15 @@ def _error(call, *args, **kwargs) -> str:
      "Tamaño del haz (beam) debe ser un número entero"),
 ])
 def test_a_spanish_browser_reads_the_errors_in_spanish(h, args, english, spanish):
-    in_spanish, in_english = _error(h.translate, *args, request=SPANISH), _error(h.translate, *args, request=ENGLISH)
+    in_spanish, in_english = _error(h.translate_text, *args, request=SPANISH), _error(h.translate_text, *args, request=ENGLISH)
     assert spanish in in_spanish and english not in in_spanish
-    assert english in in_english and in_english == _error(h.translate, *args)  # the API (no request) reads English
+    assert english in in_english and in_english == _error(h.translate_text, *args)  # the API (no request) reads English
 
 
 def test_hub_and_file_errors_reach_a_spanish_visitor_in_spanish(h, hub_adapters, tmp_path):
     from tests.model_fixtures import ADAPTER_REPO
 
-    missing = _error(h.translate, SENTENCE, "spa_Latn", "ita_Latn", f"{ADAPTER_REPO}@no-such-branch", request=SPANISH)
+    missing = _error(h.translate_text, SENTENCE, "spa_Latn", "ita_Latn", f"{ADAPTER_REPO}@no-such-branch", request=SPANISH)
     assert "no-such-branch" in missing and "revisión" in missing
     assert "Primero sube un archivo" in _error(h.translate_file, None, "spa_Latn", "ita_Latn", request=SPANISH)
     empty = tmp_path / "vacío.txt"
@@ -133,12 +133,13 @@ def test_the_status_line_and_the_revisions_panel_in_spanish(h, hub_adapters):
 
 def test_translate_and_compare_summaries_in_spanish(h, tmp_path):
     text = "Hola, ¿cómo estás? Gracias por tu ayuda."
-    _, result = h.translate(text, "spa_Latn", "ita_Latn", "base", 1, 2, request=SPANISH)
+    _, result = h.translate_text(text, "spa_Latn", "ita_Latn", "base", 1, 2, request=SPANISH)
     info = h.translation_info(result, request=SPANISH)
     assert info.startswith("Traducido por") and "2 de 2 oración(es) se detuvieron en el límite de 2 tokens" in info
     assert h.translation_info(result, request=ENGLISH).startswith("Translated by")
     compared = h.compare(SENTENCE, "spa_Latn", "ita_Latn", "base", "base", "Il gatto dorme.", request=SPANISH)
-    assert "| | izquierda | derecha |" in compared.compare_summary and "| tiempo |" in compared.compare_summary
+    summary = h.compare_views(compared.last_comparison, request=SPANISH).compare_summary
+    assert "| | izquierda | derecha | derecha − izquierda |" in summary and "| tiempo |" in summary
     assert "Los dos lados son" in h.same_model_note("base", "base", request=SPANISH)
     lines = tmp_path / "pares.tsv"
     lines.write_text(f"{SENTENCE}\tIl gatto dorme sul divano.\n", encoding="utf-8")

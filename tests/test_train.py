@@ -147,6 +147,19 @@ def test_training_lowers_the_loss_and_raises_chrf_above_the_base_model(trained):
     assert "chrF++" in trained.stdout and f"{metrics['lora']['chrf']:.2f}" in trained.stdout
 
 
+def test_training_prints_one_readable_line_per_log_not_a_dict(trained):
+    lines = trained.stdout.splitlines()
+    assert not [line for line in lines if line.startswith("{")]  # Trainer's raw dicts: {'loss': '2.345', ...}
+    step = r"step (\d+)/100 · epoch \d+\.\d\d · "
+    logged = [int(m[1]) for line in lines if (m := re.fullmatch(step + r"loss \d+\.\d{3} · lr \d\.\de[-+]\d\d · "
+                                                                 r"grad norm \S+", line))]
+    assert logged == [1, *range(10, 101, 10)]  # --logging-first-step, then every --logging-steps 10
+    evaluated = [int(m[1]) for line in lines if (m := re.fullmatch(step + r"eval loss \d+\.\d{3}", line))]
+    assert evaluated == [50, 100]
+    assert [line for line in lines if re.fullmatch(r"trained 100 steps · epoch \d+\.\d\d · mean loss \d+\.\d{3} · "
+                                                   r"in \d+\.\d (s|min|h)", line)]
+
+
 def test_every_lora_target_received_updates(trained):
     from safetensors.torch import load_file
 
@@ -193,6 +206,9 @@ def test_output_folder_holds_adapter_metrics_and_a_valid_card(trained):
     lora = trained.metrics["lora"]
     assert values == {"bleu": round(lora["bleu"], 2), "chrf": round(lora["chrf"], 2)}
     assert f"NLLB_ADAPTER_REPO={TRAINED_REPO} NLLB_ADAPTER_REVISION={TRAINED_TAG}" in card
+    # Evaluation data of its own: nothing is held out, and the card says where every pair went.
+    assert "- train pairs: 40\n- train data: 40 pairs loaded; dropped 0 empty, 0 duplicate" in card
+    assert "-> 40 kept\n- eval pairs: 40\n- eval data: 40 pairs loaded; dropped 0 empty -> 40 kept\n" in card
     adapter_config = json.loads((trained.out / "adapter_config.json").read_text())
     assert sorted(adapter_config["target_modules"]) == ["k_proj", "out_proj", "q_proj", "v_proj"]
     assert (adapter_config["r"], adapter_config["lora_alpha"]) == (16, 32)
@@ -345,12 +361,19 @@ def test_overwrite_replaces_a_previous_run(tiny_model_dir, pairs_tsv, tmp_path):
         (["--source-file", "a.txt"], "--source-file and --target-file go together"),
         (["--eval-share", "1.5"], "--eval-share must be between 0 and 1"),
         (["--overwrite", "--resume-from-checkpoint", "last"], "--overwrite would delete the checkpoints"),
+        (["--hub-token", "hf_typedInTheShell"], "--hub-token is not used here: the token comes from HF_TOKEN"),
+        (["--hub-model-id", "me/x"], "--hub-model-id is not used here: give --hub-repo"),
+        (["--hub_private_repo", "true"], "--hub-private-repo is not used here: give --private"),
+        (["--save-steps=100"], "--save-steps is not used here: a checkpoint is saved at each --eval-steps"),
+        (["--bf16"], "--bf16 is not used here: give --precision bf16"),
+        (["--generation-num-beams", "4"], "--generation-num-beams is not used here: give --eval-beams"),
     ],
 )
 def test_bad_flags_fail_naming_the_flag(extra, message, pairs_tsv, tmp_path):
     run = run_main(["--train-file", str(pairs_tsv), *extra], tmp_path / "out")
     assert run.status == 2
     assert message in run.stderr
+    assert "hf_typedInTheShell" not in run.stderr + run.stdout
 
 
 def test_unknown_language_suggests_the_code(pairs_tsv, tmp_path):
@@ -435,6 +458,66 @@ def test_eval_only_with_the_output_layer_cut_like_the_app(trained, adaptable_bas
     refused = run_main(["--restrict-vocab", "--base-model", str(adaptable_base_dir), "--train-file", str(pairs_tsv)],
                        tmp_path / "train-cut")
     assert refused.status != 0 and "--restrict-vocab is for --eval-only" in refused.stderr
+
+
+# -- the console of the real command ------------------------------------------------------------------------------
+
+
+def test_the_command_line_console_is_readable_and_its_pair_counts_add_up(hub, tiny_model_dir, tmp_path):
+    """What a user reads running ``python train/run.py``: readable log lines, no HTTP chatter, and pair counts that
+    add up from the pairs loaded to the pairs trained on, in the console and in the card."""
+    src, tgt, out = tmp_path / "train.spa", tmp_path / "train.ita", tmp_path / "out"
+    # 40 pairs, an empty one and a repeat: 42 loaded, 40 kept, 4 of them (--eval-share 0.1) held out to score.
+    src.write_text("".join(f"{s}\n" for s in (*SOURCES, "", SOURCES[0])), encoding="utf-8")
+    tgt.write_text("".join(f"{t}\n" for t in (*TARGETS, "Vuoto.", TARGETS[0])), encoding="utf-8")
+    command = [sys.executable, "train/run.py", "--base-model", str(tiny_model_dir), "--source-file", str(src),
+               "--target-file", str(tgt), "--eval-share", "0.1", "--output-dir", str(out), *QUICK,
+               "--max-steps", "4", "--eval-steps", "2", "--logging-steps", "2",
+               "--push-to-hub", "--hub-repo", "tester/nllb-console"]  # a push: the Hub client's HTTP requests
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-4000:]
+    console, lines = done.stdout + done.stderr, done.stdout.splitlines()
+    assert "HTTP Request:" not in console
+    assert "{'loss'" not in console and "{'eval_loss'" not in console and "{'train_runtime'" not in console
+    assert [line for line in lines if re.fullmatch(r"step 2/4 · epoch \d+\.\d\d · loss \d+\.\d{3} · lr \S+ · .*", line)]
+    assert [line for line in lines if re.fullmatch(r"step 4/4 · epoch \d+\.\d\d · eval loss \d+\.\d{3}", line)]
+
+    counts = ("42 pairs loaded; dropped 1 empty, 1 duplicate, 0 over 256 tokens, 0 with length ratio over 3 "
+              "-> 40 kept; 4 held out for evaluation -> 36 to train on")
+    assert f"train: {counts}" in lines
+    assert "eval: 4 pairs held out of the training pairs; dropped 0 empty -> 4 kept" in lines
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert f"- train pairs: 36\n- train data: {counts}\n" in card
+    assert "- eval pairs: 4\n- eval data: 4 pairs held out of the training pairs; dropped 0 empty -> 4 kept\n" in card
+    # The card's numbers add up, read as a reader reads them.
+    loaded, empty, duplicate, long, ratio, kept, held, trained_on = map(int, re.search(
+        r"- train data: (\d+) pairs loaded; dropped (\d+) empty, (\d+) duplicate, (\d+) over \d+ tokens, (\d+) with "
+        r"length ratio over \S+ -> (\d+) kept; (\d+) held out for evaluation -> (\d+) to train on", card).groups())
+    assert loaded - empty - duplicate - long - ratio == kept and kept - held == trained_on == 36
+    assert int(re.search(r"- train pairs: (\d+)", card)[1]) == trained_on
+    assert int(re.search(r"- eval pairs: (\d+)", card)[1]) == held
+
+
+def test_help_lists_each_flag_once_with_defaults_that_say_something(capsys, monkeypatch):
+    from train.run import main
+
+    monkeypatch.setenv("COLUMNS", "250")  # one line per flag's help: the assertions read whole sentences
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "--base-model BASE_MODEL" in text and "--base_model" not in text  # --snake_case still parses, unlisted
+    assert "--per-device-train-batch-size, --batch-size PER_DEVICE_TRAIN_BATCH_SIZE" in text
+    assert re.search(r"\n  --eval-only +Only score", text) and "[EVAL_ONLY]" not in text  # a switch takes no value
+    assert "(default: None)" not in text and "(default: [])" not in text
+    revision = re.search(r"\n  --revision .*", text)[0]
+    assert revision.count("default") == 1, revision  # the help's own "(default main)", not a second "(default: None)"
+    assert re.search(r"\n  --no-logging-first-step\s+Turn --logging-first-step off\.\n", text)
+    assert "(default: 0.0002)" in text and "(default: 256)" in text
+    for refused in ("--hub-token", "--hub-model-id", "--hub-strategy", "--save-steps", "--generation-num-beams",
+                    "--bf16 "):
+        assert refused not in text, refused
 
 
 # -- several processes --------------------------------------------------------------------------------------------

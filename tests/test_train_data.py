@@ -135,11 +135,25 @@ def test_cleanup_counts_each_reason_once(tmp_path):
                                 "1 with length ratio over 2.5 -> 2 kept")
 
 
+def test_held_out_pairs_are_counted_so_the_numbers_add_up():
+    from train.data import CleanupReport
+
+    train = CleanupReport("train", 42, empty=1, duplicates=1, max_length=256, max_ratio=3.0, held_out=4)
+    assert (train.kept, train.trained) == (40, 36)
+    assert train.summary() == ("train: 42 pairs loaded; dropped 1 empty, 1 duplicate, 0 over 256 tokens, "
+                               "0 with length ratio over 3 -> 40 kept; 4 held out for evaluation -> 36 to train on")
+    # Evaluation data is not de-duplicated (duplicates=None), so the line does not claim "0 duplicate".
+    evaluation = CleanupReport("eval", 4, duplicates=None, origin="held out of the training pairs")
+    assert evaluation.summary() == "eval: 4 pairs held out of the training pairs; dropped 0 empty -> 4 kept"
+    assert evaluation.counts() == evaluation.summary().removeprefix("eval: ")
+
+
 def test_eval_cleanup_keeps_duplicates_and_long_pairs():
     from train.data import _dataset
 
     data, report = clean_pairs(_dataset(["a", "a", ""], ["b", "b", "c"]), "eval", dedupe=False)
-    assert pairs_of(data) == [("a", "b"), ("a", "b")] and report.summary().endswith("-> 2 kept")
+    assert pairs_of(data) == [("a", "b"), ("a", "b")]
+    assert report.summary() == "eval: 3 pairs loaded; dropped 1 empty -> 2 kept"
 
 
 def test_hold_out_is_seeded_capped_and_disjoint():

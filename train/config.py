@@ -1,9 +1,11 @@
 """Every flag of ``python train/run.py``: typed dataclasses read by transformers' ``HfArgumentParser``.
 
 The optimisation, checkpoint and logging flags are ``Seq2SeqTrainingArguments`` itself (``--learning-rate``,
-``--max-steps``, ``--eval-steps``, ``--report-to`` ... and every other Trainer flag), with the defaults a LoRA run on
+``--max-steps``, ``--eval-steps``, ``--report-to`` ... and the other Trainer flags), with the defaults a LoRA run on
 NLLB wants, as trl's ``SFTConfig`` does. The groups below hold what Trainer has no flag for. ``--help`` lists them in
-these groups; a short alias (``--batch-size``, ``--epochs``) stands beside the long Trainer name.
+these groups; a short alias (``--batch-size``, ``--epochs``) stands beside the long Trainer name. The few Trainer
+flags this script does its own way (pushing, precision, checkpoint timing, generation) are refused naming the flag to
+give instead (:data:`REPLACED_TRAINER_FLAGS`), rather than silently overridden.
 
 Each group checks its own flags when it is built; :class:`RunConfig` checks the combinations. A mistake raises
 ``ConfigError`` naming the flag, before any model is loaded.
@@ -11,6 +13,8 @@ Each group checks its own flags when it is built; :class:`RunConfig` checks the 
 
 from __future__ import annotations
 
+import argparse
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +29,20 @@ from train.data import TABLE_SUFFIXES
 
 _LORA = LoraSettings()  # the LoRA defaults live in nllb_space.lora (shared with the app's adapter checks)
 _APP = Settings()  # the app's defaults, which the scores should match
+_THIS_SCRIPT_PUSHES = "this script pushes once, after training, with --push-to-hub"
+REPLACED_TRAINER_FLAGS = {
+    "hub_token": "the token comes from HF_TOKEN or `hf auth login` (a flag would keep it in the shell's history)",
+    "hub_model_id": "give --hub-repo", "hub_revision": "give --hub-branch", "hub_private_repo": "give --private",
+    "hub_strategy": _THIS_SCRIPT_PUSHES, "hub_always_push": _THIS_SCRIPT_PUSHES,
+    "bf16": "give --precision bf16", "fp16": "give --precision fp16",
+    "save_strategy": "a checkpoint is saved at each --eval-strategy evaluation",
+    "save_steps": "a checkpoint is saved at each --eval-steps evaluation",
+    "greater_is_better": "the lowest --metric-for-best-model (eval loss) is best",
+    "generation_num_beams": "give --eval-beams", "generation_max_length": "give --eval-max-new-tokens",
+    "predict_with_generate": "scoring always generates, with --eval-beams",
+    "generation_config": "scoring decodes with --eval-beams and --eval-max-new-tokens",
+}
+"""Trainer flags that this script does differently: refused (naming what to give instead), and left out of --help."""
 
 
 class ConfigError(ValueError):
@@ -194,7 +212,7 @@ class PushArguments:
 class NllbTrainingArguments(Seq2SeqTrainingArguments):
     """Trainer's own flags with the defaults of a LoRA run on NLLB."""
 
-    _argument_group_name = "training (Seq2SeqTrainingArguments; every Trainer flag works)"
+    _argument_group_name = "training (Trainer's Seq2SeqTrainingArguments, with LoRA defaults)"
 
     output_dir: str = _help("Where the adapter, metrics.json, README.md and checkpoints/ go.",
                             default="runs/nllb-lora")
@@ -227,10 +245,12 @@ class NllbTrainingArguments(Seq2SeqTrainingArguments):
     metric_for_best_model: str = _help("What 'best' means.", default="eval_loss")
     # PEFT's wrapper hides the model's signature, from which Trainer would guess the label names.
     label_names: list[str] = _help("Batch keys holding the labels.", default_factory=lambda: ["labels"])
-    remove_unused_columns: bool = _help("tokenize() leaves only model inputs already.", default=False)
+    remove_unused_columns: bool = _help("Off: tokenize() leaves only the model's inputs already.", default=False)
     train_sampling_strategy: str = _help("Batches of similar length: less padding, faster steps.",
                                          default="group_by_length")
-    ddp_find_unused_parameters: bool = _help("Every LoRA weight is used in every step.", default=False)
+    ddp_find_unused_parameters: bool = _help("Off: every LoRA weight is used in every step.", default=False)
+    resume_from_checkpoint: str | None = _help("Continue an interrupted run: a checkpoint folder, or 'last' (the "
+                                               "newest in --output-dir/checkpoints).", default=None)
 
     def __post_init__(self) -> None:
         import torch
@@ -293,11 +313,42 @@ class RunConfig:
                               f"--target-file ({'none' if not any(data.train_sources()) else 'several'} given).")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` as a reader wants it: each flag once, with dashes (``--snake_case`` still parses); switches without
+    a value; a default only where it says something; Trainer flags this script replaces left out.
+
+    argparse offers formatter classes as its way to change the help; these are the methods its own ones override.
+    """
+
+    def add_argument(self, action: argparse.Action) -> None:
+        if action.dest not in REPLACED_TRAINER_FLAGS:
+            super().add_argument(action)
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        shown = [o for o in action.option_strings if "_" not in o] or action.option_strings
+        if not shown or action.nargs == 0 or (action.nargs == "?" and action.const is True):
+            return ", ".join(shown) or super()._format_action_invocation(action)
+        return f"{', '.join(shown)} {self._format_args(action, action.dest.upper())}"
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.nargs == 0 and action.const is False:  # HfArgumentParser's --no-X, which repeats --X's help
+            return f"Turn {action.option_strings[-1].replace('--no-', '--', 1)} off."
+        if action.default is None or action.default is False or action.default == []:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
 def parse(argv=None) -> RunConfig:
     """The command line ``argv`` (default ``sys.argv``) as a checked :class:`RunConfig`."""
     from transformers import HfArgumentParser
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    given = {arg.split("=", 1)[0].replace("_", "-") for arg in argv if arg.startswith("--")}
+    for name, instead in REPLACED_TRAINER_FLAGS.items():
+        if flag(name) in given:  # checked on the command line: __post_init__ sets some of these itself
+            raise ConfigError(f"{flag(name)} is not used here: {instead}.")
     parser = HfArgumentParser(RunConfig.GROUPS, prog="python train/run.py", usage="%(prog)s [flags]",
+                              formatter_class=HelpFormatter, allow_abbrev=False,  # --hub-tok is not --hub-token
                               description="Fine-tune LoRA adapters for NLLB-200, score them against the base model, "
                                           "push them by revision.")
     return RunConfig(*parser.parse_args_into_dataclasses(args=argv))

@@ -14,7 +14,8 @@ A language column or ``translation`` key may be named by the FLORES-200 code (``
 file and what was found, because a silent mis-pairing trains a model on noise.
 
 :func:`clean_pairs` drops empty pairs, exact duplicates, over-long pairs and pairs whose two sides differ absurdly in
-length (usually misalignments), and counts each in a :class:`CleanupReport`.
+length (usually misalignments), and counts each in a :class:`CleanupReport`, which also counts the pairs
+:func:`hold_out` sets aside, so the numbers add up from the pairs loaded to the pairs trained on.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class CleanupReport:
-    """How many pairs one clean-up pass received, dropped for each reason, and kept."""
+    """How many pairs one clean-up pass received, dropped for each reason, kept, and held out of training."""
 
     name: str
     """Which data this is (``train`` or ``eval``)."""
@@ -58,8 +59,8 @@ class CleanupReport:
     """Pairs before clean-up."""
     empty: int = 0
     """Pairs with an empty (or whitespace-only) side."""
-    duplicates: int = 0
-    """Exact repeats of an earlier (source, target) pair, after trimming spaces."""
+    duplicates: int | None = 0
+    """Exact repeats of an earlier (source, target) pair, after trimming spaces; ``None``: not looked for."""
     too_long: int = 0
     """Pairs with a side longer than the length limit."""
     bad_ratio: int = 0
@@ -68,19 +69,35 @@ class CleanupReport:
     """The length limit applied (``None``: none)."""
     max_ratio: float | None = None
     """The ratio limit applied (``None``: none)."""
+    held_out: int = 0
+    """Kept pairs then set aside as the evaluation data (none was given): scored, never trained on."""
+    origin: str = "loaded"
+    """Where the pairs came from, as the summary says it: ``loaded``, or ``held out of the training pairs``."""
 
     @property
     def kept(self) -> int:
-        return self.loaded - self.empty - self.duplicates - self.too_long - self.bad_ratio
+        """Pairs left after clean-up (held-out pairs included)."""
+        return self.loaded - self.empty - (self.duplicates or 0) - self.too_long - self.bad_ratio
 
-    def summary(self) -> str:
-        """One line: ``train: 120 pairs loaded; dropped 2 empty, 3 duplicates, ... -> 113 kept``."""
-        dropped = [f"{self.empty} empty", f"{self.duplicates} duplicate"]
+    @property
+    def trained(self) -> int:
+        """Pairs left to train on: the kept ones less the held-out ones."""
+        return self.kept - self.held_out
+
+    def counts(self) -> str:
+        """``120 pairs loaded; dropped 2 empty, 3 duplicate, ... -> 113 kept[; 6 held out ... -> 107 to train on]``."""
+        dropped = [f"{self.empty} empty"] + ([] if self.duplicates is None else [f"{self.duplicates} duplicate"])
         if self.max_length is not None:
             dropped.append(f"{self.too_long} over {self.max_length} tokens")
         if self.max_ratio is not None:
             dropped.append(f"{self.bad_ratio} with length ratio over {self.max_ratio:g}")
-        return f"{self.name}: {self.loaded} pairs loaded; dropped {', '.join(dropped)} -> {self.kept} kept"
+        line = f"{self.loaded} pairs {self.origin}; dropped {', '.join(dropped)} -> {self.kept} kept"
+        return line + (f"; {self.held_out} held out for evaluation -> {self.trained} to train on"
+                       if self.held_out else "")
+
+    def summary(self) -> str:
+        """One line: ``train: 120 pairs loaded; dropped 2 empty, 3 duplicate, ... -> 113 kept``."""
+        return f"{self.name}: {self.counts()}"
 
 
 def column_names_for(lang: str) -> tuple[str, ...]:
@@ -121,15 +138,8 @@ def load_table(
     return _select(rows, columns, str(path), src_lang, tgt_lang, source_column, target_column)
 
 
-def load_hub_dataset(
-    name: str,
-    config: str | None,
-    split: str,
-    src_lang: str,
-    tgt_lang: str,
-    source_column: str | None = None,
-    target_column: str | None = None,
-) -> "Dataset":
+def load_hub_dataset(name: str, config: str | None, split: str, src_lang: str, tgt_lang: str,
+                     source_column: str | None = None, target_column: str | None = None) -> "Dataset":
     """``split`` of the Hub dataset (or local dataset folder) ``name``, reduced to source/target columns."""
     import datasets
 
@@ -151,14 +161,8 @@ def load_hub_dataset(
 # -- clean-up and splits --------------------------------------------------------------------------------------------
 
 
-def clean_pairs(
-    data: "Dataset",
-    name: str,
-    lengths: Lengths | None = None,
-    max_length: int | None = None,
-    max_ratio: float | None = None,
-    dedupe: bool = True,
-) -> tuple["Dataset", CleanupReport]:
+def clean_pairs(data: "Dataset", name: str, lengths: Lengths | None = None, max_length: int | None = None,
+                max_ratio: float | None = None, dedupe: bool = True) -> tuple["Dataset", CleanupReport]:
     """Trim spaces, then drop empty pairs, duplicates (``dedupe``), pairs with a side over ``max_length`` and pairs
     whose ``(longer + 1) / (shorter + 1)`` exceeds ``max_ratio`` (the +1 keeps one-word lines from being judged on a
     single token). Lengths come from ``lengths`` (required with either limit). Each pair counts once, for the first
@@ -192,7 +196,8 @@ def clean_pairs(
             else:
                 kept.append(pair)
         pairs = kept
-    report = CleanupReport(name, len(data), empty, duplicates, too_long, bad_ratio, max_length, max_ratio)
+    report = CleanupReport(name, len(data), empty, duplicates if dedupe else None, too_long, bad_ratio, max_length,
+                           max_ratio)
     return _dataset([s for s, _ in pairs], [t for _, t in pairs]), report
 
 
@@ -258,10 +263,8 @@ def _jsonl_rows(path: Path, text: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _delimited_rows(
-    path: Path, text: str, delimiter: str, src_lang: str, tgt_lang: str, source_column: str | None,
-    target_column: str | None,
-) -> list[dict[str, str]]:
+def _delimited_rows(path: Path, text: str, delimiter: str, src_lang: str, tgt_lang: str, source_column: str | None,
+                    target_column: str | None) -> list[dict[str, str]]:
     from nllb_space.files import table_records  # the app's reader: one rule for quotes in TSV and CSV
 
     try:

@@ -31,8 +31,12 @@ Retry a failed push without training again:
 
 Other data: ``--dataset NAME [--dataset-config CFG] [--split train] [--eval-split validation]`` (OPUS-style
 ``translation`` rows or one column per language, ``--source-column/--target-column`` otherwise) or ``--train-file``
-/``--eval-file`` (.tsv, .csv, .jsonl). ``python train/run.py --help`` lists every flag with its default, in groups (train/config.py); every
-Seq2SeqTrainingArguments flag works too (``--lr-scheduler-type cosine``, ``--report-to trackio`` ...).
+/``--eval-file`` (.tsv, .csv, .jsonl). ``python train/run.py --help`` lists every flag with its default, in groups
+(train/config.py); Seq2SeqTrainingArguments flags work too (``--lr-scheduler-type cosine``, ``--report-to trackio``
+...), except the few this script does itself, which are refused naming the flag to give instead.
+
+The console shows the pair counts (loaded, dropped for each reason, held out for evaluation, left to train on), one
+line per Trainer log (``step 20/200 · epoch 0.40 · loss 2.345 · lr 1.2e-04 · grad norm 0.87``), and the scores.
 
 The output directory holds ``adapter_config.json`` + ``adapter_model.safetensors`` (the adapter), ``metrics.json``
 (BLEU/chrF++ of base and LoRA with sacreBLEU signatures, and how it was trained), ``README.md`` (the model card) and
@@ -67,12 +71,21 @@ from train.evaluation import Scorer, scores_text  # noqa: E402
 from train.publish import push, write_card  # noqa: E402
 from train.steps import (  # noqa: E402
     RUN_OUTPUTS, UNNAMED_BASE, base_name, check_language_tags, check_output_dir, clear_outputs, disable_layerdrop,
-    fetch_adapter, find_checkpoint, load_model, load_pairs, tokenize,
+    fetch_adapter, find_checkpoint, load_model, load_pairs, print_readable_logs, tokenize,
 )
 
 logger = logging.getLogger("train.run")
 TRAINED = "default"
 """PEFT's name for the adapter a run trains."""
+QUIET_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2", "huggingface_hub")
+"""Loggers held at WARNING on the console: the Hub client's INFO is one "HTTP Request: GET ... 200 OK" per call."""
+
+
+def configure_logging() -> None:
+    """The console of ``python train/run.py``: this project's INFO lines, the HTTP clients' warnings only."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None, callbacks: Sequence = ()) -> int:
@@ -151,6 +164,7 @@ def train(config: RunConfig, callbacks: Sequence = ()) -> int:
                                              pad_to_multiple_of=8 if torch.cuda.is_available() else None),
         processing_class=tokenizer, callbacks=list(callbacks),
     )
+    print_readable_logs(trainer)
     if resume:
         say(f"Resuming from {resume}")
     try:
@@ -200,15 +214,16 @@ def save_adapter(model, out: Path, base_id: str | None) -> None:
 def training_summary(config: RunConfig, trainer, result, reports, train_pairs: int, eval_pairs: int,
                      processes: int) -> dict:
     """How the adapter was trained, for metrics.json and the card."""
-    args = config.training
+    args, (train_data, eval_data) = config.training, reports
     return {
-        "train_pairs": train_pairs, "eval_pairs": eval_pairs, "steps": trainer.state.global_step,
+        # Each count next to where its pairs came from, so a reader can add them up.
+        "train_pairs": train_pairs, "train_data": train_data.counts(),
+        "eval_pairs": eval_pairs, "eval_data": eval_data.counts(), "steps": trainer.state.global_step,
         "epochs": round(trainer.state.epoch or 0.0, 3), "learning_rate": args.learning_rate,
         "batch_size": args.per_device_train_batch_size * args.gradient_accumulation_steps * processes,
         "precision": args.precision, "seed": args.seed,
         "train_loss": round(result.training_loss, 4), "best_eval_loss": trainer.state.best_metric,
         "best_checkpoint": Path(trainer.state.best_model_checkpoint or "").name or None,
-        "data_cleanup": "; ".join(r.summary() for r in reports),
     }
 
 
@@ -265,5 +280,5 @@ def evaluate_only(config: RunConfig) -> int:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     sys.exit(main())

@@ -1,4 +1,5 @@
-"""The steps of a run that ``run.py`` strings together: the output folder, the model, the pairs, the tokens.
+"""The steps of a run that ``run.py`` strings together: the output folder, the model, the pairs, the tokens, and
+what the console shows while Trainer trains.
 
 Each takes the run's :class:`~train.config.RunConfig` (or the part it needs) and raises ``ConfigError`` or
 ``DataError`` with a message naming the flag or the file, before anything slow starts.
@@ -6,9 +7,12 @@ Each takes the run's :class:`~train.config.RunConfig` (or the part it needs) and
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
+
+from transformers import PrinterCallback, ProgressCallback, TrainerCallback
 
 from nllb_space import hub, hub_downloads
 from nllb_space.choice import local_folder, spec_of
@@ -129,11 +133,15 @@ def load_pairs(config: RunConfig, lengths):
         if len(train) == 0:
             raise DataError(f"No training pairs are left after clean-up ({report.summary()}).")
     raw_eval, eval_name = _eval_source(data, src, tgt, columns)
+    origin = "loaded"
     if raw_eval is None:
         train, raw_eval = hold_out(train, data.eval_share, data.max_eval_pairs, config.training.seed)
+        # Counted, so that "N kept" and the card's "train pairs" add up for a reader.
+        reports[0] = dataclasses.replace(reports[0], held_out=len(raw_eval))
+        origin = "held out of the training pairs"
     # Evaluation data is a benchmark: only pairs with an empty side (which cannot be scored) are dropped.
     evaluation, report = clean_pairs(raw_eval, "eval", dedupe=False)
-    reports.append(report)
+    reports.append(report := dataclasses.replace(report, origin=origin))
     if len(evaluation) == 0:
         raise DataError(f"The evaluation data is empty after clean-up ({report.summary()}).")
     if train is not None and (shared := overlap(train, evaluation)):
@@ -179,6 +187,59 @@ def check_language_tags(example, tokenizer, src_lang: str, tgt_lang: str) -> Non
             f"labels start {tokenizer.convert_ids_to_tokens(labels[:2])}; expected [{src_lang}, ...] ... </s> and "
             f"[{tgt_lang}, ...] ... </s>."
         )
+
+
+# What each log line shows, in this order, and how; throughput and FLOPs stay in checkpoints' trainer_state.json.
+_SHOWN = {"loss": "loss {:.3f}", "eval_loss": "eval loss {:.3f}", "train_loss": "mean loss {:.3f}",
+          "learning_rate": "lr {:.1e}", "grad_norm": "grad norm {:.3g}"}
+_UNSHOWN_ENDINGS = ("total_flos", "_runtime", "_per_second")
+
+
+def log_line(logs: Mapping[str, Any], step: int, max_steps: int) -> str:
+    """One Trainer log as a reader wants it: ``step 20/200 · epoch 0.40 · loss 2.345 · lr 1.2e-04 · grad norm 0.87``,
+    ``step 50/200 · epoch 1.00 · eval loss 2.101``, and at the end ``trained 200 steps · epoch 4.00 · mean loss 2.210
+    · in 3.2 min``."""
+    logs = dict(logs)
+    epoch, runtime = logs.pop("epoch", None), logs.get("train_runtime")  # only the final summary has a runtime
+    parts = [f"trained {step} steps" if runtime is not None else f"step {step}/{max_steps}"]
+    parts += [f"epoch {epoch:.2f}"] if epoch is not None else []
+    parts += [form.format(logs.pop(key)) for key, form in _SHOWN.items() if isinstance(logs.get(key), (int, float))]
+    parts += [f"{key.replace('_', ' ')} {f'{value:.4g}' if isinstance(value, float) else value}"
+              for key, value in logs.items() if not key.endswith(_UNSHOWN_ENDINGS)]
+    parts += [f"in {_duration(runtime)}"] if runtime is not None else []
+    return " · ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
+
+
+class LogLines(TrainerCallback):
+    """Prints each Trainer log as one :func:`log_line` (above the progress bar), on the main process only."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and logs:
+            from tqdm.auto import tqdm
+
+            tqdm.write(log_line(logs, state.global_step, state.max_steps))
+
+
+class _ProgressBarOnly(ProgressCallback):
+    """Trainer's progress bar, without the dict it writes above the bar for each log."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        pass
+
+
+def print_readable_logs(trainer) -> None:
+    """Replace Trainer's printing of each log as a dict of quoted numbers (``{'loss': '2.345', ...}``, written by
+    ProgressCallback, or by PrinterCallback under ``--disable-tqdm``) with :class:`LogLines`; the progress bar stays."""
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(_ProgressBarOnly)
+    trainer.pop_callback(PrinterCallback)
+    trainer.add_callback(LogLines)
 
 
 def fetch_adapter(adapter: str, revision: str | None) -> tuple[Path, str, str]:

@@ -11,7 +11,8 @@ memory. What it answers is the contract in ``HUB_API.md`` (read off huggingface_
   remote ``oid`` so unchanged files are skipped like on the Hub), NDJSON ``commit`` (``header``, ``file``,
   ``deletedFile``, ``deletedFolder``; a stale ``parentCommit`` gets 412), ``validate-yaml``;
 - refs: branches (``startingPoint``), tags, ``refs``, ``commits`` (newest first, paginated with a ``Link`` header);
-- reading: repo info (``sha`` + ``siblings``) by revision, ``tree`` (recursive or not), ``paths-info``,
+- reading: repo info (``sha`` + ``siblings``) by revision, ``tree`` (recursive or not), ``paths-info`` (with
+  ``expand``: each path's ``lastCommit`` ``{id, title, date}``, the newest commit that changed it),
   ``HEAD``/``GET .../resolve/{rev}/{path}`` with ``X-Repo-Commit``, a quoted ``ETag`` (the git blob sha1, like the
   Hub for non-LFS files), ``Content-Length`` and ``Range`` support;
 - errors the way the client tells them apart: 404 + ``X-Error-Code`` ``RepoNotFound`` / ``RevisionNotFound`` /

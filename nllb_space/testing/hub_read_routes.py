@@ -1,5 +1,6 @@
 """The Hub emulator's read routes: who may read a repo, ``whoami``, repo info, ``refs``, ``commits``, ``tree``,
-``paths-info`` and file downloads (``HEAD``/``GET .../resolve/{rev}/{path}``, with ``Range``).
+``paths-info`` (with ``expand``: each path's last commit, as the Hub answers it) and file downloads
+(``HEAD``/``GET .../resolve/{rev}/{path}``, with ``Range``).
 
 :class:`_ReadRoutes` is a mixin of :class:`~nllb_space.testing.hub_emulator.HubEmulator`; its routing table
 (``_route_api``) picks these handlers, which answer from the store without changing it.
@@ -159,16 +160,31 @@ class _ReadRoutes(_RepoStore):
         files = repo.commits[sha].files
         form = parse_qs(body.decode())
         paths = form.get("paths", [])
+        expand = _flag(form, "expand")
         if not paths and body.strip().startswith(b"{"):
-            paths = list(_parse_json(body).get("paths", []))
+            data = _parse_json(body)
+            paths, expand = list(data.get("paths", [])), bool(data.get("expand"))
         out = []
         for p in paths:
             p = p.strip("/")
             if p in files:
-                out.append(_file_entry(p, files[p]))
+                entry = _file_entry(p, files[p])
             elif any(f.startswith(p + "/") for f in files):
-                out.append(_folder_entry(p, files))
+                entry = _folder_entry(p, files)
+            else:
+                continue
+            if expand:  # as the Hub: the newest commit up to `revision` that changed the path
+                entry["lastCommit"] = self._last_commit(repo, sha, p, entry["oid"])
+            out.append(entry)
         return _json_response(out)
+
+    def _last_commit(self, repo: _Repo, sha: str, path: str, oid: str) -> dict[str, str]:
+        """``{id, title, date}`` of the newest ancestor of ``sha`` (itself included) whose parent lacks ``path`` or
+        holds it with another object id (``oid``: the path's id at ``sha``)."""
+        commit = repo.commits[sha]
+        while commit.parent is not None and _path_oid(repo.commits[commit.parent].files, path) == oid:
+            commit = repo.commits[commit.parent]
+        return {"id": commit.sha, "title": commit.title, "date": commit.date}
 
     def _resolve_file(self, repo_type: str, repo_id: str, revision: str, path: str, auth: str,
                       headers: Mapping[str, str]) -> _Response:
@@ -196,6 +212,15 @@ class _ReadRoutes(_RepoStore):
             out["Content-Range"] = f"bytes {start}-{end}/{len(content)}"
             return _Response(206, content[start : end + 1], out)
         return _Response(200, content, out)
+
+
+def _path_oid(files: Mapping[str, bytes], path: str) -> str | None:
+    """The object id of ``path`` (a file or a folder) in a snapshot, ``None`` where it is absent."""
+    if path in files:
+        return git_blob_sha1(files[path])
+    if any(f.startswith(path + "/") for f in files):
+        return _folder_entry(path, files)["oid"]
+    return None
 
 
 def _file_entry(path: str, content: bytes) -> dict[str, Any]:
