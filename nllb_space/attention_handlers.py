@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from .formatting import code
-from .handler_inputs import MEAN, map_index, model_spec, user_errors, whole_number
+from .handler_inputs import MEAN, decoding_options, map_index, model_spec, user_errors
 from .i18n import visitor_language
 from .errors import InputError
 from .messages import say
@@ -126,8 +126,7 @@ class AttentionHandlers:
         if not translation:
             translation = self._shown_translation(text, src_lang, tgt_lang, model, last_translation)
         maps = self.engine.attention(text, src_lang, tgt_lang, model=model, translation=translation, also=also,
-                                     num_beams=whole_number(num_beams, "beams"),
-                                     max_new_tokens=whole_number(max_new_tokens, "max_new_tokens"))
+                                     **decoding_options(num_beams, max_new_tokens))
         view = AttentionView(maps[0], maps[0].minus(maps[1]) if also else None)
         alignment = word_alignment(maps[0])
         data = {

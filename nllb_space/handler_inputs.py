@@ -94,6 +94,12 @@ def whole_number(value: float | int | str | None, what: str) -> int | None:
         raise _not_a_number("whole_number", value, what) from None
 
 
+def decoding_options(num_beams: float | int | str | None, max_new_tokens: float | int | str | None) -> dict:
+    """The page's decoding options as the engine takes them (None: its default)."""
+    return dict(num_beams=whole_number(num_beams, "beams"),
+                max_new_tokens=whole_number(max_new_tokens, "max_new_tokens"))
+
+
 def number(value: float | int | str | None, what: str) -> float | None:
     """A slider's or API caller's number as a float (None = the engine's default); ``what`` as for whole_number."""
     if value is None or value == "":

@@ -96,7 +96,7 @@ class Pipeline:
         All rows of all texts and models share the batches, longest first, so padding wastes little and a mixed
         batch runs the models side by side.
         """
-        steps = self.translate_steps(texts, src_lang, names, run, progress, max_new_tokens)
+        steps = self.translate_steps(texts, src_lang, names, run, progress, max_new_tokens, partial=False)
         while True:
             try:
                 next(steps)
@@ -105,11 +105,12 @@ class Pipeline:
 
     def translate_steps(
         self, texts: Sequence[Segmented], src_lang: str, names: Sequence[str], run: RunBatch,
-        progress: Progress | None = None, max_new_tokens: int | None = None,
-    ) -> Generator[list[list[str]], None, list[list[TextOutput]]]:
+        progress: Progress | None = None, max_new_tokens: int | None = None, partial: bool = True,
+    ) -> Generator[list[list[str]] | None, None, list[list[TextOutput]]]:
         """:meth:`translate`, yielding after each batch every text as far as it is translated (``texts[model]
         [text]``, a sentence not done yet shown as ``…``), so a long text can be shown as it arrives. The outputs are
-        the generator's return value."""
+        the generator's return value. With ``partial=False`` it yields ``None`` instead: nothing is put together
+        for a caller that only wants the end."""
         parts_per_piece = [[self.fit_window(piece) for piece in text.pieces] for text in texts]
         flat = [part for text in parts_per_piece for parts in text for part in parts]
         encoded = self.encode(flat, src_lang) if flat else []
@@ -130,7 +131,8 @@ class Pipeline:
                 progress(min(start + size, len(order)), len(order))
             if start + size < len(order):
                 yield [[output.text for output in per_model]
-                       for per_model in self._assemble(texts, parts_per_piece, names, decoded, lengths, None)]
+                       for per_model in self._assemble(texts, parts_per_piece, names, decoded, lengths, None)
+                       ] if partial else None
         return self._assemble(texts, parts_per_piece, names, decoded, lengths, max_new_tokens)
 
     @staticmethod

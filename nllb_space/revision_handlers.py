@@ -142,7 +142,8 @@ class RevisionHandlers:
         if status.adapters:
             line += say("status_ready", language, count=len(status.adapters))
         if self.engine.adapter_error:
-            line += say("status_adapter_error", language, error=escape(self.engine.adapter_error.in_language(language)))
+            error = self.engine.adapter_error.in_language(language)
+            line += say("status_adapter_error", language, error=escape(error))
         return line
 
     def initial_choices(self) -> list[Choice]:

@@ -15,7 +15,7 @@ from .errors import InputError
 from .files import new_result_path, read_scoring_rows, read_upload, write_table, write_translation
 from .compare_view import ScoredComparison, rows_html, score_comparison, summary_markdown
 from .formatting import code, escape
-from .handler_inputs import language_code, model_spec, number, user_errors, whole_number
+from .handler_inputs import decoding_options, language_code, model_spec, number, user_errors
 from .i18n import visitor_language
 from .messages import both, say
 from .progress import reporter
@@ -84,7 +84,7 @@ class TranslateHandlers:
             The translation.
         """
         steps = self.engine.translate_stream(
-            text, src_lang, tgt_lang, model=model_spec(model), **_decoding(num_beams, max_new_tokens),
+            text, src_lang, tgt_lang, model=model_spec(model), **decoding_options(num_beams, max_new_tokens),
             progress=reporter(progress, say("translating", visitor_language(request))),
             adapter_scale=number(adapter_scale, "strength"),
         )
@@ -127,7 +127,7 @@ class TranslateHandlers:
         if not file:
             raise InputError(**both("upload_first"))
         upload = read_upload(file, self.settings.max_file_bytes, self.settings.max_rows)
-        options = _decoding(num_beams, max_new_tokens)
+        options = decoding_options(num_beams, max_new_tokens)
         if upload.kind == "txt":
             result = self.engine.translate(upload.texts[0], src_lang, tgt_lang, model=model_spec(model),
                                            progress=reporter(progress, say("translating", language)), **options)
@@ -169,7 +169,8 @@ class TranslateHandlers:
                                     limit=f"{self.settings.max_chars:,}"))
         result = self.engine.compare(
             text, src_lang, tgt_lang, left=model_spec(left), right=model_spec(right),
-            **_decoding(num_beams, max_new_tokens), progress=reporter(progress, say("translating_both", language)),
+            **decoding_options(num_beams, max_new_tokens),
+            progress=reporter(progress, say("translating_both", language)),
         )
         scored = score_comparison(result, reference)
         return Compared(result.left.text, result.right.text, scored.data, scored)
@@ -198,7 +199,8 @@ class TranslateHandlers:
         rows = read_scoring_rows(file, self.settings.max_file_bytes, self.settings.max_rows)
         done = self.engine.translate_many(
             [row.source for row in rows], src_lang, tgt_lang, models=[model_spec(left), model_spec(right)],
-            **_decoding(num_beams, max_new_tokens), progress=reporter(progress, say("translating_lines", language)),
+            **decoding_options(num_beams, max_new_tokens),
+            progress=reporter(progress, say("translating_lines", language)),
         )
         (lefts, rights), labels = done.outputs, [ref.label for ref in done.models]
         scores = side_by_side(lefts, rights, [row.reference for row in rows])
@@ -229,10 +231,3 @@ class TranslateHandlers:
                       bleu=code(scores.left.bleu_signature))
             )
         return FileScored(summary, {"headers": header, "data": table}, str(path))
-
-
-def _decoding(num_beams: float | int | str | None, max_new_tokens: float | int | str | None) -> dict:
-    """The decoding options as the engine takes them (None: its default)."""
-    return dict(num_beams=whole_number(num_beams, "beams"),
-                max_new_tokens=whole_number(max_new_tokens, "max_new_tokens"))
-

@@ -260,7 +260,7 @@ def test_clicking_a_row_of_the_revisions_table_loads_it(page, hub_adapters, tmp_
     open_revisions(page)
     sha = hub_adapters["branch"][:7]
     page.locator("#revisions-table [role=gridcell]", has_text=BRANCH).first.click()
-    page.wait_for_selector(f"#revisions-message >> text=Loaded")
+    page.wait_for_selector("#revisions-message >> text=Loaded")
     assert sha in page.inner_text("#revisions-message") and sha in page.inner_text("#status")
     page.wait_for_function("document.querySelector('#revision-picker input')?.value.startsWith('exp/run-1 · branch')")
     assert page.input_value("#translate-model input").startswith(f"{BRANCH} · branch · {sha}")

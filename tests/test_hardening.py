@@ -199,3 +199,17 @@ def test_token_never_appears_in_messages_or_logs(fresh_engine, hub, caplog, monk
     text = "\n".join(messages) + "\n".join(r.getMessage() for r in caplog.records)
     text += repr(fresh_engine.settings) + repr(fresh_engine.status())
     assert HUB_TOKEN not in text
+
+
+def test_the_panel_lists_a_private_repos_revisions_with_the_owners_token(tiny_model_dir, hub, adapter_dirs):
+    """As on a real Space whose adapter repo is private: the facts the panel asks per commit (paths-info) go with
+    the owner's token, so its revisions are offered with their dates, and a README-only commit is hidden."""
+    from nllb_space.engine import Engine
+
+    repo = "tester/private-panel"
+    hub.commit_files(repo, {"README.md": b"# notes\n"}, private=True)
+    hub.commit_files(repo, {p.name: p.read_bytes() for p in adapter_dirs["a"].iterdir()}, private=True)
+    revisions = Engine(tiny_settings(tiny_model_dir, adapter_repo=repo)).list_revisions()
+    assert [ref.name for ref in revisions.branches] == ["main"] and revisions.branches[0].date
+    # The Hub's "initial commit" and the README-only commit hold no adapter.
+    assert len(revisions.commits) == 1 and revisions.hidden == 2
