@@ -74,7 +74,7 @@ def pick_dtype(setting: str, device: str) -> str:
     if setting != "auto":
         return setting
     if device.startswith("cuda"):
-        # ZeroGPU's H200 slices support bfloat16; asking torch there would query an emulated device.
+        # ZeroGPU's GPU (half an RTX Pro 6000 Blackwell) supports bfloat16; asking torch there would query an emulated device.
         return "bfloat16" if on_zero_gpu() or torch.cuda.is_bf16_supported() else "float16"
     return "int8" if device == "cpu" else "float32"
 

@@ -38,9 +38,15 @@ BASE_NAME = BASE_MODEL.adapter_name
 GPU_SECONDS_FIXED = 10
 """Asked of ZeroGPU per call on top of decoding: a fresh worker first copies the packed weights to its GPU."""
 GPU_SECONDS_PER_STEP = 0.06
-"""Asked per decoding step of one batch (NLLB-600M in bf16 on a ZeroGPU slice, beams included), with headroom."""
-GPU_SECONDS_MAX = 120
-"""The most one call asks for; a shorter request gets better queue priority, so none asks for more than it needs."""
+"""Asked per decoding step of one batch (NLLB-600M in bf16 on a ZeroGPU GPU, beams included), with headroom."""
+ZEROGPU_DURATION_FACTOR = 1.5
+"""What ``spaces`` multiplies a request by on ZeroGPU's default ``large`` GPU (half an RTX Pro 6000 Blackwell,
+``duration_factor`` in its config); the visitor's quota is charged the product."""
+SMALLEST_DAILY_QUOTA_S = 120
+"""ZeroGPU's daily quota of a visitor who is not logged in (2 minutes): a call asking for more could never run."""
+GPU_SECONDS_MAX = int(SMALLEST_DAILY_QUOTA_S / ZEROGPU_DURATION_FACTOR)
+"""The most one call asks for (80 s, charged 120 s); a shorter request gets better queue priority, so none asks
+for more than it needs."""
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,15 @@
 
 The Hub emulator starts here, at module level, because pytest imports conftest before any test module: that is the
 one moment when ``HF_ENDPOINT``/``HF_TOKEN``/``HF_HOME`` can be set before anything imports ``huggingface_hub``
-(which reads them once). Keep any ``huggingface_hub``/``transformers``/``peft`` import below this line.
+(which reads them once). Keep any ``huggingface_hub``/``transformers``/``peft`` import below this line. Before it, the
+session takes temp, upload and cache folders of its own (tests/folders.py), so nothing left on the machine is read.
 """
 
-from tests.hub_fixtures import hub, start_session_hub  # noqa: F401  (`hub` is the session fixture)
+from tests.folders import isolate_session
+
+isolate_session()
+
+from tests.hub_fixtures import hub, start_session_hub  # noqa: E402,F401  (`hub` is the session fixture)
 
 HUB = start_session_hub()
 
@@ -27,3 +32,12 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(autouse=True)
+def own_results(tmp_path, monkeypatch):
+    """Each test writes its result files into a folder of its own, so one test's files are never another's count."""
+    from nllb_space import disk
+
+    monkeypatch.setattr(disk, "RESULTS_ROOT", tmp_path / "nllb-space-results")
+    return disk.RESULTS_ROOT

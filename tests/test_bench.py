@@ -73,8 +73,8 @@ def test_quick_tiny_run_writes_every_key(tmp_path):
 
 
 def test_kernel_table_prints_time_bandwidth_and_row_cost(tmp_path):
-    out = tmp_path / "kernels.json"
-    done = subprocess.run([sys.executable, "bench/kernels.py", "--quick", "--out", str(out)],
+    out = tmp_path / "matmul_roofs.json"
+    done = subprocess.run([sys.executable, "bench/matmul_roofs.py", "--quick", "--out", str(out)],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = json.loads(out.read_text())

@@ -50,8 +50,6 @@ def test_front_matter_suits_zero_gpu_and_bakes_in_exactly_the_files_the_app_load
 def test_requirements_build_for_zero_gpu_and_keep_the_decorator():
     requirements = (ROOT / "requirements.txt").read_text(encoding="utf-8")
     assert re.search(r"^spaces>=0\.51", requirements, re.M), "@spaces.GPU needs the spaces package on every host"
-    low = re.search(r"^torch>=([\d.]+)", requirements, re.M).group(1)
-    assert tuple(map(int, low.split("."))) >= (2, 8), "ZeroGPU needs torch 2.8 or later"
     assert "download.pytorch.org/whl/cpu" in README  # the CPU-only install, without CUDA wheels
 
 

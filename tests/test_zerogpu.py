@@ -189,3 +189,20 @@ def test_the_model_is_as_wide_as_the_hardware_serves(tiny_model_dir, monkeypatch
     monkeypatch.setattr(Config, "zero_gpu", True)
     assert Engine(tiny_settings(tiny_model_dir)).model_slots == hardware.ZERO_GPU_CONCURRENCY
     assert Engine(tiny_settings(tiny_model_dir, concurrency=2)).model_slots == 2
+
+
+def test_no_call_asks_for_more_than_a_logged_out_visitors_daily_quota_on_zerogpus_gpu():
+    """``spaces`` charges a call its duration times the GPU's ``duration_factor`` (1.5 on the RTX Pro 6000 Blackwell
+    that ZeroGPU now runs, from ``spaces``' own configs.json); a call charged more than a logged-out visitor's
+    2 minutes a day could never run for them."""
+    import json
+    from importlib.resources import files
+    from types import SimpleNamespace
+
+    from nllb_space import worker
+
+    configs = json.loads(files("spaces.zero").joinpath("configs.json").read_text())
+    assert max(config["duration_factor"] for config in configs) == worker.ZEROGPU_DURATION_FACTOR
+    endless = SimpleNamespace(decoding=SimpleNamespace(max_new_tokens=10**6), target_ids=None, max_new_tokens=10**6)
+    for asked in (worker.generate_seconds(endless), worker.attention_seconds(endless)):
+        assert asked * worker.ZEROGPU_DURATION_FACTOR <= worker.SMALLEST_DAILY_QUOTA_S == 120

@@ -1,7 +1,7 @@
 """Why beams and batched sentences are not free on this CPU: one NLLB-600M layer's matmul, by rows per call.
 
-    python bench/kernels.py            # NLLB-600M's shapes, rows 1..240; ~1 minute on 2 vCPUs
-    python bench/kernels.py --quick    # small shapes, for the smoke test
+    python bench/matmul_roofs.py            # NLLB-600M's shapes, rows 1..240; ~1 minute on 2 vCPUs
+    python bench/matmul_roofs.py --quick    # small shapes, for the smoke test
 
 Decoding multiplies each weight matrix by a few rows at a time: one row per sentence per beam. If reading the weights
 from memory were the only cost, 4 rows (beam 4) would cost what 1 row costs. This prints, for the int8 kernel the app
