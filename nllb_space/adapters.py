@@ -19,7 +19,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import hub, hub_downloads
+from . import hub, hub_calls, hub_downloads
 from .choice import LOCAL_REVISION, local_folder
 from .errors import InputError
 from .hub_ids import is_commit_sha, is_repo_id, not_a_repo_id
@@ -31,6 +31,10 @@ from .slot import AdapterFiles
 
 logger = logging.getLogger(__name__)
 
+OWNER = "owner"
+"""The token scope of ``NLLB_ADAPTER_REPO``: read with the owner's ``HF_TOKEN``."""
+ANONYMOUS = "anonymous"
+"""The token scope of every repo a visitor types: read without a token."""
 REFRESH_WAIT_S = 1.0
 """How long a request waits for the Hub to say where a branch or tag points now before it is served the commit it
 pointed to last time (a healthy Hub answers well within it; a stalled one no longer holds every request up)."""
@@ -71,9 +75,13 @@ class AdapterRegistry:
         self._owner_repo = settings.adapter_repo
         self._token = settings.hf_token
         self._max_bytes = int(settings.max_adapter_mb * 1_000_000)
-        self._resolved: dict[tuple[str, str], tuple[str, float]] = {}
+        # Keyed by (token scope, repo, revision): what one scope was told is never served to another.
+        self._resolved: dict[tuple[str, str, str], tuple[str, float]] = {}
+        # (scope, repo) pairs a Hub answer showed readable: only these may serve a cached commit the Hub cannot
+        # confirm right now. The owner's token reads the owner's repo by configuration.
+        self._readable: set[tuple[str, str]] = {(OWNER, settings.adapter_repo)} if settings.adapter_repo else set()
         self._ready: OrderedDict[tuple[str, str], tuple[ModelRef, AdapterPlan, str]] = OrderedDict()
-        self._refreshing: dict[tuple[str, str], Future] = {}
+        self._refreshing: dict[tuple[str, str, str], Future] = {}
         self._resolve_lock = threading.Lock()
 
     # -- Hub side (no model lock) -------------------------------------------------------------------------------
@@ -90,6 +98,10 @@ class AdapterRegistry:
         folder = hub_downloads.download_adapter(repo, sha, self.token_for(repo), max_bytes=self._max_bytes)
         return FetchedAdapter(repo=repo, revision=revision, sha=sha, folder=folder)
 
+    def scope(self, repo: str) -> str:
+        """Whose access a request for ``repo`` has: :data:`OWNER` for ``NLLB_ADAPTER_REPO``, :data:`ANONYMOUS` else."""
+        return OWNER if repo == self._owner_repo else ANONYMOUS
+
     def token_for(self, repo: str) -> str | bool | None:
         """The owner's token for the owner's repo (``NLLB_ADAPTER_REPO``) only; ``False`` (anonymous) for any repo a
         visitor types. ``None`` would not do: huggingface_hub then falls back to ``HF_TOKEN`` from the environment."""
@@ -98,18 +110,30 @@ class AdapterRegistry:
     def resolve(self, repo: str, revision: str) -> str:
         """The commit sha ``revision`` names now; branch/tag answers are reused for ``revision_ttl_s`` seconds.
 
-        A full sha never changes meaning, so it is kept for good. When the Hub is unreachable or slower than
-        ``REFRESH_WAIT_S``, a name resolved before is served its last known commit, so the model that worked stays
-        live and no request waits on a stalled Hub.
+        Every answer is remembered for the token scope that got it (:meth:`scope`). A full sha never changes meaning,
+        so it is kept for good. When the Hub is unreachable or slower than ``REFRESH_WAIT_S``, a name resolved before
+        is served its last known commit, so the model that worked stays live and no request waits on a stalled Hub.
+        A full sha the Hub cannot confirm is used as given only for a repo this scope was shown it may read: the
+        cache may hold a private repo's files, and "the Hub is down" must not open them to a visitor.
         """
-        key = (repo, revision)
+        key = (self.scope(repo), repo, revision)
         with self._resolve_lock:
             cached = self._resolved.get(key)
         if cached and (is_commit_sha(revision) or time.monotonic() - cached[1] < self._ttl):
             return cached[0]
         refresh = self._refresh(key)
         if cached is None:
-            return refresh.result()  # nothing to serve meanwhile: wait for the Hub (each call is time-bounded)
+            try:
+                return refresh.result()  # nothing to serve meanwhile: wait for the Hub (each call is time-bounded)
+            except hub.HubUnavailable:
+                if not is_commit_sha(revision):
+                    raise
+                with self._resolve_lock:
+                    readable = key[:2] in self._readable
+                if not readable:
+                    raise hub_calls.repo_not_found(repo, self.token_for(repo)) from None
+                logger.warning("Hub unreachable; using commit %s of %s as given", revision[:7], repo)
+                return revision.lower()
         try:
             return refresh.result(timeout=REFRESH_WAIT_S)
         except FutureTimeout:
@@ -120,7 +144,7 @@ class AdapterRegistry:
             logger.warning("Hub unreachable; keeping %s@%s at %s", repo, revision, cached[0][:7])
             return cached[0]
 
-    def _refresh(self, key: tuple[str, str]) -> Future:
+    def _refresh(self, key: tuple[str, str, str]) -> Future:
         """Ask the Hub what ``key`` points to now, on a thread of its own; one question per name at a time."""
         with self._resolve_lock:
             running = self._refreshing.get(key)
@@ -131,18 +155,19 @@ class AdapterRegistry:
 
         def ask() -> None:
             try:
-                sha = hub.resolve_revision(key[0], key[1], token=self.token_for(key[0]))
+                sha = hub.resolve_revision(key[1], key[2], token=self.token_for(key[1]))
             except BaseException as error:  # noqa: BLE001 - handed to every waiter
                 future.set_exception(error)
             else:
                 with self._resolve_lock:
                     self._resolved[key] = (sha, time.monotonic())
+                    self._readable.add(key[:2])
                 future.set_result(sha)
             finally:
                 with self._resolve_lock:
                     self._refreshing.pop(key, None)
 
-        threading.Thread(target=ask, name=f"resolve {key[0]}@{key[1]}", daemon=True).start()
+        threading.Thread(target=ask, name=f"resolve {key[1]}@{key[2]}", daemon=True).start()
         return future
 
     # -- checked and ready for a model call --------------------------------------------------------------------

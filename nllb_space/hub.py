@@ -130,9 +130,9 @@ class PushResult:
 def resolve_revision(repo_id: str, revision: str = DEFAULT_BRANCH, token: str | None = None) -> str:
     """The 40-hex commit sha that ``revision`` (branch, tag or sha) of the model repo ``repo_id`` points to now.
 
-    ``token=None`` uses ``HF_TOKEN`` (or the saved login). A full sha is checked against the Hub when it answers;
-    when the Hub is unreachable a full sha is returned as given (it is immutable, and a cached adapter may still be
-    usable), while a branch or tag raises :class:`HubUnavailable`.
+    ``token=None`` uses ``HF_TOKEN`` (or the saved login). A full sha is checked against the Hub too: whether the
+    caller may read the repo is the Hub's answer, so an unreachable Hub raises :class:`HubUnavailable` for a sha as
+    for a name (the app's adapter registry decides when a commit checked before may be served without it).
 
     Raises:
         RepoNotFound, RevisionNotFound, HubUnavailable, HubError.
@@ -141,21 +141,15 @@ def resolve_revision(repo_id: str, revision: str = DEFAULT_BRANCH, token: str | 
     if is_commit_sha(rev):
         rev = rev.lower()
     api = calls.api(token)
-    try:
-        info = calls.call(
-            lambda: api.model_info(repo_id, revision=rev, timeout=calls.REQUEST_TIMEOUT_S),
-            action=f"resolve revision '{rev}' of '{repo_id}'",
-            action_es=f"resolver la revisión '{rev}' de '{repo_id}'",
-            repo_id=repo_id,
-            revision=rev,
-            api=api,
-            token=token,
-        )
-    except HubUnavailable as exc:
-        if is_commit_sha(rev):
-            logger.warning("Could not check commit %s of %s on the Hub (%s); using it as given.", rev, repo_id, exc)
-            return rev
-        raise
+    info = calls.call(
+        lambda: api.model_info(repo_id, revision=rev, timeout=calls.REQUEST_TIMEOUT_S),
+        action=f"resolve revision '{rev}' of '{repo_id}'",
+        action_es=f"resolver la revisión '{rev}' de '{repo_id}'",
+        repo_id=repo_id,
+        revision=rev,
+        api=api,
+        token=token,
+    )
     sha = info.sha
     if not sha or not is_commit_sha(sha):
         raise HubError(f"The Hub answered without a commit id for '{repo_id}' at '{rev}'; try again in a minute.",

@@ -185,27 +185,7 @@ def _to_hub_error(
             "HF_TOKEN un token de esa cuenta.",
         )
     if isinstance(exc, RepositoryNotFoundError):
-        if token is False:
-            return RepoNotFound(
-                f"Repository '{repo_id}' was not found on the Hub, or it is private: repos other than this Space's "
-                "own adapter repo are read anonymously, so only public ones can be chosen. Check the name.",
-                es=f"No se encontró el repositorio '{repo_id}' en el Hub, o es privado: los repositorios distintos "
-                "del repositorio de adaptadores de este Space se leen de forma anónima, así que solo se pueden elegir "
-                "los públicos. Comprueba el nombre.",
-            )
-        if _has_token(token):
-            return RepoNotFound(
-                f"Repository '{repo_id}' was not found on the Hub (or it is private and the token in use cannot "
-                "read it). Check the name, or use a token with read access.",
-                es=f"No se encontró el repositorio '{repo_id}' en el Hub (o es privado y el token en uso no puede "
-                "leerlo). Comprueba el nombre o usa un token con acceso de lectura.",
-            )
-        return RepoNotFound(
-            f"Repository '{repo_id}' was not found on the Hub (or it is private and no HF_TOKEN is set). "
-            "Check the name, or set HF_TOKEN to a token that can read it.",
-            es=f"No se encontró el repositorio '{repo_id}' en el Hub (o es privado y no hay ningún HF_TOKEN "
-            "definido). Comprueba el nombre o pon en HF_TOKEN un token que pueda leerlo.",
-        )
+        return repo_not_found(repo_id, token)
     if isinstance(exc, RevisionNotFoundError):
         message, message_es = _revision_not_found_messages(repo_id, revision, api)
         return RevisionNotFound(message, es=message_es)
@@ -322,3 +302,29 @@ def _short(exc: BaseException) -> str:
     """One line naming the error, for logs (never includes request headers, hence never the token)."""
     status = http_status(exc)
     return f"{type(exc).__name__}" + (f" {status}" if status else "")
+
+
+def repo_not_found(repo_id: str, token: str | bool | None) -> RepoNotFound:
+    """What a caller reading with ``token`` is told of a repo it cannot read: the same whether the repo does not exist
+    or is private, so an answer never tells a visitor that a private repo is there."""
+    if token is False:
+        return RepoNotFound(
+            f"Repository '{repo_id}' was not found on the Hub, or it is private: repos other than this Space's "
+            "own adapter repo are read anonymously, so only public ones can be chosen. Check the name.",
+            es=f"No se encontró el repositorio '{repo_id}' en el Hub, o es privado: los repositorios distintos "
+            "del repositorio de adaptadores de este Space se leen de forma anónima, así que solo se pueden elegir "
+            "los públicos. Comprueba el nombre.",
+        )
+    if _has_token(token):
+        return RepoNotFound(
+            f"Repository '{repo_id}' was not found on the Hub (or it is private and the token in use cannot "
+            "read it). Check the name, or use a token with read access.",
+            es=f"No se encontró el repositorio '{repo_id}' en el Hub (o es privado y el token en uso no puede "
+            "leerlo). Comprueba el nombre o usa un token con acceso de lectura.",
+        )
+    return RepoNotFound(
+        f"Repository '{repo_id}' was not found on the Hub (or it is private and no HF_TOKEN is set). "
+        "Check the name, or set HF_TOKEN to a token that can read it.",
+        es=f"No se encontró el repositorio '{repo_id}' en el Hub (o es privado y no hay ningún HF_TOKEN "
+        "definido). Comprueba el nombre o pon en HF_TOKEN un token que pueda leerlo.",
+    )

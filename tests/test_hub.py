@@ -329,11 +329,13 @@ def test_download_survives_a_failed_file_request(hub: HubEmulator) -> None:
     assert (folder / "adapter_model.safetensors").read_bytes() == b"w"
 
 
-def test_hub_down_keeps_a_full_sha_usable(hub: HubEmulator, pushed: Pushed) -> None:
+def test_hub_down_confirms_no_revision_not_even_a_full_sha(hub: HubEmulator, pushed: Pushed) -> None:
+    """Whether the caller may read the repo is the Hub's answer: the app's registry decides what to serve without it
+    (tests/test_private_adapters.py)."""
     hub.fail(r"/revision/", status=503, times=10)
-    assert resolve_revision(REPO, pushed.sha_b) == pushed.sha_b
-    with pytest.raises(HubUnavailable):
-        resolve_revision(REPO, BRANCH)
+    for revision in (pushed.sha_b, BRANCH):
+        with pytest.raises(HubUnavailable):
+            resolve_revision(REPO, revision)
 
 
 def test_503_during_push_is_retried(hub: HubEmulator, tmp_path: Path) -> None:
