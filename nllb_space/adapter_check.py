@@ -27,6 +27,14 @@ logger = logging.getLogger(__name__)
 
 # PEFT saves LoRA weights as "<module path>.lora_A.weight" / ".lora_B.weight" under this prefix.
 LORA_KEY = re.compile(r"^(?:base_model\.model\.)?(?P<module>.+)\.lora_(?P<part>[AB])(?:\.[^.]+)?\.weight$")
+ADAPTABLE = re.compile(r"^model\.(encoder|decoder)\.layers\.\d+\.")
+"""Where an adapter may add LoRA: inside the encoder's and decoder's layers. The output layer (``lm_head``) is
+shared by every row of a batch, and Attention and the vocabulary cut swap it out, so a LoRA there cannot be served."""
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
+"""safetensors dtypes a LoRA weight may have; integers or booleans would be cast into nonsense."""
+MAX_LORA_ALPHA = 4096.0
+"""The largest ``lora_alpha`` served: 16 times the largest rank PEFT recipes use. Beyond it the update swamps the
+weight it adds to, and the output is noise."""
 MAX_TARGET_NAMES = 200
 """Longer ``target_modules`` lists are not matched name by name (the tensors decide the fit anyway)."""
 _PLAIN_INITS = (True, False, None, "gaussian")
@@ -89,12 +97,14 @@ class AdapterPlan:
         return tuple(sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n)))
 
 
-def inspect_adapter(folder: Path, shapes: LinearShapes, base_model_id: str) -> AdapterPlan:
+def inspect_adapter(folder: Path, shapes: LinearShapes, base_model_id: str, max_rank: int | None = None) -> AdapterPlan:
     """Check the LoRA adapter in ``folder`` against the base's linear layers; its :class:`AdapterPlan` if it fits.
 
     Refuses (``AdapterError``, saying why): no ``adapter_config.json``; a non-LoRA method; only pickle weights; a
-    different base model; any setting that would change the shared base or that a mixed batch cannot run; tensors
-    that are not LoRA weights, for layers the model lacks, of the wrong shape, or of another rank than the config's.
+    different base model; any setting that would change the shared base or that a mixed batch cannot run; a rank
+    over ``max_rank`` (``NLLB_MAX_ADAPTER_RANK``) or an alpha that is not a sane number; tensors that are not float
+    LoRA weights, that hold NaN or infinity, that come without their other half, for layers the model lacks or
+    outside its layers (``lm_head``), of the wrong shape, or of another rank than the config's.
     """
     folder = Path(folder)
     config = _read_config(folder)
@@ -121,10 +131,20 @@ def inspect_adapter(folder: Path, shapes: LinearShapes, base_model_id: str) -> A
                "inicializados de la forma predeterminada (True, False o 'gaussian').",
         )
     r, alpha = config.get("r"), config.get("lora_alpha", 8)
-    if not isinstance(r, int) or isinstance(r, bool) or r < 1 or not isinstance(alpha, (int, float)) or alpha <= 0:
-        raise AdapterError(f"adapter_config.json has r={r!r} and lora_alpha={alpha!r}; both must be positive numbers.",
-                           es=f"adapter_config.json tiene r={r!r} y lora_alpha={alpha!r}; ambos deben ser números "
-                              "positivos.")
+    if (not isinstance(r, int) or isinstance(r, bool) or r < 1 or not isinstance(alpha, (int, float))
+            or isinstance(alpha, bool) or not 0 < alpha <= MAX_LORA_ALPHA):  # NaN fails the comparison too
+        raise AdapterError(
+            f"adapter_config.json has r={r!r} and lora_alpha={alpha!r}; r must be a positive whole number and "
+            f"lora_alpha a number above 0 and at most {MAX_LORA_ALPHA:g}.",
+            es=f"adapter_config.json tiene r={r!r} y lora_alpha={alpha!r}; r debe ser un número entero positivo y "
+               f"lora_alpha un número mayor que 0 y como mucho {MAX_LORA_ALPHA:g}.")
+    if max_rank is not None and r > max_rank:
+        raise AdapterError(
+            f"This adapter has rank r={r}; this Space serves ranks up to {max_rank} (NLLB_MAX_ADAPTER_RANK), "
+            "because its cost grows with the rank. LoRA recipes use 8 to 64; train with a smaller r.",
+            es=f"Este adaptador tiene rango r={r}; este Space sirve rangos de hasta {max_rank} "
+               "(NLLB_MAX_ADAPTER_RANK), porque su coste crece con el rango. Las recetas de LoRA usan de 8 a 64; "
+               "entrena con un r menor.")
     modules, parameters = _read_tensors(folder / "adapter_model.safetensors", shapes, r)
     return AdapterPlan(
         r=r, alpha=float(alpha), use_rslora=bool(config.get("use_rslora")), modules=modules, parameters=parameters,
@@ -182,23 +202,43 @@ def _read_tensors(weights: Path, shapes: LinearShapes, r: int) -> tuple[tuple[st
     """The layers the tensors adapt and their parameter count; refuses anything but a clean LoRA pair per layer."""
     from safetensors import safe_open
 
-    parts: dict[str, set[str]] = {}
+    import torch
+
+    parts: dict[str, list[str]] = {}
     parameters = 0
     try:
         with safe_open(str(weights), framework="pt") as tensors:
             for key in tensors.keys():
-                shape = tuple(tensors.get_slice(key).get_shape())
-                parts.setdefault(_check_tensor(key, shape, shapes, r), set()).add(key)
+                part = tensors.get_slice(key)
+                shape, dtype = tuple(part.get_shape()), part.get_dtype()
+                path = _check_tensor(key, shape, shapes, r)
+                if dtype not in FLOAT_DTYPES:
+                    raise AdapterError(
+                        f"The adapter's tensor {key} is {_torch_name(dtype)}; LoRA weights are float (float32, "
+                        "float16 or bfloat16). Re-save the adapter with PEFT.",
+                        es=f"El tensor {key} del adaptador es {_torch_name(dtype)}; los pesos LoRA son float "
+                           "(float32, float16 o bfloat16). Vuelve a guardar el adaptador con PEFT.")
+                # One tensor at a time: memory stays proportional to the largest, whatever the file holds.
+                if not bool(torch.isfinite(tensors.get_tensor(key)).all()):
+                    raise AdapterError(
+                        f"The adapter's tensor {key} holds values that are not finite (NaN or infinity): training "
+                        "diverged. Train again, e.g. with a lower learning rate.",
+                        es=f"El tensor {key} del adaptador contiene valores no finitos (NaN o infinito): el "
+                           "entrenamiento divergió. Vuelve a entrenar, por ejemplo con una tasa de aprendizaje menor.")
+                parts.setdefault(path, []).append(LORA_KEY.match(key)["part"])
                 parameters += _numel(shape)
     except AdapterError:
         raise
     except Exception as error:  # a corrupt or truncated file: safetensors raises several types
         raise AdapterError(f"adapter_model.safetensors cannot be read ({error}).",
                            es=f"No se puede leer adapter_model.safetensors ({error}).") from None
-    unpaired = sorted(path for path, keys in parts.items() if len(keys) != 2)
+    unpaired = sorted(path for path, found in parts.items() if sorted(found) != ["A", "B"])
     if unpaired:
-        raise AdapterError(f"The adapter lacks lora_A or lora_B for {unpaired[0]}: its file is incomplete.",
-                           es=f"Al adaptador le falta lora_A o lora_B para {unpaired[0]}: su archivo está incompleto.")
+        raise AdapterError(
+            f"The adapter needs exactly one lora_A and one lora_B for {unpaired[0]} and has "
+            f"{', '.join('lora_' + p for p in sorted(parts[unpaired[0]]))}: its file is incomplete.",
+            es=f"El adaptador necesita exactamente un lora_A y un lora_B para {unpaired[0]} y tiene "
+               f"{', '.join('lora_' + p for p in sorted(parts[unpaired[0]]))}: su archivo está incompleto.")
     if not parts:
         raise AdapterError("adapter_model.safetensors holds no LoRA weights.",
                            es="adapter_model.safetensors no contiene pesos LoRA.")
@@ -216,6 +256,14 @@ def _check_tensor(key: str, shape: tuple[int, ...], shapes: LinearShapes, r: int
                "el modelo base que comparten todos los visitantes.",
         )
     path = match["module"]
+    if path in shapes and not ADAPTABLE.match(path):
+        raise AdapterError(
+            f"The adapter adds LoRA to '{path}'; only the encoder's and decoder's layers are adapted here. The "
+            "output layer (lm_head) is shared by every row of a batch, and Attention and the vocabulary cut replace "
+            "it. Train without it in target_modules.",
+            es=f"El adaptador añade LoRA a '{path}'; aquí solo se adaptan las capas del codificador y del "
+               "decodificador. La capa de salida (lm_head) la comparten todas las filas de un lote, y Atención y el "
+               "recorte de vocabulario la sustituyen. Entrena sin ella en target_modules.")
     if path not in shapes:
         raise AdapterError(
             f"The adapter has weights for '{path}', which this base model does not have: "
@@ -276,3 +324,10 @@ def _numel(shape: tuple[int, ...]) -> int:
     for dim in shape:
         count *= dim
     return count
+
+
+def _torch_name(dtype: str) -> str:
+    """A safetensors dtype as torch names it (``I32`` -> ``int32``), for messages."""
+    kinds = {"I": "int", "U": "uint", "F": "float", "BF": "bfloat", "BOOL": "bool"}
+    head = dtype.rstrip("0123456789")
+    return kinds.get(head, head.lower()) + dtype[len(head):]

@@ -89,31 +89,32 @@ def update_map(folder: str | Path, plan: AdapterPlan, norms: Mapping[str, float]
     """The :class:`UpdateMap` of the adapter in ``folder`` (checked as ``plan``) over a base whose weight norms are
     ``norms``."""
     import torch
-    from safetensors.torch import load_file
+    from safetensors import safe_open
 
-    pairs: dict[str, dict[str, torch.Tensor]] = {}
-    for key, tensor in load_file(str(Path(folder) / "adapter_model.safetensors")).items():
-        match = LORA_KEY.match(key)
-        if match:
-            pairs.setdefault(match["module"], {})[match["part"]] = tensor.double()
     scale = plan.alpha / (math.sqrt(plan.r) if plan.use_rslora else plan.r)
     layers = 1 + max((int(m[2]) for path in norms if (m := _PATH.match(path))), default=-1)
     relative = []
-    for _, pattern in BLOCKS:
-        block = []
-        for layer in range(layers):
-            row = []
-            for projection in PROJECTIONS:
-                path = f"{pattern.format(layer=layer)}.{projection}"
-                pair = pairs.get(path)
-                if pair is None or not norms.get(path):
-                    row.append(None)
-                    continue
-                a, b = pair["A"], pair["B"]
-                squared = torch.trace((b.T @ b) @ (a @ a.T)).clamp(min=0.0)
-                row.append(float(scale * squared.sqrt() / norms[path]))
-            block.append(tuple(row))
-        relative.append(tuple(block))
+    # One pair in memory at a time, read straight from the file: memory stays proportional to one layer's update.
+    with safe_open(str(Path(folder) / "adapter_model.safetensors"), framework="pt") as tensors:
+        keys: dict[str, dict[str, str]] = {}
+        for key in tensors.keys():
+            if match := LORA_KEY.match(key):
+                keys.setdefault(match["module"], {})[match["part"]] = key
+        for _, pattern in BLOCKS:
+            block = []
+            for layer in range(layers):
+                row = []
+                for projection in PROJECTIONS:
+                    path = f"{pattern.format(layer=layer)}.{projection}"
+                    pair = keys.get(path)
+                    if pair is None or not norms.get(path):
+                        row.append(None)
+                        continue
+                    a, b = (tensors.get_tensor(pair[part]).double() for part in "AB")
+                    squared = torch.trace((b.T @ b) @ (a @ a.T)).clamp(min=0.0)
+                    row.append(float(scale * squared.sqrt() / norms[path]))
+                block.append(tuple(row))
+            relative.append(tuple(block))
     return UpdateMap(
         blocks=tuple(name for name, _ in BLOCKS), projections=tuple(p.removesuffix("_proj") for p in PROJECTIONS),
         layers=layers, relative=tuple(relative), r=plan.r, alpha=plan.alpha, use_rslora=plan.use_rslora,

@@ -75,6 +75,7 @@ class AdapterRegistry:
         self._owner_repo = settings.adapter_repo
         self._token = settings.hf_token
         self._max_bytes = int(settings.max_adapter_mb * 1_000_000)
+        self._max_rank = settings.max_adapter_rank
         # Keyed by (token scope, repo, revision): what one scope was told is never served to another.
         self._resolved: dict[tuple[str, str, str], tuple[str, float]] = {}
         # (scope, repo) pairs a Hub answer showed readable: only these may serve a cached commit the Hub cannot
@@ -178,7 +179,7 @@ class AdapterRegistry:
         ref = ModelRef(adapter_name(*key), fetched.repo, fetched.revision, fetched.sha)
         with self._resolve_lock:
             known = self._ready.get(key)
-        plan = known[1] if known else inspect_adapter(fetched.folder, shapes, self._base_model_id)
+        plan = known[1] if known else inspect_adapter(fetched.folder, shapes, self._base_model_id, self._max_rank)
         with self._resolve_lock:
             self._ready[key] = (ref, plan, str(fetched.folder))
             self._ready.move_to_end(key)

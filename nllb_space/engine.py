@@ -17,11 +17,13 @@ import logging
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from typing import Callable, Iterator, Sequence
 
 from . import disk, hub, worker
 from . import request_limits as limits
 from .adapter_check import AdapterPlan
+from .adapter_map import UpdateMap
 from .adapters import AdapterRegistry
 from .choice import LOCAL_REVISION, MAX_NAME_CHARS, ChoicePolicy, local_folder, parse_choice, spec_of
 from .errors import InputError, UserFacingError
@@ -61,6 +63,9 @@ class Engine(Inspection):
         self.model_slots = model_concurrency(settings.concurrency)
         """Model calls run at once (``NLLB_CONCURRENCY``); other requests' input checks and Hub work go on meanwhile."""
         self._model_gate = FairGate(self.model_slots)
+        self._update_maps: OrderedDict[str, UpdateMap] = OrderedDict()
+        """Update maps by adapter name (repo and commit): a commit's tensors never change, so each is computed once."""
+        self._update_maps_lock = threading.Lock()
         self.run_generate = worker.run_generate
         self.run_attention = worker.run_attention
         self.run_token_probs = worker.run_token_probs

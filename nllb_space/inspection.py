@@ -18,6 +18,8 @@ from .errors import AdapterError, InputError
 from .results import BASE
 from .token_probs import TokenComparison, comparison
 
+UPDATE_MAPS_KEPT = 64
+"""Update maps remembered (each a few KB of numbers), least recently used dropped first."""
 TOP_ALTERNATIVES = 5
 """How many alternatives the token view shows per position and model."""
 
@@ -85,14 +87,31 @@ class Inspection:
 
     def update_map(self, model: str) -> UpdateMap:
         """Where the adapter ``model`` names changed the base: ‖ΔW‖ / ‖W‖ per layer and projection, from its
-        tensors (no model call)."""
+        tensors (no model call).
+
+        Computed once per commit, and under the model gate like every other piece of model work: its cost grows with
+        the adapter (rank, layers), so a visitor asking for maps over and over neither recomputes nor jumps ahead
+        of other visitors' translations.
+        """
         ref, files = self.prepare(model)
         if files is None:
             raise InputError("The base model has no adapter to map: pick an adapter revision.",
                              es="El modelo base no tiene ningún adaptador que mapear: elige una revisión de un "
                                 "adaptador.")
-        base = self.load()
-        return replace(update_map(files.folder, files.plan, base.weight_norms, base.parameters), label=ref.label)
+        maps, name = self._update_maps, ref.adapter_name
+        with self._update_maps_lock:
+            known = maps.get(name)
+            if known is not None:
+                maps.move_to_end(name)
+        if known is None:
+            base = self.load()
+            with self._model_gate:
+                known = update_map(files.folder, files.plan, base.weight_norms, base.parameters)
+            with self._update_maps_lock:
+                maps[name] = known
+                while len(maps) > UPDATE_MAPS_KEPT:
+                    maps.popitem(last=False)
+        return replace(known, label=ref.label)
 
     def _pair(self, text: str, src_lang: str | None, tgt_lang: str | None, translation: str | None,
               written: bool = False) -> tuple[str, tuple[int, ...], tuple[int, ...] | None]:

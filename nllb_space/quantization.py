@@ -9,17 +9,44 @@ cannot attach LoRA to, so adapters could no longer be loaded at run time. ``Int8
 dynamic-int8 kernel (fbgemm/onednn: int8 weights, activations quantized per call). PEFT wraps it like any Linear and
 adds the float32 LoRA update ``B(A(x))`` on top, so base and adapter still run in one mixed batch. What changes
 numerically: each frozen weight is rounded to 256 levels per output row (per-channel scales).
+
+The kernel quantizes its input with one scale for the whole call. In a mixed batch (Compare: base and adapter rows)
+an adapter's rows could then set the base rows' scale, and a wild one turned the base column into noise. Within
+:func:`row_groups` each model's rows are quantized on their own, so one model's rows never change another's.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import warnings
+from typing import Iterator, Sequence
 
 import torch
 from torch import nn
 
 logger = logging.getLogger(__name__)
+
+_GROUPS: contextvars.ContextVar[tuple[int, tuple[torch.Tensor, ...]] | None] = contextvars.ContextVar(
+    "int8_row_groups", default=None)
+"""(batch rows, each model's row indices) of the mixed batch being run, or ``None``."""
+
+
+@contextlib.contextmanager
+def row_groups(names: Sequence[str]) -> Iterator[None]:
+    """Within it, every :class:`Int8Linear` quantizes the rows of each distinct model of ``names`` (one name per batch
+    row; ``generate`` repeats each row once per beam, contiguously) with a scale of their own."""
+    distinct = dict.fromkeys(names)
+    if len(distinct) < 2:
+        yield
+        return
+    groups = tuple(torch.tensor([i for i, name in enumerate(names) if name == model]) for model in distinct)
+    token = _GROUPS.set((len(names), groups))
+    try:
+        yield
+    finally:
+        _GROUPS.reset(token)
 
 
 class Int8Linear(nn.Linear):
@@ -69,6 +96,19 @@ class Int8Linear(nn.Linear):
         return self._bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        grouped = _GROUPS.get()
+        if grouped is None or x.dim() < 2 or x.shape[0] % grouped[0]:
+            return self._run(x)
+        rows, groups = grouped
+        beams = x.shape[0] // rows
+        out = x.new_empty(*x.shape[:-1], self.out_features)
+        for group in groups:
+            picked = (group[:, None] * beams + torch.arange(beams)).flatten().to(x.device)
+            out[picked] = self._run(x[picked])
+        return out
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        """The kernel over all of ``x``: one activation scale for the call."""
         shape = x.shape
         out = torch.ops.quantized.linear_dynamic(x.reshape(-1, shape[-1]).float(), self._packed, True)
         return out.reshape(*shape[:-1], self.out_features).to(x.dtype)

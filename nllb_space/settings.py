@@ -85,6 +85,9 @@ class Settings:
     max_adapter_mb: float = 200.0
     """``NLLB_MAX_ADAPTER_MB``: the largest ``adapter_model.safetensors`` fetched, checked from the Hub's file
     metadata before downloading (an r=16 adapter of NLLB-600M is about 18 MB)."""
+    max_adapter_rank: int = 256
+    """``NLLB_MAX_ADAPTER_RANK``: the largest LoRA rank ``r`` served. The update map's and a model call's cost grow
+    with ``r`` (r=8,000 took 21 s and 1.5 GB for one map); PEFT recipes rarely go above 256."""
     attention_views: int = 8
     """``NLLB_ATTENTION_VIEWS``: attention views the server keeps for redrawing, for all visitors together (oldest
     dropped first; each at most ~122 MB on NLLB-600M, see view_store.py)."""
@@ -100,7 +103,7 @@ class Settings:
     def __post_init__(self) -> None:
         for name in ("num_beams", "max_beams", "max_new_tokens", "max_chars", "max_sentences",
                      "max_sentence_chars", "max_input_tokens", "batch_size", "max_file_bytes", "max_rows",
-                     "adapter_cache_size", "attention_views", "max_job_sentences", "queue_size"):
+                     "adapter_cache_size", "attention_views", "max_job_sentences", "queue_size", "max_adapter_rank"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{ENV_NAMES[name]} must be at least 1 (got {getattr(self, name)}).")
         if self.num_beams > self.max_beams:
@@ -169,6 +172,7 @@ ENV_NAMES: dict[str, str] = {
     "adapter_disk_mb": "NLLB_ADAPTER_DISK_MB",
     "max_rows": "NLLB_MAX_ROWS",
     "max_adapter_mb": "NLLB_MAX_ADAPTER_MB",
+    "max_adapter_rank": "NLLB_MAX_ADAPTER_RANK",
     "attention_views": "NLLB_ATTENTION_VIEWS",
     "adapter_cache_size": "NLLB_ADAPTER_CACHE_SIZE",
     "revision_ttl_s": "NLLB_REVISION_TTL",

@@ -82,9 +82,10 @@ def test_adapters_stay_hot_swappable_on_int8(trained_model_dir, adapter_dirs):
     together = engine.compare(text, left="base", right="local")
     apart = engine.compare(text, left="base", right="local", batched=False)
     assert together.batched and together.left.text != together.right.text
-    # int8 picks one activation scale per batch, so rows can nudge each other where the model is unsure. The trained
-    # base is sure of these sentences: most must agree. (The random adapter's outputs are all near-ties, so its side
-    # is only checked to differ from the base.)
+    # int8 quantizes each model's rows of a batch with one scale, so sentences of one model can nudge each other where
+    # the model is unsure, and 24 rows split into batches otherwise than 12 do. The trained base is sure of these
+    # sentences: most must agree. (The random adapter's outputs are all near-ties, so its side is only checked to
+    # differ from the base; tests/test_hostile_adapters.py checks that an adapter's rows never move the base rows.)
     pairs = zip(together.left.sentences, apart.left.sentences)
     assert sum(a.target == b.target for a, b in pairs) >= 0.75 * 12
     # LoRA weights stay float32 on top of the int8 base layers.
