@@ -22,6 +22,7 @@ from nllb_space.engine import Engine
 from nllb_space.errors import ModelLoadError
 from nllb_space.settings import Settings, SettingsError
 from nllb_space.ui import build_demo, launch_options
+from nllb_space.uploads import SWEEP_INTERVAL_S, UploadBudget
 
 
 def main() -> int:
@@ -35,7 +36,10 @@ def main() -> int:
         print(f"nllb-space cannot start: {error}", file=sys.stderr)
         return 1
     start_janitor(engine.clean_disk)  # old result files and visitors' cached adapters, every 10 minutes
-    build_demo(engine).launch(**launch_options(engine.settings))
+    # Uploads: budgets per visitor and in all, checked as each arrives; unused ones removed within minutes.
+    uploads = UploadBudget.for_settings(engine.settings)
+    start_janitor(uploads.sweep, SWEEP_INTERVAL_S)
+    build_demo(engine).launch(**launch_options(engine.settings), app_kwargs=uploads.app_kwargs())
     return 0
 
 

@@ -98,7 +98,7 @@ def run_abuse(url: str, handlers, engine, sentences: list[str], others: int = 8,
     """Serve the others' requests alone, then again while one visitor runs a maximal file job and attention."""
     import tempfile
 
-    from gradio_client import Client
+    from nllb_space.testing.serve import visitor_client
 
     settings = engine.settings
     mix = [Request("/translate", (sentences[i % len(sentences)], src, tgt, "base"), f"s{i % len(sentences)}")
@@ -130,7 +130,7 @@ def run_abuse(url: str, handlers, engine, sentences: list[str], others: int = 8,
         except Exception as error:  # noqa: BLE001 - reported
             report.errors.append(f"abuser's file: {error!r}")
         try:
-            Client(url, verbose=False).predict(source, src, tgt, "base", target, api_name="/attention")
+            visitor_client(url, 0).predict(source, src, tgt, "base", target, api_name="/attention")
         except Exception as error:  # noqa: BLE001 - reported
             report.errors.append(f"abuser's attention: {error!r}")
 
@@ -138,7 +138,7 @@ def run_abuse(url: str, handlers, engine, sentences: list[str], others: int = 8,
     lock = threading.Lock()
 
     def other(k: int) -> None:
-        client = Client(url, verbose=False)
+        client = visitor_client(url, 1 + k)  # each of the others a visitor of its own
         for request in mix[k::others]:
             start = time.perf_counter()
             try:
@@ -183,9 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new-tokens", type=int, default=24, help="NLLB_MAX_NEW_TOKENS (and the forced length)")
     parser.add_argument("--others", type=int, default=8, help="clients translating one sentence at a time")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "abuse.json")
+    parser.add_argument("--no-round-two", action="store_true",
+                        help="skip issue 23's scenarios (bench/abuse_round_two.py)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from nllb_space.testing.hub_env import start_session_hub
+
+    start_session_hub()  # before anything imports huggingface_hub: the cache burst's repos live on a loopback Hub
 
     from bench.inputs import FLORES_SPA, BenchConfig, generated_sentences, prepare_weights, serving_folder
     from nllb_space.engine import Engine
@@ -197,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     config = BenchConfig(shape=args.shape, new_tokens=args.new_tokens)
     sentences = (FLORES_SPA.read_text(encoding="utf-8").splitlines()[:64] if FLORES_SPA.is_file()
                  else generated_sentences(64))
-    model = serving_folder(prepare_weights(config, sentences), config.cache_dir, args.new_tokens)
+    weights = prepare_weights(config, sentences)
+    model = serving_folder(weights, config.cache_dir, args.new_tokens)
     engine = Engine(Settings(base_model=str(model), device="cpu", max_new_tokens=args.new_tokens, num_beams=1))
     engine.load()
     demo = build_demo(engine)
@@ -210,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
                               "limits": {k: getattr(engine.settings, k) for k in (
                                   "max_job_sentences", "max_input_tokens", "max_new_tokens", "attention_views",
                                   "batch_size")}, **asdict(report)}
+    if not args.no_round_two:
+        from bench.abuse_round_two import run_round_two
+
+        result["round_two"] = run_round_two(model, weights, config.cache_dir, sentences, args.new_tokens, rss_mb)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result))
     return 1 if report.errors or report.mismatches else 0

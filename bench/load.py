@@ -201,9 +201,9 @@ def serve_alone(url: str, requests: list[Request]) -> Alone:
     eviction) and gives the answer; the second, with everything in place, gives the latency. The two answers must
     agree, or comparing with them under load would mean nothing.
     """
-    from gradio_client import Client
+    from nllb_space.testing.serve import visitor_client
 
-    client = Client(url, verbose=False)
+    client = visitor_client(url, 0)
     alone = Alone({}, {}, [], [])
     for request in dict.fromkeys(requests):  # distinct, in first-seen order
         try:
@@ -228,7 +228,7 @@ def run_scenario(url: str, scenario: LoadScenario, events: AdapterEvents | None 
     loads and evictions during the concurrent phase. Clients that have not finished after ``timeout_s`` are
     reported as errors (their threads are daemons and are left behind).
     """
-    from gradio_client import Client
+    from nllb_space.testing.serve import visitor_client
 
     mix = scenario.mix()
     cycle = [scenario.switch_request(i) for i in range(len(scenario.switch_models))]
@@ -243,7 +243,7 @@ def run_scenario(url: str, scenario: LoadScenario, events: AdapterEvents | None 
     switched: list[tuple[float, Request]] = []  # (finished at, request) of the switcher's answered requests
     stop_switching = threading.Event()
     # Clients connect before the clock starts (each Client fetches the app's config), then start together.
-    clients = [Client(url, verbose=False) for _ in range(scenario.clients + 1)]
+    clients = [visitor_client(url, 1 + index) for index in range(scenario.clients + 1)]  # each a visitor
     start_line = threading.Barrier(scenario.clients + 2)
 
     def check(request: Request, got: object) -> None:

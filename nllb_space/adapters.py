@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import logging
 import threading
@@ -17,7 +18,9 @@ from collections import OrderedDict
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import hub, hub_calls, hub_downloads
 from .choice import LOCAL_REVISION, local_folder
@@ -28,6 +31,9 @@ from .lora import LinearShapes
 from .results import ModelRef
 from .settings import Settings
 from .slot import AdapterFiles
+
+if TYPE_CHECKING:
+    from .disk import AdapterDisk
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +74,10 @@ def local_digest(folder: Path) -> str:
 class AdapterRegistry:
     """Resolves, downloads and checks LoRA adapter revisions for one base model."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, disk: AdapterDisk | None = None) -> None:
         self._base_model_id = settings.base_model
+        self._disk = disk
+        """Room in the Hub cache for visitors' adapters (``NLLB_ADAPTER_DISK_MB``), made before each download."""
         self._cache_size = settings.adapter_cache_size
         self._ttl = settings.revision_ttl_s
         self._owner_repo = settings.adapter_repo
@@ -96,7 +104,17 @@ class AdapterRegistry:
             raise InputError(not_a_repo_id(repo), es=not_a_repo_id(repo, "es"))
         revision = revision.strip() or "main"
         sha = self.resolve(repo, revision)
-        folder = hub_downloads.download_adapter(repo, sha, self.token_for(repo), max_bytes=self._max_bytes)
+        disk = self._disk if repo != self._owner_repo else None  # the owner's repo has no budget: it is the Space's
+        if disk is None:
+            folder = hub_downloads.download_adapter(repo, sha, self.token_for(repo), max_bytes=self._max_bytes)
+            return FetchedAdapter(repo=repo, revision=revision, sha=sha, folder=folder)
+        disk.claim(repo, sha)  # kept on disk until ready() has checked it, whatever other visitors download meanwhile
+        try:
+            folder = hub_downloads.download_adapter(repo, sha, self.token_for(repo), max_bytes=self._max_bytes,
+                                                    room=partial(disk.room, mine=(repo, sha)))
+        except BaseException:
+            disk.settled(repo, sha)
+            raise
         return FetchedAdapter(repo=repo, revision=revision, sha=sha, folder=folder)
 
     def scope(self, repo: str) -> str:
@@ -168,7 +186,9 @@ class AdapterRegistry:
                 with self._resolve_lock:
                     self._refreshing.pop(key, None)
 
-        threading.Thread(target=ask, name=f"resolve {key[1]}@{key[2]}", daemon=True).start()
+        # In the asking visitor's context: its Hub call counts against that visitor's share of the Hub threads.
+        threading.Thread(target=contextvars.copy_context().run, args=(ask,), name=f"resolve {key[1]}@{key[2]}",
+                         daemon=True).start()
         return future
 
     # -- checked and ready for a model call --------------------------------------------------------------------
@@ -177,14 +197,18 @@ class AdapterRegistry:
         """``fetched`` as a model call carries it, checked against the base's ``shapes`` the first time."""
         key = (fetched.repo, fetched.sha)
         ref = ModelRef(adapter_name(*key), fetched.repo, fetched.revision, fetched.sha)
-        with self._resolve_lock:
-            known = self._ready.get(key)
-        plan = known[1] if known else inspect_adapter(fetched.folder, shapes, self._base_model_id, self._max_rank)
-        with self._resolve_lock:
-            self._ready[key] = (ref, plan, str(fetched.folder))
-            self._ready.move_to_end(key)
-            while len(self._ready) > self._cache_size:
-                self._ready.popitem(last=False)
+        try:
+            with self._resolve_lock:
+                known = self._ready.get(key)
+            plan = known[1] if known else inspect_adapter(fetched.folder, shapes, self._base_model_id, self._max_rank)
+            with self._resolve_lock:
+                self._ready[key] = (ref, plan, str(fetched.folder))
+                self._ready.move_to_end(key)
+                while len(self._ready) > self._cache_size:
+                    self._ready.popitem(last=False)
+        finally:
+            if self._disk is not None and fetched.repo != self._owner_repo:
+                self._disk.settled(fetched.repo, fetched.sha)  # ready (in use) or refused: fetch()'s claim ends
         return ref, AdapterFiles(ref.adapter_name, str(fetched.folder), plan)
 
     def loaded(self) -> tuple[ModelRef, ...]:

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from .formatting import code
-from .handler_inputs import MEAN, decoding_options, map_index, model_spec, user_errors
+from .handler_inputs import MEAN, decoding_options, map_index, model_spec, model_work, user_errors
 from .i18n import visitor_language
 from .errors import InputError
 from .messages import say
@@ -102,6 +102,7 @@ class AttentionHandlers:
     """The Attention tab (mixed into ``Handlers``, which holds ``engine``, ``settings`` and ``views``)."""
 
     @user_errors
+    @model_work
     def attention(self, text: str, src_lang: str, tgt_lang: str, model: str = BASE,
                   translation: str | None = None, num_beams: int | None = None, max_new_tokens: int | None = None,
                   last_translation: Translation | None = None, request: gr.Request = None) -> AttentionShown:

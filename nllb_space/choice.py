@@ -75,10 +75,14 @@ class ChoicePolicy:
     """``NLLB_ADAPTER_REVISION``."""
     allow_custom_repos: bool
     """``NLLB_ALLOW_CUSTOM_REPOS``: other repos may be named."""
+    allowed_revisions: frozenset[str] | None = None
+    """The configured repo's revisions visitors may run (``NLLB_VISITOR_REVISIONS``); ``None``: every one."""
 
     @classmethod
-    def of(cls, settings) -> "ChoicePolicy":
-        return cls(settings.adapter_repo, settings.adapter_revision, settings.allow_custom_repos)
+    def of(cls, settings, private: bool | None = None) -> "ChoicePolicy":
+        """The policy of ``settings``; ``private`` is whether the configured repo is private (``None``: unknown)."""
+        return cls(settings.adapter_repo, settings.adapter_revision, settings.allow_custom_repos,
+                   allowed_revisions(settings.visitor_revisions, settings.adapter_revision, private))
 
     @property
     def configured(self) -> ModelChoice | None:
@@ -87,6 +91,18 @@ class ChoicePolicy:
             return None
         local = local_folder(self.configured_repo)
         return ModelChoice(self.configured_repo, LOCAL_REVISION if local else self.configured_revision)
+
+
+def allowed_revisions(setting: str, configured: str, private: bool | None) -> frozenset[str] | None:
+    """``NLLB_VISITOR_REVISIONS`` read: ``None`` for every revision, else the revisions visitors may run. ``auto``
+    opens a repo only once the Hub said it is public: a private repo's branches and commit titles may be work the
+    owner never meant to show."""
+    value = setting.strip()
+    if value.lower() == "all" or (value.lower() == "auto" and private is False):
+        return None
+    if value.lower() in ("auto", "configured"):
+        return frozenset({configured})
+    return frozenset({configured, *(name.strip() for name in value.split(",") if name.strip())})
 
 
 def parse_choice(text: str | None, policy: ChoicePolicy) -> ModelChoice:
@@ -128,4 +144,11 @@ def parse_choice(text: str | None, policy: ChoicePolicy) -> ModelChoice:
             raise InputError(f"The configured adapter is the local folder {configured}: choose 'local' or 'base'.",
                              es=f"El adaptador configurado es la carpeta local {configured}: elige 'local' o 'base'.")
         return ModelChoice(configured, LOCAL_REVISION)
+    allowed = policy.allowed_revisions
+    if allowed is not None and text not in allowed:
+        # Checked before the Hub is asked: an unknown name must not get an answer that lists the repo's branches.
+        served = ", ".join(sorted(allowed))
+        raise InputError(f"This Space serves its adapter repo at {served} only (NLLB_VISITOR_REVISIONS).",
+                         es=f"Este Space solo sirve su repositorio de adaptadores en {served} "
+                            "(NLLB_VISITOR_REVISIONS).")
     return ModelChoice(configured, text)

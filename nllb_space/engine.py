@@ -55,9 +55,13 @@ class Engine(Inspection):
         self._shapes: dict[str, tuple[int, int]] = {}
         self._load_lock = threading.Lock()
         self._slot = uuid.uuid4().hex
-        self._registry = AdapterRegistry(settings)
+        self._adapter_disk = disk.AdapterDisk(int(settings.adapter_disk_mb * 1_000_000),
+                                              (settings.base_model, settings.adapter_repo or ""), self._adapters_in_use)
+        self._registry = AdapterRegistry(settings, self._adapter_disk)
         self._revision_facts = RevisionFacts()
         self._default_adapter: ModelRef | None = None
+        self._repo_private: bool | None = None
+        """Whether ``NLLB_ADAPTER_REPO`` is private, as the Hub said at load (``None``: not asked, or no answer)."""
         self.adapter_error: UserFacingError | None = None
         """Why the configured adapter could not be loaded at start-up (the base model is served meanwhile)."""
         self.model_slots = model_concurrency(settings.concurrency)
@@ -73,7 +77,7 @@ class Engine(Inspection):
 
     @property
     def _policy(self) -> ChoicePolicy:
-        return ChoicePolicy.of(self.settings)
+        return ChoicePolicy.of(self.settings, self._repo_private)
 
     # -- loading ---------------------------------------------------------------------------------------------------
 
@@ -93,8 +97,21 @@ class Engine(Inspection):
                                                             self.settings.restrict_vocab))
                 self._base = base
                 if self.settings.adapter_repo:
+                    self._repo_private = self._ask_private()
                     self._load_default_adapter()
         return self._base
+
+    def _ask_private(self) -> bool | None:
+        """Whether the configured repo is private, when ``NLLB_VISITOR_REVISIONS=auto`` needs to know."""
+        repo = self.settings.adapter_repo
+        if self.settings.visitor_revisions.strip().lower() != "auto" or local_folder(repo) or not is_repo_id(repo):
+            return None
+        try:
+            return hub.repo_is_private(repo, self._registry.token_for(repo))
+        except hub.HubError as error:  # unknown: visitors get the configured revision only, as for a private repo
+            logger.warning("Could not tell whether %s is private (%s); serving visitors its configured revision only",
+                           repo, error)
+            return None
 
     def _load_default_adapter(self) -> None:
         try:
@@ -121,14 +138,17 @@ class Engine(Inspection):
         )
 
     def clean_disk(self) -> None:
-        """Remove old result files, and visitors' cached adapters beyond ``NLLB_ADAPTER_DISK_MB`` (disk.py);
-        nothing that is ready to serve or attached here is touched."""
+        """Remove old result files, and visitors' cached adapters beyond ``NLLB_ADAPTER_DISK_MB`` (disk.py; each
+        download makes its own room first); nothing that is ready to serve or attached here is touched."""
         disk.sweep_results(self.settings.file_ttl_s)
+        self._adapter_disk.trim()
+
+    def _adapters_in_use(self) -> set[str]:
+        """The folders of the adapter revisions ready to serve or attached here: the disk budget never removes them."""
         in_use = self._registry.folders()
         if self._base is not None:
             in_use |= set(worker.slot(self._slot).folders())
-        keep = {self.settings.base_model, self.settings.adapter_repo or ""}
-        disk.trim_adapter_cache(int(self.settings.adapter_disk_mb * 1_000_000), keep, in_use)
+        return in_use
 
     def attached(self) -> tuple[str, ...]:
         """Adapter names attached to the model in THIS process (on ZeroGPU the workers hold their own)."""
@@ -169,7 +189,12 @@ class Engine(Inspection):
         if not is_repo_id(repo):
             raise InputError(not_a_repo_id(repo), es=not_a_repo_id(repo, "es"))
         token = self._registry.token_for(repo)
-        return self._revision_facts.annotate(hub.list_revisions(repo, token=token), token)
+        listed = hub.list_revisions(repo, token=token)
+        allowed = self._policy.allowed_revisions if repo == self.settings.adapter_repo else None
+        if allowed is not None:  # NLLB_VISITOR_REVISIONS: only what visitors may run, and no commit titles
+            listed = hub.Revisions(repo, tuple(r for r in listed.branches if r.name in allowed),
+                                   tuple(r for r in listed.tags if r.name in allowed), ())
+        return self._revision_facts.annotate(listed, token)
 
     # -- requests ----------------------------------------------------------------------------------------------------
 
@@ -200,8 +225,8 @@ class Engine(Inspection):
         prepared = [self.prepare(model)]
         start = time.perf_counter()
         names = [prepared[0][0].adapter_name]
-        steps = self._pipeline().translate_steps([segmented], src, names, self._batches(prepared, tgt, decoding),
-                                                 progress, decoding.max_new_tokens)
+        steps = self._pipeline(decoding.num_beams).translate_steps(
+            [segmented], src, names, self._batches(prepared, tgt, decoding), progress, decoding.max_new_tokens)
         while True:
             try:
                 yield next(steps)[0][0]
@@ -271,8 +296,10 @@ class Engine(Inspection):
 
     # -- internals -----------------------------------------------------------------------------------------------
 
-    def _pipeline(self) -> Pipeline:
-        return Pipeline(self.load().tokenizer, Splitting.of(self.settings))
+    def _pipeline(self, num_beams: int = 1) -> Pipeline:
+        """The translation path for a request decoding with ``num_beams`` (batches: ``Splitting.for_decoding``)."""
+        base = self.load()
+        return Pipeline(base.tokenizer, Splitting.of(self.settings).for_decoding(num_beams, base.device))
 
     def _segment(self, text: str) -> Segmented:
         limits.text_before_splitting(self.settings, text)
@@ -286,8 +313,8 @@ class Engine(Inspection):
     ) -> list[list[TextOutput]]:
         """``texts`` through each prepared model, one GPU call per batch; ``outputs[model][text]``."""
         names = [ref.adapter_name for ref, _ in prepared]
-        return self._pipeline().translate(texts, src, names, self._batches(prepared, tgt, decoding), progress,
-                                          decoding.max_new_tokens)
+        return self._pipeline(decoding.num_beams).translate(
+            texts, src, names, self._batches(prepared, tgt, decoding), progress, decoding.max_new_tokens)
 
     def _batches(self, prepared: Sequence[Prepared], tgt: str, decoding: Decoding) -> Callable:
         """The pipeline's model call: one GPU call per batch of rows, each row through its own model."""

@@ -239,7 +239,13 @@ def _kind(path: Path) -> str:
 
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
     """The file's bytes, without reading more than ``max_bytes + 1`` of them (a huge upload costs no memory)."""
-    with path.open("rb") as handle:
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:  # removed by the clean-up (uploads.py) while the page still showed it
+        raise FileError(f"{path.name} is no longer on the server: uploads are kept only a while. Please upload it "
+                        "again.", es=f"{path.name} ya no está en el servidor: los archivos subidos se guardan solo un "
+                        "tiempo. Por favor, súbelo de nuevo.") from None
+    with handle:
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise _too_big(path.name, path.stat().st_size, max_bytes)

@@ -21,6 +21,7 @@ from .lora_handlers import LoraHandlers
 from .revision_handlers import RevisionHandlers
 from .translate_handlers import TranslateHandlers
 from .view_store import ViewStore
+from .visitors import InProgress
 
 
 class Handlers(TranslateHandlers, AttentionHandlers, LoraHandlers, RevisionHandlers):
@@ -29,5 +30,7 @@ class Handlers(TranslateHandlers, AttentionHandlers, LoraHandlers, RevisionHandl
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.settings = engine.settings
+        self.in_progress = InProgress(engine.settings.visitor_requests)
+        """Model requests each visitor has in progress (``model_work``)."""
         self.views = ViewStore(engine.settings.attention_views)
         """The Attention tab's maps, server-side and bounded; a session's ``gr.State`` holds only its key."""

@@ -159,6 +159,19 @@ def resolve_revision(repo_id: str, revision: str = DEFAULT_BRANCH, token: str | 
     return sha
 
 
+def repo_is_private(repo_id: str, token: str | bool | None = None) -> bool:
+    """Whether the model repo ``repo_id`` is private (read with ``token``).
+
+    Raises:
+        RepoNotFound, HubUnavailable, HubError.
+    """
+    api = calls.api(token)
+    info = calls.call(lambda: api.model_info(repo_id, timeout=calls.REQUEST_TIMEOUT_S),
+                      action=f"read the settings of '{repo_id}'", action_es=f"leer la configuración de '{repo_id}'",
+                      repo_id=repo_id, api=api, token=token)
+    return bool(info.private)
+
+
 def list_revisions(repo_id: str, token: str | None = None, max_commits: int = 20) -> Revisions:
     """Branches, tags and the latest ``max_commits`` commits of the default branch of the model repo ``repo_id``.
 

@@ -16,9 +16,11 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, ContextManager
 
 from . import hub_calls as calls
 from .hub_calls import HubError, HubUnavailable
@@ -100,12 +102,17 @@ def download_metrics(repo_id: str, sha: str, token: str | bool | None = None) ->
     return Path(path).read_text(encoding="utf-8", errors="replace")
 
 
-def download_adapter(repo_id: str, sha: str, token: str | bool | None = None, max_bytes: int = 200_000_000) -> Path:
+def download_adapter(repo_id: str, sha: str, token: str | bool | None = None, max_bytes: int = 200_000_000,
+                     room: Callable[[int, str], ContextManager[object]] | None = None) -> Path:
     """Download the PEFT adapter of ``repo_id`` at commit ``sha`` and return the local folder.
 
     Exactly :data:`ADAPTER_FILES` are fetched (the card only when it is small), into the huggingface_hub cache, after
     their sizes were checked against the Hub's file metadata: a repo that also holds merged models, checkpoints or a
     thousand other files costs nothing more. A commit already downloaded is served from the cache without the Hub.
+
+    ``room(nbytes, what)``, when given, is called with the bytes the download adds to the cache (known from the same
+    metadata) before anything is downloaded, and the download runs inside the context it returns: the caller's disk
+    budget makes room for them there, or raises to refuse (``disk.AdapterDisk.room`` for visitors' adapters).
 
     Raises:
         ValueError: ``sha`` is not a full commit sha (resolve names with :func:`nllb_space.hub.resolve_revision`).
@@ -141,17 +148,20 @@ def download_adapter(repo_id: str, sha: str, token: str | bool | None = None, ma
             )
     wanted = [ADAPTER_CONFIG, ADAPTER_WEIGHTS] + (["README.md"] if 0 < sizes.get("README.md", 0) <= SMALL_FILE_BYTES
                                                  else [])
+    incoming = sum(sizes[name] for name in wanted
+                   if not isinstance(try_to_load_from_cache(repo_id, name, revision=sha), str))
     path = ""
-    for name in wanted:
-        path = calls.call(
-            lambda name=name: hf_hub_download(repo_id, name, revision=sha, token=token,
-                                              etag_timeout=calls.REQUEST_TIMEOUT_S),
-            action=f"download {name} of '{repo_id}' at {sha[:7]}",
-            action_es=f"descargar {name} de '{repo_id}' en {sha[:7]}",
-            attempts=1, seconds=calls.DOWNLOAD_TIMEOUT_S, **where,
-            # huggingface_hub already retries a failed download (HEAD again with a 1-8 s backoff, ~23 s in all):
-            # retrying that again would keep a visitor waiting for a minute.
-        )
+    with room(incoming, f"'{repo_id}' at {sha[:7]}") if room else contextlib.nullcontext():
+        for name in wanted:
+            path = calls.call(
+                lambda name=name: hf_hub_download(repo_id, name, revision=sha, token=token,
+                                                  etag_timeout=calls.REQUEST_TIMEOUT_S),
+                action=f"download {name} of '{repo_id}' at {sha[:7]}",
+                action_es=f"descargar {name} de '{repo_id}' en {sha[:7]}",
+                attempts=1, seconds=calls.DOWNLOAD_TIMEOUT_S, **where,
+                # huggingface_hub already retries a failed download (HEAD again with a 1-8 s backoff, ~23 s in
+                # all): retrying that again would keep a visitor waiting for a minute.
+            )
     folder = Path(path).parent
     logger.info("Adapter %s@%s is in %s", repo_id, sha[:7], folder)
     return folder

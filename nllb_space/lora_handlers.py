@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from .formatting import code, escape
-from .handler_inputs import model_spec, user_errors
+from .handler_inputs import model_spec, model_work, user_errors
 from .i18n import block_name, visitor_language
 from .messages import say
 from .lora_plots import token_probs_figure, update_map_figure
@@ -65,6 +65,7 @@ class LoraHandlers:
     """The "What LoRA changed" tab (mixed into ``Handlers``, which holds ``engine``)."""
 
     @user_errors
+    @model_work
     def update_map(self, model: str, request: gr.Request = None) -> UpdateShown:
         """Where a LoRA adapter changed NLLB: the size of its update next to the weight it adds to,
         ‖(alpha/r)·B·A‖ / ‖W‖, for every layer and attention projection, read from the adapter's tensors.
@@ -94,6 +95,7 @@ class LoraHandlers:
         return UpdateShown(update_map_figure(update, title, language), "\n\n".join(lines), update.to_json())
 
     @user_errors
+    @model_work
     def token_probabilities(self, text: str, src_lang: str, tgt_lang: str, model: str = BASE,
                             translation: str | None = None, request: gr.Request = None) -> TokensShown:
         """Why a word changed: how likely the base model and the adapter find each token of one translation, both

@@ -13,6 +13,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cancelled": ("Cancelled.", "Cancelado."),
     "server_error": ("Something went wrong on the server (it has been logged). Please try again.",
                      "Algo falló en el servidor (ha quedado registrado). Vuelve a intentarlo."),
+    "busy_visitor": ("You already have {limit} requests running on this Space (NLLB_VISITOR_REQUESTS); wait for one "
+                     "to finish, then try again.",
+                     "Ya tienes {limit} peticiones en curso en este Space (NLLB_VISITOR_REQUESTS); espera a que "
+                     "termine una y vuelve a intentarlo."),
     "whole_number": ("{what} must be a whole number (got {value}).",
                      "{what} debe ser un número entero (se recibió {value})."),
     "number": ("{what} must be a number (got {value}).", "{what} debe ser un número (se recibió {value})."),
@@ -77,6 +81,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "\n\n⚠️ {stopped} de {sentences} oración(es) se detuvieron en el límite de {limit} tokens, así que pueden "
         "estar cortadas: sube *Máximo de tokens nuevos por oración* en las opciones de decodificación.",
     ),
+    "field_too_long": ("A field of this request has {chars} characters; the limit is {limit} (NLLB_MAX_CHARS).",
+                       "Un campo de esta petición tiene {chars} caracteres; el límite es {limit} (NLLB_MAX_CHARS)."),
+    "upload_forged": ("That is not a file uploaded to this Space: send the file with the upload box (from the API, "
+                      "with gradio_client's handle_file).",
+                      "Eso no es un archivo subido a este Space: envía el archivo con el cuadro de subida (desde la API, "
+                      "con handle_file de gradio_client)."),
+    "model_not_text": ("The model must be text: 'base', a revision of the Space's adapter repo, or owner/name@revision "
+                       "(got {got}).",
+                       "El modelo debe ser texto: 'base', una revisión del repositorio de adaptadores del Space u "
+                       "owner/name@revision (se recibió {got})."),
     "upload_first": ("Upload a .txt, .csv or .tsv file first.", "Primero sube un archivo .txt, .csv o .tsv."),
     "translating_rows": ("Translating the rows", "Traduciendo las filas"),
     "file_text": ("the text", "el texto"),

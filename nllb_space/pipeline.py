@@ -10,7 +10,7 @@ the numbers of what the Space answers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Generator, Sequence
 
 from .results import SentencePair
@@ -38,6 +38,18 @@ class Splitting:
     def of(cls, settings) -> "Splitting":
         """The splitting a ``Settings`` describes."""
         return cls(settings.max_sentence_chars, settings.max_input_tokens, settings.batch_size)
+
+    def for_decoding(self, num_beams: int, device: str) -> "Splitting":
+        """This splitting for a request decoding with ``num_beams`` on ``device``.
+
+        On a CPU one model call holds the one model slot until its last step, and costs about its rows times their
+        beams; so a call there carries at most ``batch_size`` rows *counting their beams*, and a visitor's wide beams
+        make their own batches shorter instead of everyone's wait longer. On a GPU extra rows come nearly free, and
+        on ZeroGPU fewer, fuller calls spend less of the visitor's quota: there a call carries ``batch_size`` rows
+        with all their beams. The app and the trainer's scores batch alike (int8 results depend on batch-mates)."""
+        if device != "cpu":
+            return self
+        return replace(self, batch_size=max(1, self.batch_size // max(1, num_beams)))
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,15 @@ class Settings:
     """``NLLB_QUEUE_SIZE``: requests that may wait in the queue; beyond it a visitor is told the Space is busy."""
     file_ttl_s: float = 3600.0
     """``NLLB_FILE_TTL``: seconds result files and uploads are kept before the clean-up removes them."""
+    upload_disk_mb: float = 1000.0
+    """``NLLB_UPLOAD_DISK_MB``: disk all visitors' uploads may take together; beyond it an upload is refused (413)
+    until the clean-up frees room (uploads.py)."""
+    visitor_upload_mb: float = 50.0
+    """``NLLB_VISITOR_UPLOAD_MB``: disk one visitor's (one client address's) uploads may take; beyond it that visitor's
+    next upload is refused (413). At least ``NLLB_MAX_FILE_BYTES``."""
+    upload_unused_s: float = 300.0
+    """``NLLB_UPLOAD_UNUSED_TTL``: seconds an upload that no request has used is kept; one a request used stays for
+    ``NLLB_FILE_TTL``."""
     adapter_disk_mb: float = 1000.0
     """``NLLB_ADAPTER_DISK_MB``: disk the Hub cache may give to adapters visitors typed (least recently used go
     first; the base model and ``NLLB_ADAPTER_REPO`` are never removed)."""
@@ -85,6 +94,9 @@ class Settings:
     max_adapter_mb: float = 200.0
     """``NLLB_MAX_ADAPTER_MB``: the largest ``adapter_model.safetensors`` fetched, checked from the Hub's file
     metadata before downloading (an r=16 adapter of NLLB-600M is about 18 MB)."""
+    visitor_requests: int = 2
+    """``NLLB_VISITOR_REQUESTS``: model requests one visitor (one client address) may have in progress at once; one
+    more is refused at once, so a visitor's many tabs never hold every request slot (visitors.py)."""
     max_adapter_rank: int = 256
     """``NLLB_MAX_ADAPTER_RANK``: the largest LoRA rank ``r`` served. The update map's and a model call's cost grow
     with ``r`` (r=8,000 took 21 s and 1.5 GB for one map); PEFT recipes rarely go above 256."""
@@ -95,6 +107,11 @@ class Settings:
     """``NLLB_ADAPTER_CACHE_SIZE``: adapter revisions kept loaded at once (least recently used is evicted)."""
     revision_ttl_s: float = 60.0
     """``NLLB_REVISION_TTL``: seconds a branch or tag name stays resolved to its commit before asking the Hub again."""
+    visitor_revisions: str = "auto"
+    """``NLLB_VISITOR_REVISIONS``: which revisions of ``NLLB_ADAPTER_REPO`` visitors may list and run: ``all``,
+    ``configured`` (``NLLB_ADAPTER_REVISION`` only), a comma-separated allow-list (the configured one is always in
+    it), or ``auto``: ``configured`` for a private repo (or one whose privacy the Hub cannot tell at start-up),
+    ``all`` for a public one."""
     allow_custom_repos: bool = True
     """``NLLB_ALLOW_CUSTOM_REPOS``: let visitors type another adapter repo id into the UI (``false`` locks it)."""
     hf_token: str | None = field(default=None, repr=False)
@@ -103,7 +120,8 @@ class Settings:
     def __post_init__(self) -> None:
         for name in ("num_beams", "max_beams", "max_new_tokens", "max_chars", "max_sentences",
                      "max_sentence_chars", "max_input_tokens", "batch_size", "max_file_bytes", "max_rows",
-                     "adapter_cache_size", "attention_views", "max_job_sentences", "queue_size", "max_adapter_rank"):
+                     "adapter_cache_size", "attention_views", "max_job_sentences", "queue_size", "max_adapter_rank",
+                     "visitor_requests"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{ENV_NAMES[name]} must be at least 1 (got {getattr(self, name)}).")
         if self.num_beams > self.max_beams:
@@ -112,6 +130,15 @@ class Settings:
             )
         if self.file_ttl_s <= 0 or self.adapter_disk_mb < 0:
             raise SettingsError("NLLB_FILE_TTL must be positive and NLLB_ADAPTER_DISK_MB at least 0.")
+        if self.upload_unused_s <= 0:
+            raise SettingsError(f"NLLB_UPLOAD_UNUSED_TTL must be positive (got {self.upload_unused_s}).")
+        if self.visitor_upload_mb * 1_000_000 < self.max_file_bytes:
+            raise SettingsError(
+                f"NLLB_VISITOR_UPLOAD_MB ({self.visitor_upload_mb:g}) must hold at least one file of "
+                f"NLLB_MAX_FILE_BYTES ({self.max_file_bytes:,} bytes).")
+        if self.upload_disk_mb < self.visitor_upload_mb:
+            raise SettingsError(f"NLLB_UPLOAD_DISK_MB ({self.upload_disk_mb:g}) cannot be less than "
+                                f"NLLB_VISITOR_UPLOAD_MB ({self.visitor_upload_mb:g}).")
         if self.max_adapter_mb <= 0:
             raise SettingsError(f"NLLB_MAX_ADAPTER_MB must be positive (got {self.max_adapter_mb}).")
         if self.revision_ttl_s < 0:
@@ -120,6 +147,9 @@ class Settings:
             raise SettingsError(f"NLLB_CONCURRENCY must be 0 (automatic) or more (got {self.concurrency}).")
         if not self.base_revision.strip():
             raise SettingsError("NLLB_BASE_REVISION is empty: set it to a branch, tag or commit (default main).")
+        if not self.visitor_revisions.strip():
+            raise SettingsError("NLLB_VISITOR_REVISIONS is empty: set it to auto, all, configured or a list of "
+                                "revisions.")
         if not self.base_model.strip():
             raise SettingsError("NLLB_BASE_MODEL is empty: set it to a Hub id or a local directory.")
         device_kind = self.device.split(":", 1)[0]
@@ -169,14 +199,19 @@ ENV_NAMES: dict[str, str] = {
     "max_job_sentences": "NLLB_MAX_JOB_SENTENCES",
     "queue_size": "NLLB_QUEUE_SIZE",
     "file_ttl_s": "NLLB_FILE_TTL",
+    "upload_disk_mb": "NLLB_UPLOAD_DISK_MB",
+    "visitor_upload_mb": "NLLB_VISITOR_UPLOAD_MB",
+    "upload_unused_s": "NLLB_UPLOAD_UNUSED_TTL",
     "adapter_disk_mb": "NLLB_ADAPTER_DISK_MB",
     "max_rows": "NLLB_MAX_ROWS",
     "max_adapter_mb": "NLLB_MAX_ADAPTER_MB",
     "max_adapter_rank": "NLLB_MAX_ADAPTER_RANK",
+    "visitor_requests": "NLLB_VISITOR_REQUESTS",
     "attention_views": "NLLB_ATTENTION_VIEWS",
     "adapter_cache_size": "NLLB_ADAPTER_CACHE_SIZE",
     "revision_ttl_s": "NLLB_REVISION_TTL",
     "allow_custom_repos": "NLLB_ALLOW_CUSTOM_REPOS",
+    "visitor_revisions": "NLLB_VISITOR_REVISIONS",
     "hf_token": "HF_TOKEN",
 }
 

@@ -5,6 +5,9 @@ its calls (listing refs or commits) take no timeout. Each Hub call therefore run
 and the caller waits at most its deadline. A thread stuck on a stalled Hub keeps its place until the call returns,
 so at most :data:`THREADS` threads can ever be stuck; while all are, further calls fail at once instead of piling
 up (on a stalled Hub, 45 page views once left 45 stuck threads and the whole Space stopped answering).
+
+One visitor (``visitors.current``) may hold at most :data:`PER_VISITOR` of the threads: a visitor's slow repos
+once held all four, and a stranger's first request for another repo failed at once ("The Hub is not answering").
 """
 
 from __future__ import annotations
@@ -14,13 +17,20 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Callable, TypeVar
 
+from . import visitors
+
 T = TypeVar("T")
 
 THREADS = 4
 """Calls in flight at once; a caller beyond that is refused at once (:class:`Saturated`)."""
 
+PER_VISITOR = 2
+"""Calls one visitor may have in flight at once; the rest of the threads stay free for others."""
+
 _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="hub-call")
 _places = threading.BoundedSemaphore(THREADS)
+_held: dict[str, int] = {}
+_held_lock = threading.Lock()
 
 
 class Saturated(RuntimeError):
@@ -34,14 +44,27 @@ def within(fn: Callable[[], T], seconds: float | None) -> T:
     """
     if seconds is None:
         return fn()
-    if not _places.acquire(blocking=False):
-        raise Saturated(f"{THREADS} calls are still waiting for an answer")
+    visitor = visitors.current.get()
+    with _held_lock:
+        if _held.get(visitor, 0) >= PER_VISITOR:
+            raise Saturated(f"{PER_VISITOR} calls of this visitor are still waiting for an answer")
+        if not _places.acquire(blocking=False):
+            raise Saturated(f"{THREADS} calls are still waiting for an answer")
+        _held[visitor] = _held.get(visitor, 0) + 1
+
+    def done(_) -> None:
+        with _held_lock:
+            _held[visitor] -= 1
+            if not _held[visitor]:
+                del _held[visitor]
+        _places.release()
+
     try:
         future = _pool.submit(fn)
     except BaseException:
-        _places.release()
+        done(None)
         raise
-    future.add_done_callback(lambda _: _places.release())
+    future.add_done_callback(done)
     try:
         return future.result(timeout=seconds)
     except FutureTimeout:

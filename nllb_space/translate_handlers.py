@@ -15,11 +15,13 @@ from .errors import InputError
 from .files import new_result_path, read_scoring_rows, read_upload, write_table, write_translation
 from .compare_view import ScoredComparison, rows_html, score_comparison, summary_markdown
 from .formatting import code, escape
-from .handler_inputs import decoding_options, language_code, model_spec, number, user_errors
+from .handler_inputs import (decoding_options, language_code, model_spec, model_work, number, uploaded_path,
+                             user_errors)
 from .i18n import visitor_language
 from .messages import both, say
 from .progress import reporter
-from .request_limits import languages
+from .choice import MAX_NAME_CHARS
+from .request_limits import languages, valid_unicode
 from .results import BASE, Translation
 from .scoring import side_by_side
 
@@ -66,6 +68,7 @@ class TranslateHandlers:
     """The Translate and Compare tabs (mixed into ``Handlers``, which holds ``engine`` and ``settings``)."""
 
     @user_errors
+    @model_work
     def translate(self, text: str, src_lang: str, tgt_lang: str, model: str = BASE,
                   num_beams: int | None = None, max_new_tokens: int | None = None, adapter_scale: float = 1.0,
                   progress: gr.Progress = gr.Progress(), request: gr.Request = None) -> Iterator[Translated]:
@@ -119,14 +122,13 @@ class TranslateHandlers:
         return line
 
     @user_errors
+    @model_work
     def translate_file(self, file: str | None, src_lang: str, tgt_lang: str, model: str = BASE,
                        num_beams: int | None = None, max_new_tokens: int | None = None,
                        progress: gr.Progress = gr.Progress(), request: gr.Request = None) -> FileTranslated:
         """Translate an uploaded .txt (as one text) or .csv/.tsv (row by row, each row in its own layout)."""
         language = visitor_language(request)
-        if not file:
-            raise InputError(**both("upload_first"))
-        upload = read_upload(file, self.settings.max_file_bytes, self.settings.max_rows)
+        upload = read_upload(uploaded_path(file), self.settings.max_file_bytes, self.settings.max_rows)
         options = decoding_options(num_beams, max_new_tokens)
         if upload.kind == "txt":
             result = self.engine.translate(upload.texts[0], src_lang, tgt_lang, model=model_spec(model),
@@ -144,6 +146,7 @@ class TranslateHandlers:
                                              label=code(label)))
 
     @user_errors
+    @model_work
     def compare(self, text: str, src_lang: str, tgt_lang: str, left: str = BASE, right: str = BASE,
                 reference: str | None = None, num_beams: int | None = None, max_new_tokens: int | None = None,
                 progress: gr.Progress = gr.Progress(), request: gr.Request = None) -> Compared:
@@ -167,6 +170,8 @@ class TranslateHandlers:
         if reference and len(reference) > self.settings.max_chars:
             raise InputError(**both("reference_too_long", chars=f"{len(reference):,}",
                                     limit=f"{self.settings.max_chars:,}"))
+        if reference:  # before both translations run, not after
+            valid_unicode(reference, ("The reference", "La referencia"))
         result = self.engine.compare(
             text, src_lang, tgt_lang, left=model_spec(left), right=model_spec(right),
             **decoding_options(num_beams, max_new_tokens),
@@ -183,20 +188,23 @@ class TranslateHandlers:
         return CompareViews(summary_markdown(last, language), rows_html(last, language))
 
     def same_model_note(self, left: str, right: str, request: gr.Request = None) -> str:
-        """Said as soon as both pickers name the same model, before anything runs."""
+        """Said as soon as both pickers name the same model, before anything runs (never echoing more than a model
+        choice may hold: the Compare button says what is wrong with a longer one)."""
+        if not all(isinstance(side, str) and len(side) <= MAX_NAME_CHARS for side in (left, right)):
+            return ""
         if model_spec(left) != model_spec(right):
             return ""
         return say("same_model", visitor_language(request), model=code(model_spec(left)))
 
     @user_errors
+    @model_work
     def compare_file(self, file: str | None, src_lang: str, tgt_lang: str, left: str = BASE, right: str = BASE,
                      num_beams: int | None = None, max_new_tokens: int | None = None,
                      progress: gr.Progress = gr.Progress(), request: gr.Request = None) -> FileScored:
         """Score both models on an uploaded ``source<TAB>reference`` file."""
         language = visitor_language(request)
-        if not file:
-            raise InputError(**both("upload_scoring_first"))
-        rows = read_scoring_rows(file, self.settings.max_file_bytes, self.settings.max_rows)
+        rows = read_scoring_rows(uploaded_path(file, "upload_scoring_first"), self.settings.max_file_bytes,
+                                 self.settings.max_rows)
         done = self.engine.translate_many(
             [row.source for row in rows], src_lang, tgt_lang, models=[model_spec(left), model_spec(right)],
             **decoding_options(num_beams, max_new_tokens),

@@ -7,18 +7,24 @@ English or Spanish.
 
 Public API: the tabs' main buttons, ``/translate``, ``/compare``, ``/attention``, ``/update_map`` and
 ``/token_probabilities``;
-every other event is ``api_visibility="private"`` so the API page stays clean. Requests share one concurrency
+every other event is ``api_visibility="private"`` so the API page stays clean. An endpoint returns only what its
+caller reads; what the page's session keeps of it (``gr.State``) reaches the session through a private event chained
+after it (:class:`Handoff` says why). Requests share one concurrency
 group of ``REQUESTS_IN_PROGRESS``: their input checks and Hub work run side by side, and the engine admits only as
 many model calls at once as the hardware serves (1 on a CPU or a dedicated GPU, more on ZeroGPU).
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import functools
+import inspect
+import threading
+from collections import OrderedDict
+from typing import Any, Callable, Mapping, Sequence
 
 import gradio as gr
 
-from .api_components import LANGUAGE_NOTE, example_slider, open_dropdown
+from .api_components import LANGUAGE_NOTE, english_api_labels, example_slider, open_dropdown
 from .attention_handlers import AttentionShown, MapControls, MapViews, ReusedPair
 from .engine import Engine
 from .handlers import Handlers
@@ -55,10 +61,106 @@ mark.diff-right { background: #86efac; }
 """
 
 
+HANDOFF_CAPACITY = 256
+"""How many session-state values the endpoints may leave for chained events that never come (API and MCP callers run
+none): a translation or a comparison of at most ``max_chars`` characters (tens of kB), or an attention view's key."""
+
+
 def outputs(result: type, components: Mapping[str, Any]) -> list:
     """The components a handler's result names, in the order of its fields: the page and the handler agree by name,
     and a field the page lacks fails when the page is built."""
     return [components[name] for name in result._fields]
+
+
+def kept_fields(result: type, components: Mapping[str, Any]) -> list[str]:
+    """The fields of a handler's result that fill the session's ``gr.State`` (what the session keeps, not shows)."""
+    return [name for name in result._fields if isinstance(components[name], gr.State)]
+
+
+def _is_skip(value: Any) -> bool:
+    return isinstance(value, dict) and value == gr.skip()
+
+
+class Handoff:
+    """What an endpoint's handler returns for the session's ``gr.State``, held until the private event chained after
+    the endpoint puts it there.
+
+    Gradio's MCP server cannot answer for an endpoint with a ``gr.State`` output: it drops State outputs from the
+    answer by index while it iterates over them (``gradio/mcp.py``, ``pop_returned_state``), and without a progress
+    token the answer it drops them from is a single item, so every such tool failed with "pop index out of range".
+    So an endpoint returns only what its caller reads. Its handler still returns every component it fills, State
+    ones too (the result's field names stay the one source of the order); :meth:`public` holds the State fields here,
+    under the session's hash, and :meth:`take`, the private event chained after the endpoint, moves them into the
+    session. Only the page runs chained events (API and MCP callers never do), so what callers leave is dropped,
+    oldest first, once ``capacity`` values are held. Two events of one session that leave the same field (the
+    Translate button and the strength slider) share its place: the session keeps the last one left.
+    """
+
+    def __init__(self, capacity: int = HANDOFF_CAPACITY) -> None:
+        self.capacity = capacity
+        self._held: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def public(self, fn: Callable, kept: Sequence[str]) -> Callable:
+        """``fn`` as an endpoint's function: its result (each one, if it streams) without the ``kept`` fields, which
+        wait here for the session. ``fn``'s signature and docstring are kept: Gradio reads the API's parameters,
+        ``gr.Request`` and ``gr.Progress`` from them, and the MCP tool's description."""
+        signature = inspect.signature(fn)
+
+        def shown(result: Any, args: tuple, kwargs: dict) -> Any:
+            values = result._asdict()
+            request = signature.bind_partial(*args, **kwargs).arguments.get("request")
+            session = getattr(request, "session_hash", None)
+            for name in kept:
+                value = values.pop(name)
+                if session and not _is_skip(value):
+                    self._leave(session, name, value)
+            answer = tuple(values.values())
+            return answer[0] if len(answer) == 1 else answer
+
+        if inspect.isgeneratorfunction(fn):  # the Translate tab streams: each partial text, then the whole result
+            @functools.wraps(fn)
+            def stream(*args, **kwargs):
+                for result in fn(*args, **kwargs):
+                    yield shown(result, args, kwargs)
+
+            return stream
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            return shown(fn(*args, **kwargs), args, kwargs)
+
+        return call
+
+    def take(self, kept: Sequence[str]) -> Callable:
+        """The chained event's function: the values the endpoint left for this session, in the order of ``kept``
+        (``gr.skip()``, keeping the session's value, where none was left)."""
+
+        def take(request: gr.Request) -> Any:
+            session = getattr(request, "session_hash", None)
+            with self._lock:
+                values = tuple(self._held.pop((session, name), gr.skip()) for name in kept)
+            return values[0] if len(values) == 1 else values
+
+        return take
+
+    def _leave(self, session: str, name: str, value: Any) -> None:
+        with self._lock:
+            self._held[(session, name)] = value
+            self._held.move_to_end((session, name))
+            while len(self._held) > self.capacity:
+                self._held.popitem(last=False)
+
+
+def endpoint(fn: Callable, result: type, components: Mapping[str, Any], handoff: Handoff) -> tuple[dict, dict]:
+    """A handler as a public endpoint (``fn`` and ``outputs``: the components its caller reads), and the private event
+    to chain right after it, which puts the handler's State fields into the session (nothing when it has none)."""
+    kept = kept_fields(result, components)
+    public = dict(fn=handoff.public(fn, kept),
+                  outputs=[c for name, c in zip(result._fields, outputs(result, components)) if name not in kept])
+    keep = dict(fn=handoff.take(kept), inputs=None, outputs=[components[name] for name in kept], queue=False,
+                **PRIVATE)
+    return public, keep
 
 
 def launch_options(settings: Settings) -> dict:
@@ -126,40 +228,48 @@ def build_demo(engine: Engine) -> gr.Blocks:
             for tab in (translate_tab, compare_tab, attention_tab, lora_tab):
                 c.update(tab(h, settings))
         wire(demo, h, c, model_work)
+    english_api_labels(demo)
     # A full queue answers "Queue is full! Please try again." at once, instead of a wait of unbounded length.
     demo.queue(max_size=settings.queue_size)
     return demo
 
 
 def wire(demo: gr.Blocks, h: Handlers, c: Mapping[str, Any], model_work: dict) -> None:
-    """Every event of the page: the public endpoints first, then the private helpers."""
+    """Every event of the page: the public endpoints first, then the private helpers.
+
+    An endpoint's outputs hold no ``gr.State``: what the session keeps of its answer (the last translation, the last
+    comparison, the attention maps' key) is put there by the private event chained right after it (``Handoff``)."""
+    handoff = Handoff()
     shared = [c["src"], c["tgt"]]
-    translate = dict(fn=h.translate, inputs=[c["text"], *shared, c["model"], c["num_beams"], c["max_new_tokens"],
-                                             c["adapter_scale"]],
-                     outputs=outputs(Translated, c), **model_work)
-    c["translate_button"].click(api_name="translate", **translate).success(
+    translated, keep_translation = endpoint(h.translate, Translated, c, handoff)
+    translate = dict(inputs=[c["text"], *shared, c["model"], c["num_beams"], c["max_new_tokens"], c["adapter_scale"]],
+                     **translated, **model_work)
+    c["translate_button"].click(api_name="translate", **translate).success(**keep_translation).success(
         h.translation_info, c["last_translation"], c["translate_info"], **PRIVATE)
     # Moving the strength slider translates again at the new strength (for this visitor only).
-    c["adapter_scale"].release(**translate, **PRIVATE).success(
+    c["adapter_scale"].release(**translate, **PRIVATE).success(**keep_translation).success(
         h.translation_info, c["last_translation"], c["translate_info"], **PRIVATE)
+    compared, keep_comparison = endpoint(h.compare, Compared, c, handoff)
     c["compare_button"].click(
-        h.compare, [c["compare_text"], *shared, c["left"], c["right"], c["reference"], c["num_beams"],
-                    c["max_new_tokens"]],
-        outputs(Compared, c), api_name="compare", **model_work,
-    ).success(h.compare_views, c["last_comparison"], outputs(CompareViews, c), **PRIVATE)
+        inputs=[c["compare_text"], *shared, c["left"], c["right"], c["reference"], c["num_beams"],
+                c["max_new_tokens"]],
+        api_name="compare", **compared, **model_work,
+    ).success(**keep_comparison).success(h.compare_views, c["last_comparison"], outputs(CompareViews, c), **PRIVATE)
     # Redraws share one queue slot, so they finish in the order the visitor clicked (a stale one never wins).
     view_inputs = [c["attention_view"], c["kind"], c["layer"], c["head"]]
     views = dict(fn=h.attention_views, inputs=view_inputs, outputs=outputs(MapViews, c),
                  concurrency_id="attention-views", concurrency_limit=1, **PRIVATE)
     controls = dict(fn=h.attention_controls, inputs=view_inputs, outputs=outputs(MapControls, c),
                     concurrency_id="attention-views", concurrency_limit=1, **PRIVATE)
+    shown, keep_view = endpoint(h.attention, AttentionShown, c, handoff)
     c["attention_button"].click(
-        h.attention, [c["attention_text"], *shared, c["attention_model"], c["attention_pair"], c["num_beams"],
-                      c["max_new_tokens"], c["last_translation"]],
-        outputs(AttentionShown, c), api_name="attention", **model_work,
-    ).success(**controls).success(**views)
+        inputs=[c["attention_text"], *shared, c["attention_model"], c["attention_pair"], c["num_beams"],
+                c["max_new_tokens"], c["last_translation"]],
+        api_name="attention", **shown, **model_work,
+    ).success(**keep_view).success(**controls).success(**views)
+    # Reads the adapter's tensors (no model call), but its cost grows with the adapter: it shares the requests' slots.
     c["update_button"].click(h.update_map, c["lora_model"], outputs(UpdateShown, c), api_name="update_map",
-                             concurrency_limit=None)  # reads the adapter's tensors: no model call
+                             **model_work)
     c["token_button"].click(
         h.token_probabilities, [c["token_text"], *shared, c["lora_model"], c["token_pair"]],
         outputs(TokensShown, c), api_name="token_probabilities", **model_work,
@@ -167,9 +277,15 @@ def wire(demo: gr.Blocks, h: Handlers, c: Mapping[str, Any], model_work: dict) -
 
     for side in (c["left"], c["right"]):
         side.change(h.same_model_note, [c["left"], c["right"]], c["compare_note"], queue=False, **PRIVATE)
+    # The layer and head pickers redraw on .change, not .input: Gradio's dropdown sends input twice per pick (see the
+    # revision picker below), so each pick redrew twice. attention_controls' updates keep a pick the new maps have
+    # (NLLB's maps all have the same layers and heads), so they change no value and start no redraw of their own (a
+    # pick the maps lacked would be reset to the mean and redrawn once more); views set no control, so nothing loops.
+    # The kind stays on .input: a radio sends it once per click, while its .change also fires when the tab is first
+    # shown, which would redraw an empty view for nothing.
     c["kind"].input(**controls).success(**views)
     for control in (c["layer"], c["head"]):
-        control.input(**views)
+        control.change(**views)
     c["swap"].click(lambda a, b: (b, a), shared, shared, queue=False, **PRIVATE)
     # An unknown or doubled language is said when its field loses focus, not only after pressing a button.
     for language in shared:

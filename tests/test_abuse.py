@@ -280,18 +280,19 @@ def test_visitors_adapters_in_the_cache_are_trimmed_and_what_is_in_use_stays(tin
     from nllb_space.engine import Engine
 
     files = {p.name: p.read_bytes() for p in adapter_dirs["a"].iterdir()}
-    visitors = [f"visitor/disk-{i}" for i in range(3)]
+    visitors = [f"visitor/disk-{i}" for i in range(4)]
     for repo in visitors:
         hub.commit_files(repo, files, message=repo)
+    room_for_two = 2.5 * sum(len(data) for data in files.values()) / 1e6  # each download makes room, then the janitor
     engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=ADAPTER_REPO, adapter_cache_size=1,
-                                  adapter_disk_mb=0.000001))
+                                  adapter_disk_mb=room_for_two))
     engine.translate(SENTENCE, model="main")
     for repo in visitors:
         engine.translate(SENTENCE, model=f"{repo}@main")
     engine.clean_disk()
     cached = {repo.repo_id for repo in scan_cache_dir().repos}
     assert not cached & set(visitors[:2])  # least recently used, no longer in use: removed
-    assert {visitors[2], ADAPTER_REPO} <= cached  # in use, and the owner's repo: kept
+    assert {visitors[3], ADAPTER_REPO} <= cached  # in use, and the owner's repo: kept
     assert engine.translate(SENTENCE, model=f"{visitors[0]}@main").model.repo == visitors[0]  # fetched again
 
 

@@ -34,3 +34,17 @@ def test_one_visitor_at_every_limit_leaves_the_others_their_answers(tiny_model_d
     assert report.requests == 16 and report.file_sentences == 64
     assert report.attention_tokens[0] <= 200 and 10 <= report.attention_tokens[1] <= 12  # pair at the token limits
     assert report.rss_peak_mb >= report.rss_before_mb > 0
+
+
+def test_issue_23s_scenarios_run_and_hold_on_the_tiny_model(tiny_model_dir, tmp_path):
+    """bench/abuse.py's second round on the tiny model: what it reports, without timings (machines are noisy)."""
+    from bench.abuse import rss_mb
+    from bench.abuse_round_two import run_round_two
+
+    report = run_round_two(tiny_model_dir, tiny_model_dir, tmp_path / "bench-cache", list(SOURCES), 8, rss_mb,
+                           burst=4)
+    print(report)
+    assert report["eight_tabs"]["tabs_refused_at_once"] == 6  # NLLB_VISITOR_REQUESTS: two of one visitor's eight
+    assert report["high_rank_map"]["refused"]
+    burst = report["cache_burst"]
+    assert not burst["errors"] and burst["adapters"] == 4 and 0 < burst["peak_mb"] <= burst["budget_mb"]

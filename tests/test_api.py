@@ -159,10 +159,14 @@ def test_errors_reach_the_caller_as_messages(client):
 
 def test_concurrent_callers_each_get_their_own_model(client, engine):
     """The model is chosen per call, never stored globally: interleaved base/adapter calls don't mix."""
+    from nllb_space.testing.serve import visitor_client
+
     models = ["base", MAIN, "base", MAIN]
+    callers = [visitor_client(client.src, index) for index in range(len(models))]  # four visitors
     with ThreadPoolExecutor(len(models)) as pool:
         results = list(pool.map(
-            lambda model: client.predict(SENTENCE, "spa_Latn", "ita_Latn", model, api_name="/translate"), models))
+            lambda caller, model: caller.predict(SENTENCE, "spa_Latn", "ita_Latn", model, api_name="/translate"),
+            callers, models))
     base = engine.translate(SENTENCE, "spa_Latn", "ita_Latn").text
     adapted = engine.translate(SENTENCE, "spa_Latn", "ita_Latn", model=MAIN).text
     assert results == [base, adapted, base, adapted]

@@ -141,6 +141,22 @@ def test_translate_tab(page, server, hub_adapters, tmp_path):
     page.screenshot(path=str(tmp_path / "translate.png"), full_page=True)
 
 
+def test_the_attention_tab_reuses_the_translation_the_session_kept(page):
+    """/translate returns only the text (#22: no gr.State output, which MCP callers could not take); the page's
+    session still keeps the whole translation, through the private event chained after it."""
+    page.fill("#translate-input textarea", TEXT)
+    page.click("#translate-button")
+    output = wait_for_value(page, "#translate-output textarea")
+    page.wait_for_selector("#translate-info >> text=Translated by")
+    model = page.input_value("#translate-model input")
+    open_tab(page, "Attention")
+    page.click("#attention-reuse")
+    page.wait_for_function("s => document.querySelector('#attention-input textarea')?.value === s",
+                           arg="Hola, ¿cómo estás?")
+    assert page.input_value("#attention-pair textarea") == output.split("\n\n")[0]
+    assert page.input_value("#attention-model input") == model
+
+
 def test_swap_and_language_search(page):
     page.fill("#tgt-lang input", "fra")
     page.get_by_role("option", name="French (fra_Latn)").click()
@@ -223,6 +239,60 @@ def test_attention_tab(page, server, tmp_path):
         "(document.querySelector('#attention-plot .gtitle')?.textContent ?? '')")  # the plot may be re-rendering
     assert page.input_value("#attention-layer input") == "layer 1"
     page.screenshot(path=str(tmp_path / "attention.png"), full_page=True)
+
+
+def test_each_attention_pick_redraws_once(page, app_url):
+    """#22: the map kind and the layer and head pickers redraw on .change, so one pick is one redraw (on .input, each
+    pick redrew twice: Gradio's dropdown sends input when an option is picked and again when it loses focus), and
+    the layer and head choices that ``attention_controls`` sets start no redraw of their own."""
+    with urllib.request.urlopen(app_url + "config", timeout=30) as response:
+        config = json.load(response)
+    ids = {component["props"].get("elem_id"): component["id"] for component in config["components"]}
+    draws = {d["id"] for d in config["dependencies"] if ids["attention-caption"] in d["outputs"]}
+    controls = {d["id"] for d in config["dependencies"] if ids["attention-layer"] in d["outputs"]}
+    [shown] = [d["id"] for d in config["dependencies"] if d.get("api_name") == "attention"]
+    assert draws and controls
+    events: list[int] = []  # each of the tab's events the page sends to the queue (the page load's may come late)
+
+    def on_request(request) -> None:
+        if request.method == "POST" and "/queue/join" in request.url:
+            event = json.loads(request.post_data)["fn_index"]
+            if event in draws | controls | {shown}:
+                events.append(event)
+
+    page.on("request", on_request)
+
+    def settled(title: str, sent: int) -> tuple[int, int]:
+        """Waits until the page has sent at least ``sent`` events in all, shows a heatmap titled ``title``, and sends
+        nothing more for 2 s; returns how many redraws and controls' updates it sent."""
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while len(events) < sent and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+        page.wait_for_function("t => (document.querySelector('#attention-plot .gtitle')?.textContent ?? '')"
+                               ".includes(t)", arg=title)
+        count = -1
+        while count != len(events):
+            count = len(events)
+            page.wait_for_timeout(2000)
+        return sum(e in draws for e in events), sum(e in controls for e in events)
+
+    open_tab(page, "Attention")
+    page.wait_for_selector("#attention-kind")
+    page.wait_for_timeout(2000)
+    assert events == []  # showing the tab draws nothing (a radio's .change fires when it is first shown)
+    page.click("#attention-button")
+    assert settled("Cross-attention", 3) == (1, 1)  # the maps, their controls, then one drawing
+    pick(page, "#attention-layer", "layer 1")
+    page.click("#attention-caption")  # the picker loses focus
+    assert settled("layer 1, mean over heads", 4) == (2, 1)
+    pick(page, "#attention-head", "head 2")
+    page.click("#attention-caption")
+    assert settled("layer 1, head 2", 5) == (3, 1)
+    page.get_by_label("Encoder self-attention").check()
+    assert settled("Encoder self-attention", 7) == (4, 2)  # its controls keep layer 1 and head 2: one drawing
+    assert page.input_value("#attention-layer input") == "layer 1"
+    page.click("#attention-button")  # new maps of the same model: the controls keep the picks, one drawing
+    assert settled("Encoder self-attention", 10) == (5, 3)
 
 
 def test_switching_revision_selects_it_in_every_tab(page, server, hub_adapters, tmp_path):

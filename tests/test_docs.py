@@ -63,3 +63,49 @@ def test_the_layout_section_names_every_module():
     named = set(re.findall(r"\b(\w+\.py)\b", layout))
     present = {p.name for p in modules} | {"app.py", "zerogpu.py"}
     assert named <= present, f"README's layout names modules that do not exist: {sorted(named - present)}"
+
+
+def _code(text: str) -> list[str]:
+    """Every fenced block and inline code span of ``text``, line continuations joined."""
+    blocks = re.findall(r"```[a-z]*\n(.*?)```", text, re.S)
+    spans = re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", "", text, flags=re.S))
+    return [" ".join(b.replace("\\\n", " ").split()) for b in blocks] + spans
+
+
+def test_no_command_names_the_projects_own_shared_folder():
+    """``../shared`` holds this project's development data; a user has only the repository (and the Hub)."""
+    import ast
+
+    offenders = [c for c in _code(README) if "../shared" in c]
+    assert not offenders, f"README commands that need this project's ../shared folder: {offenders}"
+    run_doc = ast.get_docstring(ast.parse((ROOT / "train" / "run.py").read_text(encoding="utf-8")))
+    assert "../shared" not in run_doc, "train/run.py's copy-paste commands need this project's ../shared folder"
+
+
+def test_every_trainer_command_in_the_readme_parses():
+    """Each ``python train/run.py ...`` the README gives is a command the trainer accepts (its flags exist and go
+    together); what it needs at run time (the Hub, a GPU) is not asked for here."""
+    import shlex
+
+    from train.cli import parse
+
+    commands = [c[c.index("train/run.py"):] for block in re.findall(r"```bash\n(.*?)```", README, re.S)
+                for c in [" ".join(block.replace("\\\n", " ").split())] if "train/run.py" in c]
+    assert len(commands) >= 4
+    for command in commands:
+        for line in command.split(" python "):  # a block may chain commands
+            parse(shlex.split(line.split(" #")[0])[1:])
+
+
+def test_the_readme_data_flag_defaults_are_the_trainers():
+    """The training section's table of data flags gives each flag's real default (``none``: unset)."""
+    from train.cli import parse
+
+    config = parse([])  # no data flags: the default training data is filled in
+    table = README[README.index("| flag | default | what it does |"):]
+    rows = re.findall(r"^\| `(--[a-z-]+)`[^|]* \| (`([^`]+)`|none)", table[:table.index("\n\n")], re.M)
+    assert len(rows) >= 12
+    for name, default, value in rows:
+        dest = name[2:].replace("-", "_")
+        group = next(g for g in (config.model, config.data, config.scoring, config.training) if hasattr(g, dest))
+        assert getattr(group, dest) == (None if default == "none" else type(getattr(group, dest))(value)), name

@@ -27,7 +27,7 @@ def cached_private_sha(hub, tiny_model_dir, adapter_dirs):
     files = {p.name: p.read_bytes() for p in adapter_dirs["a"].iterdir()}
     sha = hub.commit_files(PRIVATE_REPO, files, message="the owner's private adapter")
     hub.set_private(PRIVATE_REPO)
-    owner = Engine(tiny_settings(tiny_model_dir, adapter_repo=PRIVATE_REPO))
+    owner = Engine(tiny_settings(tiny_model_dir, adapter_repo=PRIVATE_REPO, visitor_revisions="all"))
     assert owner.translate(SENTENCE, model=sha).model.sha == sha  # with the owner's token: served, and now cached
     return sha
 
@@ -98,9 +98,71 @@ def test_the_configured_private_repo_serves_its_cached_commit_through_an_outage(
     """The owner's repo is readable with the owner's token: a pinned commit in the cache starts even with no Hub."""
     from nllb_space.engine import Engine
 
-    owner = Engine(tiny_settings(tiny_model_dir, adapter_repo=PRIVATE_REPO))
+    owner = Engine(tiny_settings(tiny_model_dir, adapter_repo=PRIVATE_REPO, visitor_revisions="all"))
     hub.fail(r".*", status=503, times=10_000)
     try:
         assert owner.translate(SENTENCE, model=cached_private_sha).model.sha == cached_private_sha
     finally:
         hub.clear_faults()
+
+
+# -- a private configured repo: what visitors may see and run (section 6) ------------------------------------------
+
+
+@pytest.fixture()
+def private_configured(hub, adapter_dirs):
+    """The owner's private repo with main (the configured revision), a work-in-progress branch and a tag."""
+    files = {p.name: p.read_bytes() for p in adapter_dirs["a"].iterdir()}
+    import uuid
+
+    repo = f"owner/private-served-{uuid.uuid4().hex[:8]}"
+    hub.commit_files(repo, files, message="release")
+    hub.create_branch(repo, "wip/secret-idea")
+    hub.commit_files(repo, {p.name: p.read_bytes() for p in adapter_dirs["b"].iterdir()},
+                     message="secret idea", branch="wip/secret-idea")
+    hub.create_tag(repo, "v0-internal")
+    hub.set_private(repo)
+    return repo
+
+
+def _space(tiny_model_dir, repo, **settings):
+    from nllb_space.engine import Engine
+
+    engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=repo, **settings))
+    engine.load()
+    return engine
+
+
+def test_a_private_configured_repo_serves_visitors_its_configured_revision_only(private_configured,
+                                                                               tiny_model_dir):
+    from nllb_space.errors import InputError
+
+    space = _space(tiny_model_dir, private_configured)
+    assert space.adapter_error is None
+    assert space.translate(SENTENCE, model="main").model.revision == "main"
+    for other in ("wip/secret-idea", "v0-internal", f"{private_configured}@wip/secret-idea", "no-such-branch"):
+        with pytest.raises(InputError) as refused:
+            space.translate(SENTENCE, model=other)
+        assert "NLLB_VISITOR_REVISIONS" in str(refused.value)
+        assert "secret" not in str(refused.value).replace(other, "")  # no other revision is named
+    listed = space.list_revisions()
+    assert [ref.name for ref in (*listed.branches, *listed.tags)] == ["main"] and not listed.commits
+
+
+def test_the_owner_may_open_every_revision_and_the_readme_says_what_that_shows(private_configured,
+                                                                              tiny_model_dir):
+    space = _space(tiny_model_dir, private_configured, visitor_revisions="all")
+    assert space.translate(SENTENCE, model="wip/secret-idea").model.revision == "wip/secret-idea"
+    listed = space.list_revisions()
+    assert {ref.name for ref in (*listed.branches, *listed.tags)} == {"main", "wip/secret-idea", "v0-internal"}
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "NLLB_VISITOR_REVISIONS" in readme and "private" in readme
+
+
+def test_an_allow_list_and_a_public_repo(private_configured, hub, tiny_model_dir, hub_adapters):
+    space = _space(tiny_model_dir, private_configured, visitor_revisions="main, v0-internal")
+    assert space.translate(SENTENCE, model="v0-internal").model.revision == "v0-internal"
+    public = _space(tiny_model_dir, "tester/nllb-lora")  # public: every revision, as before
+    assert public.translate(SENTENCE, model="exp/run-1").model.revision == "exp/run-1"

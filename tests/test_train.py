@@ -178,11 +178,11 @@ def test_every_lora_target_received_updates(trained):
 def test_tokenization_puts_language_tags_where_nllb_expects_them(tiny_model_dir):
     from transformers import AutoTokenizer
 
-    from train.data import _dataset
+    from train.data import pair_dataset
     from train.steps import check_language_tags, tokenize
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    example = tokenize(_dataset(["Hola."], ["Ciao."]), tokenizer, "fra_Latn", "deu_Latn", max_length=32)[0]
+    example = tokenize(pair_dataset(["Hola."], ["Ciao."]), tokenizer, "fra_Latn", "deu_Latn", max_length=32)[0]
     tokens = tokenizer.convert_ids_to_tokens(example["input_ids"])
     labels = tokenizer.convert_ids_to_tokens(example["labels"])
     assert (tokens[0], tokens[-1], labels[0], labels[-1]) == ("fra_Latn", "</s>", "deu_Latn", "</s>")
@@ -544,3 +544,20 @@ def test_two_process_ddp_run_completes_and_pushes_once(hub, tiny_model_dir, pair
     app_lines = [line for line in done.stdout.splitlines() if line.startswith("NLLB_ADAPTER_REPO=")]
     assert app_lines == [f"NLLB_ADAPTER_REPO={repo} NLLB_ADAPTER_REVISION={hub.resolve(repo, 'main')}"]
     assert HUB_TOKEN not in done.stdout + done.stderr
+
+
+def test_the_trainer_scores_a_downloaded_commit_while_the_hub_is_down(hub, hub_adapters):
+    """Its user's own machine and token: a full sha downloaded before is used as given (the app never does this for a
+    repo it could not check, tests/test_private_adapters.py)."""
+    from nllb_space import hub as hub_client
+    from train.steps import fetch_adapter
+
+    sha = hub_adapters["main"]
+    folder, _, _ = fetch_adapter("tester/nllb-lora", sha)
+    hub.fail(r".*", status=503, times=10_000)
+    try:
+        assert fetch_adapter("tester/nllb-lora", sha)[0] == folder
+        with pytest.raises(hub_client.HubUnavailable):
+            fetch_adapter("tester/nllb-lora", "main")  # a name can't be resolved without the Hub
+    finally:
+        hub.clear_faults()

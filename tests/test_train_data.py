@@ -8,7 +8,7 @@ import pytest
 
 from nllb_space.testing.pairs import PAIRS
 from train.data import (
-    DataError, clean_pairs, column_names_for, hold_out, load_hub_dataset, load_table, load_text_pair, overlap,
+    DataError, clean_pairs, column_names_for, hold_out, load_table, load_text_pair, overlap, pair_dataset,
 )
 
 WORDS = lambda texts: [len(t.split()) for t in texts]  # noqa: E731 - a stand-in for the tokenizer's token counts
@@ -103,20 +103,22 @@ def test_bad_jsonl_line_is_named(tmp_path):
 
 
 def test_hub_dataset_with_opus_style_rows(hub):
+    from train.sources import HubSplit, check_hub
+
     rows = [{"translation": {"es": es, "it": it}} for es, it in PAIRS[:6]]
     hub.commit_files(
         "tester/opus-es-it",
         {"data/train.jsonl": "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n"},
         repo_type="dataset",
     )
-    data = load_hub_dataset("tester/opus-es-it", None, "train", "spa_Latn", "ita_Latn")
-    assert pairs_of(data) == list(PAIRS[:6])
-    with pytest.raises(DataError, match="Could not load dataset 'tester/no-such-dataset'"):
-        load_hub_dataset("tester/no-such-dataset", None, "train", "spa_Latn", "ita_Latn")
+    source = check_hub("tester/opus-es-it", None, "train", ("spa_Latn", "ita_Latn"), "--dataset", "--split")
+    assert source == HubSplit("tester/opus-es-it", "train", ("default",), "--dataset")
+    assert pairs_of(source.read("spa_Latn", "ita_Latn")) == list(PAIRS[:6])
+    with pytest.raises(DataError, match="--dataset tester/no-such-dataset: no such dataset on the Hub"):
+        check_hub("tester/no-such-dataset", None, "train", ("spa_Latn", "ita_Latn"), "--dataset", "--split")
 
 
 def test_cleanup_counts_each_reason_once(tmp_path):
-    from train.data import _dataset
 
     rows = [
         ("Hola.", "Ciao."),
@@ -127,7 +129,7 @@ def test_cleanup_counts_each_reason_once(tmp_path):
         ("Sí.", "Sì, certo, lo farò domani"),        # 1 vs 5 words: ratio (5+1)/(1+1) = 3 > 2.5
         ("El gato duerme.", "Il gatto dorme."),
     ]
-    data, report = clean_pairs(_dataset(*zip(*rows)), "train", WORDS, max_length=5, max_ratio=2.5)
+    data, report = clean_pairs(pair_dataset(*zip(*rows)), "train", WORDS, max_length=5, max_ratio=2.5)
     assert pairs_of(data) == [("Hola.", "Ciao."), ("El gato duerme.", "Il gatto dorme.")]
     assert (report.loaded, report.empty, report.duplicates, report.too_long, report.bad_ratio, report.kept) == (
         7, 2, 1, 1, 1, 2)
@@ -149,24 +151,22 @@ def test_held_out_pairs_are_counted_so_the_numbers_add_up():
 
 
 def test_eval_cleanup_keeps_duplicates_and_long_pairs():
-    from train.data import _dataset
 
-    data, report = clean_pairs(_dataset(["a", "a", ""], ["b", "b", "c"]), "eval", dedupe=False)
+    data, report = clean_pairs(pair_dataset(["a", "a", ""], ["b", "b", "c"]), "eval", dedupe=False)
     assert pairs_of(data) == [("a", "b"), ("a", "b")]
     assert report.summary() == "eval: 3 pairs loaded; dropped 1 empty -> 2 kept"
 
 
 def test_hold_out_is_seeded_capped_and_disjoint():
-    from train.data import _dataset
 
-    data = _dataset(*zip(*PAIRS))
+    data = pair_dataset(*zip(*PAIRS))
     train, evaluation = hold_out(data, share=0.25, max_pairs=6, seed=3)
     again = hold_out(data, share=0.25, max_pairs=6, seed=3)[1]
     assert (len(train), len(evaluation)) == (34, 6)
     assert evaluation["source"] == again["source"]
     assert overlap(train, evaluation) == 0
     with pytest.raises(DataError, match="too few to hold some out"):
-        hold_out(_dataset(["a"], ["b"]), share=0.5, max_pairs=10, seed=0)
+        hold_out(pair_dataset(["a"], ["b"]), share=0.5, max_pairs=10, seed=0)
 
 
 def test_column_names_for_a_language():

@@ -133,5 +133,6 @@ def test_engine_never_generates_another_scripts_token_with_the_setting_on(mixed_
     heads.clear()
     for options in ({}, {"num_beams": 3}):
         assert generated(cut, **options) <= kept
-    assert heads == [RestrictedHead, RestrictedHead]  # the cut layer is what generate ran with
+    # The cut layer is what every generate call ran with (beam 3 on a CPU: more, smaller calls).
+    assert len(heads) >= 2 and set(heads) == {RestrictedHead}
     assert not isinstance(cut.load().model.lm_head, RestrictedHead)  # and the full one is back afterwards

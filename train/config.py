@@ -5,7 +5,7 @@ The optimisation, checkpoint and logging flags are ``Seq2SeqTrainingArguments`` 
 NLLB wants, as trl's ``SFTConfig`` does. The groups below hold what Trainer has no flag for. ``--help`` lists them in
 these groups; a short alias (``--batch-size``, ``--epochs``) stands beside the long Trainer name. The few Trainer
 flags this script does its own way (pushing, precision, checkpoint timing, generation) are refused naming the flag to
-give instead (:data:`REPLACED_TRAINER_FLAGS`), rather than silently overridden.
+give instead (``train/cli.py``, which reads the command line into these groups), rather than silently overridden.
 
 Each group checks its own flags when it is built; :class:`RunConfig` checks the combinations. A mistake raises
 ``ConfigError`` naming the flag, before any model is loaded.
@@ -13,8 +13,6 @@ Each group checks its own flags when it is built; :class:`RunConfig` checks the 
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,23 +24,10 @@ from nllb_space.languages import UnknownLanguageError, resolve_language
 from nllb_space.lora import LoraSettings
 from nllb_space.settings import Settings
 from train.data import TABLE_SUFFIXES
+from train.sources import DEFAULT_DATASET, DEFAULT_DATASET_CONFIG, DEFAULT_LANGUAGES
 
 _LORA = LoraSettings()  # the LoRA defaults live in nllb_space.lora (shared with the app's adapter checks)
 _APP = Settings()  # the app's defaults, which the scores should match
-_THIS_SCRIPT_PUSHES = "this script pushes once, after training, with --push-to-hub"
-REPLACED_TRAINER_FLAGS = {
-    "hub_token": "the token comes from HF_TOKEN or `hf auth login` (a flag would keep it in the shell's history)",
-    "hub_model_id": "give --hub-repo", "hub_revision": "give --hub-branch", "hub_private_repo": "give --private",
-    "hub_strategy": _THIS_SCRIPT_PUSHES, "hub_always_push": _THIS_SCRIPT_PUSHES,
-    "bf16": "give --precision bf16", "fp16": "give --precision fp16",
-    "save_strategy": "a checkpoint is saved at each --eval-strategy evaluation",
-    "save_steps": "a checkpoint is saved at each --eval-steps evaluation",
-    "greater_is_better": "the lowest --metric-for-best-model (eval loss) is best",
-    "generation_num_beams": "give --eval-beams", "generation_max_length": "give --eval-max-new-tokens",
-    "predict_with_generate": "scoring always generates, with --eval-beams",
-    "generation_config": "scoring decodes with --eval-beams and --eval-max-new-tokens",
-}
-"""Trainer flags that this script does differently: refused (naming what to give instead), and left out of --help."""
 
 
 class ConfigError(ValueError):
@@ -85,13 +70,22 @@ class ModelArguments:
 class DataArguments:
     _argument_group_name = "data (training: --dataset, --train-file, or --source-file with --target-file)"
 
-    dataset: str | None = _help("Hub dataset id (or local dataset folder) with the training pairs.", default=None)
+    dataset: str | None = _help("Hub dataset id (or local dataset folder) with the training pairs. Without any "
+                                f"training data: {DEFAULT_DATASET}, config {DEFAULT_DATASET_CONFIG}.", default=None)
     dataset_config: str | None = _help("Configuration (subset) of --dataset, e.g. es-it.", default=None)
     split: str = _help("Split of --dataset to train on.", default="train")
-    eval_split: str | None = _help("Split of --dataset to score on; without one, --eval-share of the training "
-                                   "pairs is held out.", default=None)
-    source_column: str | None = _help("Column (or 'translation' key) of the sources, when not named by language.",
-                                      default=None)
+    eval_dataset: str | None = _help("Hub dataset id (or local dataset folder) to score on, with --eval-split: paired "
+                                     "like --dataset, or one config per language, rows paired by their id, as in "
+                                     "openlanguagedata/flores_plus (gated: accept its conditions on the Hub and log "
+                                     "in).", default=None)
+    eval_dataset_config: str | None = _help("Configuration of a paired --eval-dataset; without it, one that has a "
+                                            "config for each language (spa_Latn, ita_Latn) is read per language.",
+                                            default=None)
+    eval_split: str | None = _help("Split to score on: of --eval-dataset (FLORES+: dev or devtest), else of "
+                                   "--dataset. Without evaluation data, --eval-share of the training pairs is held "
+                                   "out.", default=None)
+    source_column: str | None = _help("Column (or 'translation' key) of the sources in paired data, when not named "
+                                      "by language.", default=None)
     target_column: str | None = _help("Column (or 'translation' key) of the targets.", default=None)
     train_file: str | None = _help("Training pairs in a .tsv, .csv or .jsonl file.", default=None)
     source_file: str | None = _help("Plain-text training sources, one sentence per line.", default=None)
@@ -114,16 +108,22 @@ class DataArguments:
                      ("source_column", "target_column")):
             if bool(getattr(self, a)) != bool(getattr(self, b)):
                 raise ConfigError(f"{flag(a)} and {flag(b)} go together: give both.")
-        if (self.dataset_config or self.eval_split) and not self.dataset:
-            raise ConfigError("--dataset-config and --eval-split need --dataset.")
+        if self.dataset_config and not self.dataset:
+            raise ConfigError("--dataset-config needs --dataset.")
+        if self.eval_dataset_config and not self.eval_dataset:
+            raise ConfigError("--eval-dataset-config needs --eval-dataset.")
+        if self.eval_split and not (self.dataset or self.eval_dataset):
+            raise ConfigError("--eval-split needs --eval-dataset (or --dataset).")
+        if self.eval_dataset and not self.eval_split:
+            raise ConfigError("--eval-dataset needs --eval-split (FLORES+ has dev and devtest).")
         for name in ("train_file", "eval_file"):
             path = getattr(self, name)
             if path and Path(path).suffix.lower() not in TABLE_SUFFIXES:
                 raise ConfigError(f"{flag(name)} must be a {', '.join(TABLE_SUFFIXES)} file, got {path}; use "
                                   "--source-file/--target-file for plain text, one sentence per line.")
         if sum(self.eval_sources()) > 1:
-            raise ConfigError("Give evaluation data one way: --eval-file, --eval-source-file/--eval-target-file "
-                              "or --eval-split.")
+            raise ConfigError("Give evaluation data one way: --eval-file, --eval-source-file/--eval-target-file, "
+                              "--eval-dataset or --dataset's --eval-split.")
         if not 0 < self.eval_share < 1:
             raise ConfigError(f"--eval-share must be between 0 and 1, got {self.eval_share}.")
         if self.max_length_ratio < 1:
@@ -136,7 +136,7 @@ class DataArguments:
         return [bool(self.dataset), bool(self.train_file), bool(self.source_file)]
 
     def eval_sources(self) -> list[bool]:
-        return [bool(self.eval_file), bool(self.eval_source_file), bool(self.eval_split)]
+        return [bool(self.eval_file), bool(self.eval_source_file), bool(self.eval_dataset or self.eval_split)]
 
 
 @dataclass
@@ -306,49 +306,15 @@ class RunConfig:
             return
         if scoring.eval_only:
             if not any(data.eval_sources()):
-                raise ConfigError("--eval-only needs evaluation data: --eval-file, --eval-source-file/"
-                                  "--eval-target-file, or --dataset with --eval-split.")
-        elif sum(data.train_sources()) != 1:
-            raise ConfigError("Give training data exactly one way: --dataset, --train-file, or --source-file with "
-                              f"--target-file ({'none' if not any(data.train_sources()) else 'several'} given).")
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """``--help`` as a reader wants it: each flag once, with dashes (``--snake_case`` still parses); switches without
-    a value; a default only where it says something; Trainer flags this script replaces left out.
-
-    argparse offers formatter classes as its way to change the help; these are the methods its own ones override.
-    """
-
-    def add_argument(self, action: argparse.Action) -> None:
-        if action.dest not in REPLACED_TRAINER_FLAGS:
-            super().add_argument(action)
-
-    def _format_action_invocation(self, action: argparse.Action) -> str:
-        shown = [o for o in action.option_strings if "_" not in o] or action.option_strings
-        if not shown or action.nargs == 0 or (action.nargs == "?" and action.const is True):
-            return ", ".join(shown) or super()._format_action_invocation(action)
-        return f"{', '.join(shown)} {self._format_args(action, action.dest.upper())}"
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        if action.nargs == 0 and action.const is False:  # HfArgumentParser's --no-X, which repeats --X's help
-            return f"Turn {action.option_strings[-1].replace('--no-', '--', 1)} off."
-        if action.default is None or action.default is False or action.default == []:
-            return action.help or ""
-        return super()._get_help_string(action)
-
-
-def parse(argv=None) -> RunConfig:
-    """The command line ``argv`` (default ``sys.argv``) as a checked :class:`RunConfig`."""
-    from transformers import HfArgumentParser
-
-    argv = sys.argv[1:] if argv is None else list(argv)
-    given = {arg.split("=", 1)[0].replace("_", "-") for arg in argv if arg.startswith("--")}
-    for name, instead in REPLACED_TRAINER_FLAGS.items():
-        if flag(name) in given:  # checked on the command line: __post_init__ sets some of these itself
-            raise ConfigError(f"{flag(name)} is not used here: {instead}.")
-    parser = HfArgumentParser(RunConfig.GROUPS, prog="python train/run.py", usage="%(prog)s [flags]",
-                              formatter_class=HelpFormatter, allow_abbrev=False,  # --hub-tok is not --hub-token
-                              description="Fine-tune LoRA adapters for NLLB-200, score them against the base model, "
-                                          "push them by revision.")
-    return RunConfig(*parser.parse_args_into_dataclasses(args=argv))
+                raise ConfigError("--eval-only needs evaluation data: --eval-dataset openlanguagedata/flores_plus "
+                                  "--eval-split devtest, --eval-file, or --eval-source-file/--eval-target-file.")
+        elif sum(data.train_sources()) > 1:
+            raise ConfigError("Give training data one way: --dataset, --train-file, or --source-file with "
+                              "--target-file.")
+        elif not any(data.train_sources()):
+            if set(DEFAULT_LANGUAGES) != {self.model.src_lang, self.model.tgt_lang}:
+                raise ConfigError(f"Without training data the trainer reads {DEFAULT_DATASET} {DEFAULT_DATASET_CONFIG}"
+                                  f", which is Spanish-Italian: for {self.model.src_lang} -> {self.model.tgt_lang} "
+                                  "give --dataset, --train-file, or --source-file with --target-file.")
+            # Filled in here, not as the fields' defaults: those would make --train-file a second training source.
+            data.dataset, data.dataset_config = DEFAULT_DATASET, DEFAULT_DATASET_CONFIG

@@ -1,10 +1,11 @@
-"""Parallel data for training and evaluation: where it comes from, and the clean-up before training.
+"""Parallel data for training and evaluation: reading local files, finding the two languages in rows, and the
+clean-up before training.
 
 Every loader returns a ``datasets.Dataset`` with two string columns, :data:`SOURCE` and :data:`TARGET`, whatever the
-input looked like:
+input looked like (Hub datasets are read by ``train/sources.py``, through :func:`select_pairs`):
 
-- a Hub dataset (or a local dataset folder) with OPUS-style rows, ``{"translation": {"es": ..., "it": ...}}``, or
-  with one column per language, or with columns named by ``--source-column``/``--target-column``;
+- rows with OPUS-style pairs, ``{"translation": {"es": ..., "it": ...}}``, or one column per language, or columns
+  named by ``--source-column``/``--target-column``;
 - a local table: ``.tsv`` (a header row, or no header and exactly two columns: source, target), ``.csv`` (a header
   row), ``.jsonl`` (one object per line, flat or OPUS-style);
 - two aligned plain-text files, one sentence per line.
@@ -116,7 +117,7 @@ def load_text_pair(source_file: str | Path, target_file: str | Path) -> "Dataset
             f"The files are not aligned: {source_file} has {len(sources)} lines but {target_file} has "
             f"{len(targets)}. Line i of one must translate line i of the other."
         )
-    return _dataset(sources, targets)
+    return pair_dataset(sources, targets)
 
 
 def load_table(
@@ -135,27 +136,7 @@ def load_table(
         rows = _delimited_rows(path, text, "\t" if suffix == ".tsv" else ",", src_lang, tgt_lang,
                                source_column, target_column)
     columns = list(dict.fromkeys(key for row in rows[:1] for key in row))
-    return _select(rows, columns, str(path), src_lang, tgt_lang, source_column, target_column)
-
-
-def load_hub_dataset(name: str, config: str | None, split: str, src_lang: str, tgt_lang: str,
-                     source_column: str | None = None, target_column: str | None = None) -> "Dataset":
-    """``split`` of the Hub dataset (or local dataset folder) ``name``, reduced to source/target columns."""
-    import datasets
-
-    where = f"dataset '{name}'" + (f" (config '{config}')" if config else "") + f", split '{split}'"
-    try:
-        data = datasets.load_dataset(name, config, split=split)
-    except Exception as error:  # noqa: BLE001 - datasets raises many types; all mean "cannot load", said below
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise DataError(f"Could not load {where}: {first}") from None
-    if not isinstance(data, datasets.Dataset):
-        raise DataError(f"{where} is a streaming or multi-split dataset; give one split with --split.")
-    columns = list(data.column_names)
-    # Reading the two needed columns as lists is fine at LoRA data sizes (a million pairs is a few hundred MB).
-    rows = data.select_columns(_needed_columns(data, columns, where, src_lang, tgt_lang, source_column,
-                                               target_column)).to_list()
-    return _select(rows, columns, where, src_lang, tgt_lang, source_column, target_column)
+    return select_pairs(rows, columns, str(path), src_lang, tgt_lang, source_column, target_column)
 
 
 # -- clean-up and splits --------------------------------------------------------------------------------------------
@@ -198,7 +179,7 @@ def clean_pairs(data: "Dataset", name: str, lengths: Lengths | None = None, max_
         pairs = kept
     report = CleanupReport(name, len(data), empty, duplicates if dedupe else None, too_long, bad_ratio, max_length,
                            max_ratio)
-    return _dataset([s for s, _ in pairs], [t for _, t in pairs]), report
+    return pair_dataset([s for s, _ in pairs], [t for _, t in pairs]), report
 
 
 def hold_out(data: "Dataset", share: float, max_pairs: int, seed: int) -> tuple["Dataset", "Dataset"]:
@@ -222,7 +203,8 @@ def overlap(train: "Dataset", evaluation: "Dataset") -> int:
 # -- internals --------------------------------------------------------------------------------------------------------
 
 
-def _dataset(sources: Sequence[str], targets: Sequence[str]) -> "Dataset":
+def pair_dataset(sources: Sequence[str], targets: Sequence[str]) -> "Dataset":
+    """The pairs as every loader returns them: string columns :data:`SOURCE` and :data:`TARGET`."""
     from datasets import Dataset, Features, Value
 
     features = Features({SOURCE: Value("string"), TARGET: Value("string")})
@@ -276,7 +258,7 @@ def _delimited_rows(path: Path, text: str, delimiter: str, src_lang: str, tgt_la
     header = [cell.strip() for cell in records[0]]
     body, first_row = records[1:], 2
     try:
-        _pick(header, None, str(path), src_lang, tgt_lang, source_column, target_column)
+        pick_columns(header, None, str(path), src_lang, tgt_lang, source_column, target_column)
     except DataError:
         # No recognisable header: a two-column TSV is source<TAB>target, the common OPUS/Moses layout.
         if delimiter != "\t" or source_column or target_column or len(header) != 2:
@@ -294,31 +276,24 @@ def _delimited_rows(path: Path, text: str, delimiter: str, src_lang: str, tgt_la
     return rows
 
 
-def _needed_columns(data, columns, where, src_lang, tgt_lang, source_column, target_column) -> list[str]:
-    sample = data[0] if len(data) else {}
-    kind, source_key, target_key = _pick(columns, sample.get("translation"), where, src_lang, tgt_lang,
-                                         source_column, target_column)
-    return ["translation"] if kind == "translation" else list(dict.fromkeys((source_key, target_key)))
-
-
-def _select(
+def select_pairs(
     rows: list[dict[str, Any]], columns: list[str], where: str, src_lang: str, tgt_lang: str,
     source_column: str | None, target_column: str | None,
 ) -> "Dataset":
-    """The source and target strings of ``rows``, wherever they are (see :func:`_pick`)."""
+    """The source and target strings of ``rows``, wherever they are (see :func:`pick_columns`)."""
     if not rows:
-        return _dataset([], [])
+        return pair_dataset([], [])
     translation = next((r.get("translation") for r in rows if r.get("translation") is not None), None)
-    kind, source_key, target_key = _pick(columns, translation, where, src_lang, tgt_lang, source_column,
-                                         target_column)
+    kind, source_key, target_key = pick_columns(columns, translation, where, src_lang, tgt_lang, source_column,
+                                                target_column)
     text = lambda value: "" if value is None else str(value)  # noqa: E731 - missing values count as empty
     if kind == "translation":
         pairs = [row.get("translation") or {} for row in rows]
-        return _dataset([text(p.get(source_key)) for p in pairs], [text(p.get(target_key)) for p in pairs])
-    return _dataset([text(r.get(source_key)) for r in rows], [text(r.get(target_key)) for r in rows])
+        return pair_dataset([text(p.get(source_key)) for p in pairs], [text(p.get(target_key)) for p in pairs])
+    return pair_dataset([text(r.get(source_key)) for r in rows], [text(r.get(target_key)) for r in rows])
 
 
-def _pick(
+def pick_columns(
     columns: Sequence[str], translation: Any, where: str, src_lang: str, tgt_lang: str,
     source_column: str | None, target_column: str | None,
 ) -> tuple[str, str, str]:

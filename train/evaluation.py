@@ -56,7 +56,8 @@ class Scorer:
         for name in adapters:
             slot.adopt(name)
         app = Settings()
-        pipeline = Pipeline(tokenizer, Splitting(app.max_sentence_chars, app.max_input_tokens, batch_size))
+        pipeline = Pipeline(tokenizer, Splitting(app.max_sentence_chars, app.max_input_tokens, batch_size)
+                            .for_decoding(decoding.num_beams, base.device))
         return cls(slot, pipeline, decoding, autocast_dtype)
 
     def translate(self, sources: Sequence[str], src_lang: str, tgt_lang: str, name: str = BASE_NAME,

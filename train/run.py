@@ -1,39 +1,45 @@
 """Fine-tune LoRA adapters for NLLB-200 on parallel data, score them against the base model, push them by revision.
 
-    config -> data (load, clean) -> LoRA on q/k/v/out_proj -> score base -> Seq2SeqTrainer -> score LoRA
-           -> adapter + metrics.json + model card in --output-dir -> (--push-to-hub) one commit on a branch, tagged
+    config -> data (check, read) -> model -> clean pairs -> LoRA on q/k/v/out_proj -> score base -> Seq2SeqTrainer
+           -> score LoRA -> adapter + metrics.json + model card in --output-dir -> (--push-to-hub) one commit on a
+           branch, tagged
 
-Quick local run (CPU is fine: a few steps on the Spanish-Italian pool, 40 held-out pairs scored):
+Quick local run (CPU is fine: a few steps on OPUS Books es-it, the default data, with 40 held-out pairs scored):
 
-    python train/run.py \\
-        --source-file ../shared/data/train_pool/train_pool.spa --target-file ../shared/data/train_pool/train_pool.ita \\
-        --max-steps 20 --batch-size 8 --eval-steps 10 --max-eval-pairs 40 --output-dir runs/quick --overwrite
+    python train/run.py --max-steps 20 --batch-size 8 --eval-steps 10 --max-eval-pairs 40 \\
+        --output-dir runs/quick --overwrite
 
-Full run on a GPU (bf16/fp16 picked automatically), scored on FLORES-200 dev with 4 beams, pushed to a branch
-and tagged; several GPUs: replace ``python`` by ``accelerate launch`` or ``torchrun --nproc_per_node N``:
+Full run on a GPU (bf16/fp16 picked automatically), scored on FLORES+ dev with 4 beams (a gated dataset: accept its
+conditions on the Hub and log in first), pushed to a branch and tagged; several GPUs: replace ``python`` by
+``accelerate launch`` or ``torchrun --nproc_per_node N``:
 
-    python train/run.py \\
-        --source-file ../shared/data/train_pool/train_pool.spa --target-file ../shared/data/train_pool/train_pool.ita \\
-        --eval-source-file ../shared/data/flores200/dev.spa_Latn \\
-        --eval-target-file ../shared/data/flores200/dev.ita_Latn \\
+    python train/run.py --dataset Helsinki-NLP/opus_books --dataset-config es-it \\
+        --eval-dataset openlanguagedata/flores_plus --eval-split dev \\
         --epochs 3 --batch-size 32 --eval-beams 4 --output-dir runs/spa-ita-r16 \\
         --push-to-hub --hub-repo YOU/nllb-600m-spa-ita-lora --hub-branch exp/r16 --hub-tag v1
 
-Score the base model against an existing adapter (a Hub repo at a revision, or a local folder) on FLORES-200 dev:
+Score the base model against an existing adapter (a Hub repo at a revision, or a local folder) on FLORES+ devtest:
 
     python train/run.py --eval-only --adapter YOU/nllb-600m-spa-ita-lora --revision v1 \\
-        --eval-source-file ../shared/data/flores200/dev.spa_Latn \\
-        --eval-target-file ../shared/data/flores200/dev.ita_Latn --eval-beams 4 --output-dir runs/eval-v1
+        --eval-dataset openlanguagedata/flores_plus --eval-split devtest --eval-beams 4 --output-dir runs/eval-v1
+
+Offline, with a downloaded model folder and your own pairs (one ``Spanish<TAB>Italian`` pair per line):
+
+    HF_HUB_OFFLINE=1 python train/run.py --base-model ./nllb-200-distilled-600M \\
+        --base-model-name facebook/nllb-200-distilled-600M --train-file my_pairs.tsv \\
+        --max-steps 20 --batch-size 8 --eval-steps 10 --output-dir runs/offline
 
 Retry a failed push without training again:
 
     python train/run.py --push-only --output-dir runs/spa-ita-r16 --hub-repo YOU/nllb-600m-spa-ita-lora --hub-tag v1
 
-Other data: ``--dataset NAME [--dataset-config CFG] [--split train] [--eval-split validation]`` (OPUS-style
-``translation`` rows or one column per language, ``--source-column/--target-column`` otherwise) or ``--train-file``
-/``--eval-file`` (.tsv, .csv, .jsonl). ``python train/run.py --help`` lists every flag with its default, in groups
-(train/config.py); Seq2SeqTrainingArguments flags work too (``--lr-scheduler-type cosine``, ``--report-to trackio``
-...), except the few this script does itself, which are refused naming the flag to give instead.
+Other data: ``--dataset NAME [--dataset-config CFG] [--split train]`` (OPUS-style ``translation`` rows or one column
+per language, ``--source-column/--target-column`` otherwise), ``--eval-dataset NAME --eval-split SPLIT`` (paired, or
+one config per language as FLORES+), ``--train-file``/``--eval-file`` (.tsv, .csv, .jsonl). The data flags are
+checked before the model loads (train/sources.py). ``python train/run.py --help`` lists every flag with its default,
+in groups (train/config.py); Seq2SeqTrainingArguments flags work too (``--lr-scheduler-type cosine``,
+``--report-to trackio`` ...), except the few this script does itself, which are refused naming the flag to give
+instead (train/cli.py).
 
 The console shows the pair counts (loaded, dropped for each reason, held out for evaluation, left to train on), one
 line per Trainer log (``step 20/200 · epoch 0.40 · loss 2.345 · lr 1.2e-04 · grad norm 0.87``), and the scores.
@@ -65,13 +71,15 @@ from nllb_space.card import RunReport  # noqa: E402
 from nllb_space.errors import UserFacingError  # noqa: E402
 from nllb_space.lora import LoraSettings  # noqa: E402
 from nllb_space.slot import Decoding  # noqa: E402
-from train.config import ConfigError, RunConfig, parse  # noqa: E402
+from train.cli import parse  # noqa: E402
+from train.config import ConfigError, RunConfig  # noqa: E402
 from train.data import DataError  # noqa: E402
 from train.evaluation import Scorer, scores_text  # noqa: E402
 from train.publish import push, write_card  # noqa: E402
 from train.steps import (  # noqa: E402
-    RUN_OUTPUTS, UNNAMED_BASE, base_name, check_language_tags, check_output_dir, clear_outputs, disable_layerdrop,
-    fetch_adapter, find_checkpoint, load_model, load_pairs, print_readable_logs, tokenize,
+    RUN_OUTPUTS, UNNAMED_BASE, base_name, check_data, check_language_tags, check_output_dir, clear_outputs,
+    disable_layerdrop, fetch_adapter, find_checkpoint, load_model, load_pairs, print_readable_logs, read_pairs,
+    tokenize,
 )
 
 logger = logging.getLogger("train.run")
@@ -119,6 +127,8 @@ def train(config: RunConfig, callbacks: Sequence = ()) -> int:
     out = Path(args.output_dir)
     check_output_dir(config, out, RUN_OUTPUTS)
     resume = find_checkpoint(args.resume_from_checkpoint, out)
+    sources = check_data(config)  # a typo in the data flags fails here, in a second, and deletes nothing
+    raw = read_pairs(config, sources)  # so do bad columns and unaligned files, still before the model loads
     # Trainer keeps its checkpoints apart from the adapter, and never pushes: publish.py does, as one commit.
     trainer_args = dataclasses.replace(args, output_dir=str(out / "checkpoints"), push_to_hub=False,
                                        resume_from_checkpoint=None)
@@ -131,8 +141,9 @@ def train(config: RunConfig, callbacks: Sequence = ()) -> int:
 
     model, tokenizer = load_model(config.model)
     disable_layerdrop(model)
-    train_pairs, eval_pairs, eval_name, reports = load_pairs(config, lambda texts: [
+    train_pairs, eval_pairs, reports = load_pairs(config, raw, lambda texts: [
         len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]])  # what --max-length measures
+    eval_name = sources.eval_name
     for report in reports:
         say(report.summary())
     train_set, eval_set = (tokenize(pairs, tokenizer, src, tgt, config.data.max_length)
@@ -186,9 +197,7 @@ def train(config: RunConfig, callbacks: Sequence = ()) -> int:
         lora_settings=lora, training=training_summary(config, trainer, result, reports, len(train_set),
                                                       len(eval_set), state.num_processes),
         loss_history=tuple((log["step"], log["loss"]) for log in trainer.state.log_history if "loss" in log),
-        datasets=(config.data.dataset,) if config.data.dataset and not Path(config.data.dataset).exists() else (),
-        eval_dataset=(config.data.dataset if config.data.eval_split and not Path(config.data.dataset).exists()
-                      else None),
+        datasets=tuple(filter(None, [sources.train_dataset])), eval_dataset=sources.eval_dataset,
         license=config.push.license,
     )
     (out / "metrics.json").write_text(report.to_json(), encoding="utf-8")
@@ -240,8 +249,11 @@ def evaluate_only(config: RunConfig) -> int:
     scoring, src, tgt = config.scoring, config.model.src_lang, config.model.tgt_lang
     out = Path(config.training.output_dir)
     check_output_dir(config, out, ("metrics.json",))
+    sources = check_data(config)
+    raw = read_pairs(config, sources)
     model, tokenizer = load_model(config.model, dtype=scoring.eval_dtype)
-    _, eval_pairs, eval_name, reports = load_pairs(config, None)
+    _, eval_pairs, reports = load_pairs(config, raw, None)
+    eval_name = sources.eval_name
     print(reports[-1].summary())
     if scoring.restrict_vocab and scripts_for(tgt) is None:
         raise ConfigError(f"--restrict-vocab: the script of {tgt} is unknown, nothing to cut.")
@@ -270,7 +282,7 @@ def evaluate_only(config: RunConfig) -> int:
     report = RunReport(
         base_model=base_name(config.model) or UNNAMED_BASE, src_lang=src, tgt_lang=tgt, eval_set=eval_name,
         num_beams=decoding.num_beams, max_new_tokens=decoding.max_new_tokens, base=base_scores, lora=lora_scores,
-        lora_settings=lora, training=training, license=config.push.license,
+        lora_settings=lora, training=training, eval_dataset=sources.eval_dataset, license=config.push.license,
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(report.to_json(), encoding="utf-8")

@@ -2,7 +2,7 @@
 what the console shows while Trainer trains.
 
 Each takes the run's :class:`~train.config.RunConfig` (or the part it needs) and raises ``ConfigError`` or
-``DataError`` with a message naming the flag or the file, before anything slow starts.
+``DataError`` with a message naming the flag or the file; the data is checked and read before the model loads.
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from transformers import PrinterCallback, ProgressCallback, TrainerCallback
 
 from nllb_space import hub, hub_downloads
 from nllb_space.choice import local_folder, spec_of
-from train.config import ConfigError, DataArguments, ModelArguments, RunConfig, flag
-from train.data import DataError, clean_pairs, hold_out, load_hub_dataset, load_table, load_text_pair, overlap
+from nllb_space.hub_ids import is_commit_sha
+from train.config import ConfigError, ModelArguments, RunConfig, flag
+from train.data import DataError, clean_pairs, hold_out, overlap
+from train.sources import Sources, check_sources
 
 PUSHED_FILES = ("adapter_config.json", "adapter_model.safetensors", "README.md", "metrics.json")
 """What a push uploads from the output directory (never checkpoints/, which hold optimizer states)."""
@@ -116,23 +118,30 @@ def disable_layerdrop(model) -> None:
     model.config.encoder_layerdrop = model.config.decoder_layerdrop = 0.0
 
 
-def load_pairs(config: RunConfig, lengths):
-    """(train pairs or None, eval pairs, eval set name, clean-up reports) as the data flags say."""
-    data, src, tgt = config.data, config.model.src_lang, config.model.tgt_lang
-    columns = (data.source_column, data.target_column)
+def check_data(config: RunConfig) -> Sources:
+    """Where the pairs come from, checked in a second (files exist, Hub datasets resolve): call it before anything
+    slow, so that a typo is not found after a 2.5 GB model load."""
+    model = config.model
+    return check_sources(config.data, model.src_lang, model.tgt_lang, config.scoring.eval_only)
+
+
+def read_pairs(config: RunConfig, sources: Sources):
+    """(training pairs or None, evaluation pairs or None: hold some out) as read, before clean-up; downloads Hub data.
+    Unaligned files and missing columns fail here, still before the model loads."""
+    langs = (config.model.src_lang, config.model.tgt_lang, config.data.source_column, config.data.target_column)
+    return tuple(source.read(*langs) if source else None for source in (sources.train, sources.evaluation))
+
+
+def load_pairs(config: RunConfig, raw, lengths):
+    """(train pairs or None, eval pairs, clean-up reports) from :func:`read_pairs`' ``raw``, cleaned; ``lengths``
+    counts tokens for --max-length and --max-length-ratio."""
+    data, (raw_train, raw_eval) = config.data, raw
     train, reports = None, []
-    if not config.scoring.eval_only:
-        if data.dataset:
-            raw = load_hub_dataset(data.dataset, data.dataset_config, data.split, src, tgt, *columns)
-        elif data.train_file:
-            raw = load_table(data.train_file, src, tgt, *columns)
-        else:
-            raw = load_text_pair(data.source_file, data.target_file)
-        train, report = clean_pairs(raw, "train", lengths, data.max_length, data.max_length_ratio)
+    if raw_train is not None:
+        train, report = clean_pairs(raw_train, "train", lengths, data.max_length, data.max_length_ratio)
         reports.append(report)
         if len(train) == 0:
             raise DataError(f"No training pairs are left after clean-up ({report.summary()}).")
-    raw_eval, eval_name = _eval_source(data, src, tgt, columns)
     origin = "loaded"
     if raw_eval is None:
         train, raw_eval = hold_out(train, data.eval_share, data.max_eval_pairs, config.training.seed)
@@ -150,20 +159,7 @@ def load_pairs(config: RunConfig, lengths):
         logging.getLogger("train.run").warning(
             "%d of %d evaluation sources also occur in the training data: their scores flatter the adapter.",
             shared, len(evaluation))
-    return train, evaluation, eval_name, reports
-
-
-def _eval_source(data: DataArguments, src: str, tgt: str, columns):
-    """The evaluation pairs the flags name and what to call them; ``(None, ...)``: hold some training pairs out."""
-    if data.eval_file:
-        return load_table(data.eval_file, src, tgt, *columns), Path(data.eval_file).name
-    if data.eval_source_file:
-        return (load_text_pair(data.eval_source_file, data.eval_target_file),
-                f"{Path(data.eval_source_file).name} / {Path(data.eval_target_file).name}")
-    if data.eval_split:
-        return (load_hub_dataset(data.dataset, data.dataset_config, data.eval_split, src, tgt, *columns),
-                f"{data.dataset} ({data.eval_split})")
-    return None, "pairs held out of the training data"
+    return train, evaluation, reports
 
 
 def tokenize(pairs, tokenizer, src_lang: str, tgt_lang: str, max_length: int):
@@ -251,5 +247,12 @@ def fetch_adapter(adapter: str, revision: str | None) -> tuple[Path, str, str]:
     if folder:
         return folder, adapter, local_digest(folder)
     revision = revision or hub.DEFAULT_BRANCH
-    sha = hub.resolve_revision(adapter, revision)
+    try:
+        sha = hub.resolve_revision(adapter, revision)
+    except hub.HubUnavailable:
+        if not is_commit_sha(revision):
+            raise
+        # The trainer reads with its user's own token on its user's machine: a commit downloaded before may still
+        # be scored without the Hub (the app, which serves visitors, never does this for a repo it could not check).
+        sha = revision.lower()
     return hub_downloads.download_adapter(adapter, sha), f"{spec_of(adapter, revision)} ({sha[:7]})", sha

@@ -17,8 +17,10 @@ memory. What it answers is the contract in ``HUB_API.md`` (read off huggingface_
   Hub for non-LFS files), ``Content-Length`` and ``Range`` support;
 - errors the way the client tells them apart: 404 + ``X-Error-Code`` ``RepoNotFound`` / ``RevisionNotFound`` /
   ``EntryNotFound``; a private (or missing) repo asked for without a token gets **401 + RepoNotFound**, as the real
-  Hub does (the client raises ``RepositoryNotFoundError`` either way); a wrong token gets 401
-  ``Invalid credentials in Authorization header`` (the client raises a plain ``HfHubHTTPError``);
+  Hub does (the client raises ``RepositoryNotFoundError`` either way); a gated repo's files
+  (:meth:`HubEmulator.set_gated`) get 401 without a token and 403 for an account without access, both ``GatedRepo``;
+  a wrong token gets 401 ``Invalid credentials in Authorization header`` (the client raises a plain
+  ``HfHubHTTPError``);
 - ``/api/whoami-v2``; anything else (``/api/agent-harnesses`` included) is a plain 404.
 
 Revisions may be a branch, a tag, a full commit sha (or a unique prefix of at least 7 hex digits), or
@@ -121,6 +123,14 @@ class HubEmulator(_Serving, _ReadRoutes, _WriteRoutes):
         """Flip a repo's visibility."""
         with self._lock:
             self._existing(repo_type, repo_id).private = private
+
+    def set_gated(self, repo_id: str, gated: str | None = "auto", *, granted: bool = True,
+                  repo_type: str = "model") -> None:
+        """Gate a repo (``"auto"``/``"manual"``; ``None`` opens it); ``granted``: whether the emulator's user has
+        accepted its conditions. Anonymous downloads then get 401 and a user without access 403 (``GatedRepo``)."""
+        with self._lock:
+            repo = self._existing(repo_type, repo_id)
+            repo.gated, repo.access_granted = gated, granted
 
     def commit_files(
         self,

@@ -1,6 +1,6 @@
-"""The Hub emulator's read routes: who may read a repo, ``whoami``, repo info, ``refs``, ``commits``, ``tree``,
-``paths-info`` (with ``expand``: each path's last commit, as the Hub answers it) and file downloads
-(``HEAD``/``GET .../resolve/{rev}/{path}``, with ``Range``).
+"""The Hub emulator's read routes: who may read a repo (and a gated repo's files), ``whoami``, repo info, ``refs``,
+``commits``, ``tree``, ``paths-info`` (with ``expand``: each path's last commit, as the Hub answers it) and file
+downloads (``HEAD``/``GET .../resolve/{rev}/{path}``, with ``Range``).
 
 :class:`_ReadRoutes` is a mixin of :class:`~nllb_space.testing.hub_emulator.HubEmulator`; its routing table
 (``_route_api``) picks these handlers, which answer from the store without changing it.
@@ -41,6 +41,19 @@ class _ReadRoutes(_RepoStore):
             raise _HttpError(401, _NO_AUTH_MESSAGE, "RepoNotFound")
         return repo
 
+    def _check_gate(self, repo: _Repo, auth: str) -> None:
+        """Refuse a gated repo's files as the Hub does: 401 to a caller without a token, 403 to one whose account has
+        not accepted the conditions (``X-Error-Code: GatedRepo`` either way). Its info and file listing stay open."""
+        if not repo.gated or (auth == "valid" and repo.access_granted):
+            return
+        kind = repo.repo_type
+        if auth != "valid":
+            raise _HttpError(401, f"Access to {kind} {repo.repo_id} is restricted. You must have access to it and be "
+                                  "authenticated to access it. Please log in.", "GatedRepo")
+        page = self._repo_url(repo.repo_type, repo.repo_id)
+        raise _HttpError(403, f"Access to {kind} {repo.repo_id} is restricted and you are not in the authorized list. "
+                              f"Visit {page} to ask for access.", "GatedRepo")
+
     def _whoami(self) -> dict[str, Any]:
         return {
             "type": "user",
@@ -73,7 +86,7 @@ class _ReadRoutes(_RepoStore):
             "lastModified": commit.date,
             "createdAt": repo.created_at,
             "private": repo.private,
-            "gated": False,
+            "gated": repo.gated or False,
             "disabled": False,
             "downloads": 0,
             "likes": 0,
@@ -190,6 +203,7 @@ class _ReadRoutes(_RepoStore):
                       headers: Mapping[str, str]) -> _Response:
         with self._lock:
             repo = self._readable_repo(repo_type, repo_id, auth)
+            self._check_gate(repo, auth)
             sha = self._resolve(repo, revision)
             content = repo.commits[sha].files.get(path)
         if content is None:

@@ -65,6 +65,10 @@ class _Repo:
     """tag -> (commit sha, tag message)."""
     pull_requests: dict[int, str] = field(default_factory=dict)
     """Pull request number -> the head commit of its ``refs/pr/N`` (not on any branch, as on the Hub)."""
+    gated: str | None = None
+    """``"auto"`` or ``"manual"``: its files are downloaded only by users who accepted its conditions."""
+    access_granted: bool = True
+    """Whether the emulator's user has accepted a gated repo's conditions (and been let in)."""
 
 
 def _check_ref_name(name: str, kind: str) -> None:
