@@ -183,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new-tokens", type=int, default=24, help="NLLB_MAX_NEW_TOKENS (and the forced length)")
     parser.add_argument("--others", type=int, default=8, help="clients translating one sentence at a time")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "abuse.json")
+    parser.add_argument("--concurrency", type=int, default=0,
+                        help="NLLB_CONCURRENCY for issue 23's scenarios (2 on a CPU: a second copy of the model)")
     parser.add_argument("--no-round-two", action="store_true",
                         help="skip issue 23's scenarios (bench/abuse_round_two.py)")
     args = parser.parse_args(argv)
@@ -219,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_round_two:
         from bench.abuse_round_two import run_round_two
 
-        result["round_two"] = run_round_two(model, weights, config.cache_dir, sentences, args.new_tokens, rss_mb)
+        result["round_two"] = run_round_two(model, weights, config.cache_dir, sentences, args.new_tokens, rss_mb,
+                                            concurrency=args.concurrency)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result))
     return 1 if report.errors or report.mismatches else 0

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -81,21 +82,26 @@ def _trim(limit_bytes: int, keep_repos: Iterable[str], in_use: Iterable[str],
     except CacheNotFound:  # nothing downloaded yet
         return 0, 0
     revisions = [
-        (repo.repo_id, revision) for repo in cache.repos if repo.repo_type == "model" and repo.repo_id not in keep
+        (repo, revision) for repo in cache.repos if repo.repo_type == "model" and repo.repo_id not in keep
         for revision in repo.revisions
     ]
     total = sum(revision.size_on_disk for _, revision in revisions)
-    doomed, freed = [], 0
-    for repo_id, revision in sorted(revisions, key=lambda pair: _last_used(pair[1])):
+    doomed: dict = {}  # repo -> commit hashes to remove from it
+    freed = 0
+    for repo, revision in sorted(revisions, key=lambda pair: _last_used(pair[1])):
         if total - freed <= limit_bytes:
             break
-        if str(Path(revision.snapshot_path).resolve()) in busy or (repo_id, revision.commit_hash) in spared:
+        if str(Path(revision.snapshot_path).resolve()) in busy or (repo.repo_id, revision.commit_hash) in spared:
             continue
-        doomed.append(revision.commit_hash)
+        doomed.setdefault(repo, []).append(revision.commit_hash)
         freed += revision.size_on_disk
+    for repo, hashes in doomed.items():
+        # One repo at a time: huggingface_hub takes a commit hash to be unique across repos, but a duplicated or
+        # copied repo has the very same commits, and a hash would then be removed from one of them only.
+        dataclasses.replace(cache, repos=frozenset({repo})).delete_revisions(*hashes).execute()
     if doomed:
-        cache.delete_revisions(*doomed).execute()
-        logger.info("Removed %d cached adapter revision(s) of visitors (%.1f MB)", len(doomed), freed / 1e6)
+        logger.info("Removed %d cached adapter revision(s) of visitors (%.1f MB)",
+                    sum(map(len, doomed.values())), freed / 1e6)
     return freed, total - freed
 
 

@@ -31,6 +31,7 @@ from .fair_gate import FairGate
 from .hardware import model_concurrency
 from .hub_ids import is_repo_id, not_a_repo_id
 from .inspection import Inspection, files_of, unless_refused
+from .lanes import Lanes
 from .lora import linear_shapes
 from .model_loading import LoadedBase, load_base
 from .pipeline import Pipeline, Progress, Splitting, TextOutput
@@ -67,6 +68,8 @@ class Engine(Inspection):
         self.model_slots = model_concurrency(settings.concurrency)
         """Model calls run at once (``NLLB_CONCURRENCY``); other requests' input checks and Hub work go on meanwhile."""
         self._model_gate = FairGate(self.model_slots)
+        self._lanes = Lanes(self._model_gate, self._slot)
+        """The model copies calls run on (lanes.py): one, or ``NLLB_CONCURRENCY`` of them on a CPU."""
         self._update_maps: OrderedDict[str, UpdateMap] = OrderedDict()
         """Update maps by adapter name (repo and commit): a commit's tensors never change, so each is computed once."""
         self._update_maps_lock = threading.Lock()
@@ -92,9 +95,14 @@ class Engine(Inspection):
             if self._base is None:
                 base = load_base(self.settings)
                 self._shapes = linear_shapes(base.model)
-                worker.install(self._slot, base, SlotLimits(self.settings.batch_size,
-                                                            self.settings.adapter_cache_size,
-                                                            self.settings.restrict_vocab))
+                limits = SlotLimits(self.settings.batch_size, self.settings.adapter_cache_size,
+                                    self.settings.restrict_vocab)
+                worker.install(self._slot, base, limits)
+                if base.device == "cpu":  # a CPU model call holds its copy to the end: one more copy per slot
+                    for _ in range(self.model_slots - 1):
+                        key = uuid.uuid4().hex
+                        worker.install(key, load_base(self.settings), limits)
+                        self._lanes.add(key)
                 self._base = base
                 if self.settings.adapter_repo:
                     self._repo_private = self._ask_private()
@@ -147,12 +155,16 @@ class Engine(Inspection):
         """The folders of the adapter revisions ready to serve or attached here: the disk budget never removes them."""
         in_use = self._registry.folders()
         if self._base is not None:
-            in_use |= set(worker.slot(self._slot).folders())
+            for key in self._lanes.keys:
+                in_use |= set(worker.slot(key).folders())
         return in_use
 
     def attached(self) -> tuple[str, ...]:
-        """Adapter names attached to the model in THIS process (on ZeroGPU the workers hold their own)."""
-        return worker.slot(self._slot).attached() if self._base is not None else ()
+        """Adapter names attached to the model in THIS process, every lane's (on ZeroGPU the workers hold their
+        own)."""
+        if self._base is None:
+            return ()
+        return tuple(dict.fromkeys(name for key in self._lanes.keys for name in worker.slot(key).attached()))
 
     # -- model choice ----------------------------------------------------------------------------------------------
 
@@ -321,11 +333,12 @@ class Engine(Inspection):
         adapters = files_of(prepared)
 
         def run(ids: tuple[tuple[int, ...], ...], names: tuple[str, ...]) -> list[list[int]]:
-            call = worker.GenerateCall(
-                slot=self._slot, ids=ids, names=names, tgt_lang=tgt, decoding=decoding,
-                adapters=tuple(files for files in adapters if files.name in names),
-            )
-            with self._model_gate:  # per batch: a long text lets other requests in between its batches
+            # Per batch: a long text lets other requests in between its batches.
+            with self._lanes.take() as lane:
+                call = worker.GenerateCall(
+                    slot=lane, ids=ids, names=names, tgt_lang=tgt, decoding=decoding,
+                    adapters=tuple(files for files in adapters if files.name in names),
+                )
                 return unless_refused(self.run_generate(call))
 
         return run

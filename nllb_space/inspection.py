@@ -50,8 +50,8 @@ class Inspection:
             names=tuple(ref.adapter_name for ref, _ in prepared), tgt_lang=tgt,
             max_new_tokens=self.settings.max_new_tokens, adapters=files_of(prepared),
         )
-        with self._model_gate:
-            out = unless_refused(self.run_attention(call))
+        with self._lanes.take() as lane:
+            out = unless_refused(self.run_attention(replace(call, slot=lane)))
         tokenizer = self.load().tokenizer
         source_tokens = readable_tokens(tokenizer, list(source_ids))
         target_tokens = readable_tokens(tokenizer, list(out.decoder_ids))
@@ -76,8 +76,8 @@ class Inspection:
             names=tuple(ref.adapter_name for ref, _ in prepared), tgt_lang=tgt,
             max_new_tokens=self.settings.max_new_tokens, top_k=TOP_ALTERNATIVES, adapters=files_of(prepared),
         )
-        with self._model_gate:
-            out = unless_refused(self.run_token_probs(call))
+        with self._lanes.take() as lane:
+            out = unless_refused(self.run_token_probs(replace(call, slot=lane)))
         tokenizer = self.load().tokenizer
         names = [*tokenizer.convert_ids_to_tokens(list(out.target_ids)), tokenizer.eos_token]
         readable = [name.replace("▁", " ").strip() or name for name in names]
@@ -105,7 +105,7 @@ class Inspection:
                 maps.move_to_end(name)
         if known is None:
             base = self.load()
-            with self._model_gate:
+            with self._lanes.take():
                 known = update_map(files.folder, files.plan, base.weight_norms, base.parameters)
             with self._update_maps_lock:
                 maps[name] = known

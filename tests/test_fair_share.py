@@ -201,3 +201,44 @@ def test_on_a_cpu_a_model_call_carries_at_most_the_batch_size_in_rows_times_beam
         rows.clear()
         engine.translate(text, num_beams=beams, max_new_tokens=4)
         assert max(rows) == most and sum(rows) == 8, (beams, rows)
+
+
+def test_with_two_lanes_on_a_cpu_a_newcomer_runs_beside_a_busy_visitor(tiny_model_dir, hub_adapters):
+    """NLLB_CONCURRENCY=2 on a CPU loads a second copy: the newcomer's sentence starts while the busy visitor's
+    batch is still running, on the other copy, and gets the same answer as with one lane."""
+    from nllb_space.engine import Engine
+    from nllb_space.visitors import visiting
+
+    engine = Engine(tiny_settings(tiny_model_dir, batch_size=1, concurrency=2, adapter_repo=ADAPTER_REPO))
+    engine.load()
+    assert len(engine._lanes.keys) == 2
+    spans: dict[str, list[tuple[float, float, str]]] = {}
+    real = engine.run_generate
+
+    def traced(call):
+        start = time.monotonic()
+        time.sleep(0.3)
+        out = real(call)
+        spans.setdefault(threading.current_thread().name, []).append((start, time.monotonic(), call.slot))
+        return out
+
+    engine.run_generate = traced
+
+    def as_visitor(visitor: str, text: str, model: str = "base") -> None:
+        with visiting(visitor):
+            engine.translate(text, model=model)
+
+    busy = [threading.Thread(target=as_visitor, args=("busy", " ".join(SOURCES[:6])), name=f"busy-{i}")
+            for i in range(2)]
+    for job in busy:
+        job.start()
+    time.sleep(0.5)
+    newcomer = threading.Thread(target=as_visitor, args=("newcomer", "Hola.", "main"), name="newcomer")
+    newcomer.start()
+    for job in (*busy, newcomer):
+        job.join(60)
+    (start, end, lane), = spans["newcomer"]
+    overlapping = [s for name in ("busy-0", "busy-1") for s in spans[name] if s[0] < start < s[1]]
+    assert overlapping and all(s[2] != lane for s in overlapping)  # beside a busy batch, on the other copy
+    alone = Engine(tiny_settings(tiny_model_dir, adapter_repo=ADAPTER_REPO)).translate("Hola.", model="main").text
+    assert engine.translate("Hola.", model="main").text == alone

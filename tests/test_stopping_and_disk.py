@@ -312,3 +312,28 @@ def test_a_fresh_machine_has_room_for_its_first_visitors_adapter(tmp_path, monke
     with budget.room(500_000):
         pass
     assert budget.trim() == 0
+
+
+def test_copies_of_one_repo_are_each_removed_to_stay_in_budget(tiny_model_dir, hub, adapter_dirs, hub_adapters):
+    """A duplicated repo has the very same commits: removing by commit hash alone removed one copy of several, and
+    the cache stayed over its budget."""
+    from huggingface_hub import scan_cache_dir
+
+    from nllb_space.engine import Engine
+
+    files = {p.name: p.read_bytes() for p in adapter_dirs["b"].iterdir()}
+    copies = [f"copier/same-commits-{i}" for i in range(4)]
+    shas = {hub.commit_files(repo, files, message="the same commit") for repo in copies}
+    assert len(shas) == 1  # one commit, four repos
+    size = sum(len(data) for data in files.values())
+    engine = Engine(tiny_settings(tiny_model_dir, adapter_cache_size=1, adapter_disk_mb=4.5 * size / 1e6))
+    for repo in copies:
+        assert engine.describe(f"{repo}@main")[0].repo == repo
+
+    def held() -> int:
+        return sum(r.size_on_disk for r in scan_cache_dir().repos if r.repo_id.startswith("copier/"))
+
+    assert held() >= 4 * size  # all four fit the budget
+    engine._adapter_disk.limit_bytes = int(1.5 * size)  # a smaller budget: three copies must go at once
+    engine.clean_disk()
+    assert held() <= 1.5 * size
