@@ -28,7 +28,7 @@ from .adapters import AdapterRegistry
 from .choice import LOCAL_REVISION, MAX_NAME_CHARS, ChoicePolicy, local_folder, parse_choice, spec_of
 from .errors import InputError, UserFacingError
 from .fair_gate import FairGate
-from .hardware import model_concurrency
+from .hardware import model_concurrency, on_zero_gpu
 from .hub_ids import is_repo_id, not_a_repo_id
 from .inspection import Inspection, files_of, unless_refused
 from .lanes import Lanes
@@ -98,7 +98,8 @@ class Engine(Inspection):
                 limits = SlotLimits(self.settings.batch_size, self.settings.adapter_cache_size,
                                     self.settings.restrict_vocab)
                 worker.install(self._slot, base, limits)
-                if base.device == "cpu":  # a CPU model call holds its copy to the end: one more copy per slot
+                # A CPU model call holds its copy to the end: one more copy per slot (ZeroGPU's workers have theirs).
+                if base.device == "cpu" and not on_zero_gpu():
                     for _ in range(self.model_slots - 1):
                         key = uuid.uuid4().hex
                         worker.install(key, load_base(self.settings), limits)

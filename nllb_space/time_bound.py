@@ -3,8 +3,9 @@
 huggingface_hub's HTTP client waits forever on a Hub that accepts a connection and never answers, and several of
 its calls (listing refs or commits) take no timeout. Each Hub call therefore runs on one of :data:`THREADS` threads
 and the caller waits at most its deadline. A thread stuck on a stalled Hub keeps its place until the call returns,
-so at most :data:`THREADS` threads can ever be stuck; while all are, further calls fail at once instead of piling
-up (on a stalled Hub, 45 page views once left 45 stuck threads and the whole Space stopped answering).
+so at most :data:`THREADS` threads can ever be stuck; while all are busy, a further call waits at most
+:data:`PLACE_WAIT_S` for one and then fails, instead of piling up (on a stalled Hub, 45 page views once left 45
+stuck threads and the whole Space stopped answering).
 
 One visitor (``visitors.current``) may hold at most :data:`PER_VISITOR` of the threads: a visitor's slow repos
 once held all four, and a stranger's first request for another repo failed at once ("The Hub is not answering").
@@ -26,6 +27,9 @@ THREADS = 4
 
 PER_VISITOR = 2
 """Calls one visitor may have in flight at once; the rest of the threads stay free for others."""
+PLACE_WAIT_S = 5.0
+"""How long a call waits for a thread while every one is busy: a burst of quick downloads frees one soon, and a
+stalled Hub keeps the caller no longer than this."""
 
 _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="hub-call")
 _places = threading.BoundedSemaphore(THREADS)
@@ -48,15 +52,15 @@ def within(fn: Callable[[], T], seconds: float | None) -> T:
     with _held_lock:
         if _held.get(visitor, 0) >= PER_VISITOR:
             raise Saturated(f"{PER_VISITOR} calls of this visitor are still waiting for an answer")
-        if not _places.acquire(blocking=False):
-            raise Saturated(f"{THREADS} calls are still waiting for an answer")
         _held[visitor] = _held.get(visitor, 0) + 1
+    if not _places.acquire(timeout=PLACE_WAIT_S):
+        with _held_lock:
+            _release_share(visitor)
+        raise Saturated(f"{THREADS} calls are still waiting for an answer")
 
     def done(_) -> None:
         with _held_lock:
-            _held[visitor] -= 1
-            if not _held[visitor]:
-                del _held[visitor]
+            _release_share(visitor)
         _places.release()
 
     try:
@@ -69,3 +73,10 @@ def within(fn: Callable[[], T], seconds: float | None) -> T:
         return future.result(timeout=seconds)
     except FutureTimeout:
         raise TimeoutError(f"no answer within {seconds:g} s") from None
+
+
+def _release_share(visitor: str) -> None:
+    """One call fewer of ``visitor``'s in flight (under ``_held_lock``)."""
+    _held[visitor] -= 1
+    if not _held[visitor]:
+        del _held[visitor]
