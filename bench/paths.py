@@ -96,9 +96,10 @@ def load_engine(model_dir: Path, adapter_dir: Path, new_tokens: int, dtype: str 
     from nllb_space.engine import Engine
     from nllb_space.settings import Settings
 
+    # One copy of the model: these paths time one request at a time, and a second lane would only take memory.
     settings = Settings(
         base_model=str(model_dir), device="cpu", adapter_repo=str(adapter_dir), dtype=dtype, max_new_tokens=new_tokens,
-        restrict_vocab=restrict_vocab,
+        restrict_vocab=restrict_vocab, concurrency=1,
     )
     engine = Engine(settings)
     engine.load()

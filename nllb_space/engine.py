@@ -33,7 +33,7 @@ from .hub_ids import is_repo_id, not_a_repo_id
 from .inspection import Inspection, files_of, unless_refused
 from .lanes import Lanes
 from .lora import linear_shapes
-from .model_loading import LoadedBase, load_base
+from .model_loading import LoadedBase, load_base, pick_device
 from .pipeline import Pipeline, Progress, Splitting, TextOutput
 from .results import BASE, BASE_MODEL, Comparison, EngineStatus, ModelRef, RowTranslations, Translation
 from .revision_facts import RevisionFacts
@@ -65,7 +65,7 @@ class Engine(Inspection):
         """Whether ``NLLB_ADAPTER_REPO`` is private, as the Hub said at load (``None``: not asked, or no answer)."""
         self.adapter_error: UserFacingError | None = None
         """Why the configured adapter could not be loaded at start-up (the base model is served meanwhile)."""
-        self.model_slots = model_concurrency(settings.concurrency)
+        self.model_slots = model_concurrency(settings.concurrency, on_cpu=pick_device(settings.device) == "cpu")
         """Model calls run at once (``NLLB_CONCURRENCY``); other requests' input checks and Hub work go on meanwhile."""
         self._model_gate = FairGate(self.model_slots)
         self._lanes = Lanes(self._model_gate, self._slot)

@@ -2,9 +2,9 @@
 
 On ZeroGPU every model call runs in a GPU worker of its own, so the gate's slots all name one model (one key). On a
 CPU a model call holds its model until its last decoding step, and the longest a visitor waits is another visitor's
-batch; with ``NLLB_CONCURRENCY=2`` the app loads a second copy (a lane), and since one visitor holds at most all but
-one of the gate's slots (fair_gate.py), a newcomer always finds a lane of its own: it shares the cores with the
-busy visitor instead of waiting for them.
+batch; so there the app loads ``NLLB_CONCURRENCY`` copies (lanes; two by default), and since one visitor holds at
+most all but one of the gate's slots (fair_gate.py), a newcomer always finds a lane of its own: it shares the cores
+with the busy visitor instead of waiting for them.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ class Lanes:
             if len(self.keys) == 1:  # one model for every slot (ZeroGPU's workers, or one lane on a CPU)
                 yield self.keys[0]
                 return
-            with self._lock:
-                key = self._free.pop()  # the gate has as many slots as there are lanes: one is free
+            with self._lock:  # the gate has as many slots as there are lanes: one is free; the first lanes first
+                key = next(key for key in self.keys if key in self._free)
+                self._free.remove(key)
             try:
                 yield key
             finally:

@@ -65,10 +65,10 @@ class Settings:
     batch_size: int = 16
     """``NLLB_BATCH_SIZE``: sentences per ``generate`` call (on ZeroGPU also per GPU call, each sized to its batch)."""
     concurrency: int = 0
-    """``NLLB_CONCURRENCY``: model requests served at once; ``0`` picks for the hardware: 1 on a CPU or a dedicated
-    GPU (one model in one process, which already uses every core), ``ZERO_GPU_CONCURRENCY`` on ZeroGPU (each call
-    runs in a worker process of its own, on a GPU of its own). On a CPU each request over 1 loads one more copy of
-    the model (lanes.py): with 2, a newcomer never waits for another visitor's batch."""
+    """``NLLB_CONCURRENCY``: model requests served at once; ``0`` picks for the hardware (hardware.py):
+    ``CPU_LANES`` (2) on a CPU, each a copy of the model (lanes.py), so a newcomer never waits for another visitor's
+    batch; 1 on a dedicated GPU; ``ZERO_GPU_CONCURRENCY`` on ZeroGPU (each call runs in a worker process of its own,
+    on a GPU of its own)."""
     max_file_bytes: int = 1_000_000
     """``NLLB_MAX_FILE_BYTES``: the largest uploaded file accepted."""
     max_job_sentences: int = 256

@@ -100,8 +100,10 @@ def scored_repo(hub, adapter_dirs) -> dict[str, str]:
 def tiny_settings(tiny_model_dir: Path, **overrides):
     from nllb_space.settings import Settings
 
-    # float32 so outputs can be compared with plain PEFT; the int8 path has its own tests (test_quantization.py).
-    settings = Settings(base_model=str(tiny_model_dir), device="cpu", dtype="float32", num_beams=1, max_new_tokens=24)
+    # float32 so outputs can be compared with plain PEFT; the int8 path has its own tests (test_quantization.py). One
+    # model copy: tests that look at (or change) the model see the one every call runs on; lanes have their own tests.
+    settings = Settings(base_model=str(tiny_model_dir), device="cpu", dtype="float32", num_beams=1, max_new_tokens=24,
+                        concurrency=1)
     return replace(settings, **overrides)
 
 

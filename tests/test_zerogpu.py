@@ -179,15 +179,17 @@ def test_off_zero_gpu_the_decorator_changes_nothing():
 
 
 def test_the_model_is_as_wide_as_the_hardware_serves(tiny_model_dir, monkeypatch):
-    """One model call at a time on a CPU or a dedicated GPU; several on ZeroGPU, where each has its own worker."""
+    """Two model copies on a CPU (a newcomer never waits for another visitor's batch), one model on a dedicated GPU,
+    several calls on ZeroGPU, where each has its own worker."""
     from spaces.config import Config
 
     from nllb_space import hardware
     from nllb_space.engine import Engine
 
-    assert Engine(tiny_settings(tiny_model_dir)).model_slots == 1
+    assert Engine(tiny_settings(tiny_model_dir, concurrency=0)).model_slots == hardware.CPU_LANES == 2
+    assert hardware.model_concurrency(0, on_cpu=False) == 1
     monkeypatch.setattr(Config, "zero_gpu", True)
-    assert Engine(tiny_settings(tiny_model_dir)).model_slots == hardware.ZERO_GPU_CONCURRENCY
+    assert Engine(tiny_settings(tiny_model_dir, concurrency=0)).model_slots == hardware.ZERO_GPU_CONCURRENCY
     assert Engine(tiny_settings(tiny_model_dir, concurrency=2)).model_slots == 2
 
 
