@@ -42,7 +42,7 @@ class Splitting:
     def for_decoding(self, num_beams: int, device: str) -> "Splitting":
         """This splitting for a request decoding with ``num_beams`` on ``device``.
 
-        On a CPU one model call holds the one model slot until its last step, and costs about its rows times their
+        On a CPU one model call holds its copy of the model until its last step, and costs about its rows times their
         beams; so a call there carries at most ``batch_size`` rows *counting their beams*, and a visitor's wide beams
         make their own batches shorter instead of everyone's wait longer. On a GPU extra rows come nearly free, and
         on ZeroGPU fewer, fuller calls spend less of the visitor's quota: there a call carries ``batch_size`` rows
