@@ -13,8 +13,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # only for annotations: bench.load imports this module
-    from bench.load import LoadScenario, Request
+if TYPE_CHECKING:  # only for annotations
+    from bench.load_scenario import LoadScenario, Request
 
 
 @dataclass

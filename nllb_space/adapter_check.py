@@ -97,6 +97,16 @@ class AdapterPlan:
         return tuple(sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n)))
 
 
+@dataclass(frozen=True)
+class AdapterFiles:
+    """One checked adapter revision as a model call carries it: its PEFT name (repo and commit), its folder on local
+    disk, and the plan it is attached by."""
+
+    name: str
+    folder: str
+    plan: AdapterPlan
+
+
 def inspect_adapter(folder: Path, shapes: LinearShapes, base_model_id: str, max_rank: int | None = None) -> AdapterPlan:
     """Check the LoRA adapter in ``folder`` against the base's linear layers; its :class:`AdapterPlan` if it fits.
 

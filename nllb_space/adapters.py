@@ -26,11 +26,10 @@ from . import hub, hub_calls, hub_downloads
 from .choice import LOCAL_REVISION, local_folder
 from .errors import InputError
 from .hub_ids import is_commit_sha, is_repo_id, not_a_repo_id
-from .adapter_check import AdapterPlan, inspect_adapter
+from .adapter_check import AdapterFiles, AdapterPlan, inspect_adapter
 from .lora import LinearShapes
 from .results import ModelRef
 from .settings import Settings
-from .slot import AdapterFiles
 
 if TYPE_CHECKING:
     from .disk import AdapterDisk

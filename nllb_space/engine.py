@@ -22,7 +22,7 @@ from typing import Callable, Iterator, Sequence
 
 from . import disk, hub, worker
 from . import request_limits as limits
-from .adapter_check import AdapterPlan
+from .adapter_check import AdapterFiles, AdapterPlan
 from .adapter_map import UpdateMap
 from .adapters import AdapterRegistry
 from .choice import LOCAL_REVISION, MAX_NAME_CHARS, ChoicePolicy, local_folder, parse_choice, spec_of
@@ -39,11 +39,11 @@ from .results import BASE, BASE_MODEL, Comparison, EngineStatus, ModelRef, RowTr
 from .revision_facts import RevisionFacts
 from .segment import Segmented
 from .settings import Settings
-from .slot import AdapterFiles, Decoding, SlotLimits
+from .slot import Decoding, SlotLimits
 
 logger = logging.getLogger(__name__)
 
-Prepared = tuple[ModelRef, "AdapterFiles | None"]
+Prepared = tuple[ModelRef, AdapterFiles | None]
 """A model choice ready for a model call: what answered, and the files a worker attaches it from."""
 
 

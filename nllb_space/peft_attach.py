@@ -15,7 +15,7 @@ from .errors import AdapterError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model_loading import LoadedBase
-    from .slot import AdapterFiles
+    from .adapter_check import AdapterFiles
 
 
 def attach(base: "LoadedBase", files: "AdapterFiles") -> None:

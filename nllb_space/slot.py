@@ -19,7 +19,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-from .adapter_check import AdapterPlan
+from .adapter_check import AdapterFiles
 from .attention import stack_attentions
 from .model_loading import LoadedBase
 from .peft_attach import attach, hooks_removed_on_error
@@ -40,16 +40,6 @@ class Decoding:
     max_new_tokens: int
     adapter_scale: float = 1.0
     """How strongly adapter rows apply their LoRA update: 0 is the base model, 1 the adapter as trained."""
-
-
-@dataclass(frozen=True)
-class AdapterFiles:
-    """One adapter revision as a call carries it: its PEFT name (repo and commit), its folder on local disk, and
-    the checked plan it is attached by (adapter_check.py)."""
-
-    name: str
-    folder: str
-    plan: AdapterPlan
 
 
 @dataclass(frozen=True)

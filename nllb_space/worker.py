@@ -24,7 +24,8 @@ import spaces  # first: on ZeroGPU it must patch torch before anything initialis
 from .errors import UserFacingError
 from .model_loading import LoadedBase
 from .results import BASE_MODEL
-from .slot import AdapterFiles, Decoding, ModelSlot, SlotLimits
+from .adapter_check import AdapterFiles
+from .slot import Decoding, ModelSlot, SlotLimits
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,8 @@ from nllb_space.pipeline import Pipeline, Splitting
 from nllb_space.results import BASE_MODEL
 from nllb_space.scoring import Scores, corpus_scores
 from nllb_space.settings import Settings
-from nllb_space.slot import AdapterFiles, Decoding, ModelSlot, SlotLimits
+from nllb_space.adapter_check import AdapterFiles
+from nllb_space.slot import Decoding, ModelSlot, SlotLimits
 
 from .data import SOURCE, TARGET
 

@@ -243,7 +243,7 @@ def evaluate_only(config: RunConfig) -> int:
     from nllb_space.adapter_check import inspect_adapter
     from nllb_space.adapters import adapter_name
     from nllb_space.lora import linear_shapes
-    from nllb_space.slot import AdapterFiles
+    from nllb_space.adapter_check import AdapterFiles
     from nllb_space.vocab import scripts_for
 
     scoring, src, tgt = config.scoring, config.model.src_lang, config.model.tgt_lang

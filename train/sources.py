@@ -9,7 +9,7 @@ model; ``train/data.py`` cleans them once the tokenizer can count their tokens.
 A Hub dataset has one of two layouts, told apart by its configs:
 
 - paired: one config holds both languages, as OPUS-style ``translation`` rows or one column per language. Without
-  training data the trainer reads :data:`DEFAULT_DATASET`, config :data:`DEFAULT_DATASET_CONFIG`;
+  training data the trainer reads ``train.config.DEFAULT_DATASET``, config ``DEFAULT_DATASET_CONFIG``;
 - one config per language, named by its FLORES-200 code (or ISO 639 code), rows paired by their :data:`ID_COLUMN`:
   FLORES+ (``openlanguagedata/flores_plus``: configs ``spa_Latn``, ``ita_Latn`` ..., splits ``dev`` and ``devtest``,
   the sentence in ``text``). Ids found in one language's config only raise :class:`DataError`: a pair that is not a
@@ -25,17 +25,11 @@ from typing import TYPE_CHECKING, Any, Union
 from nllb_space.card import hub_language_code
 from train.data import DataError, column_names_for, load_table, load_text_pair, pair_dataset, pick_columns, select_pairs
 
+from train.config import DEFAULT_DATASET, DataArguments
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from datasets import Dataset
 
-    from train.config import DataArguments
-
-DEFAULT_DATASET = "Helsinki-NLP/opus_books"
-"""Training data when none is given: copyright-free books aligned by OPUS, parquet on the Hub (no loading script)."""
-DEFAULT_DATASET_CONFIG = "es-it"
-"""Its Spanish-Italian config: 28,868 sentence pairs in one ``train`` split, about 5 MB."""
-DEFAULT_LANGUAGES = ("spa_Latn", "ita_Latn")
-"""The languages it holds; either may be the source."""
 ID_COLUMN = "id"
 """What pairs the rows of two one-language configs: FLORES+'s sentence id."""
 TEXT_COLUMNS = ("text", "sentence")

@@ -17,13 +17,10 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .hub_protocol import _error_response, _HttpError, _json_response, _Response
-
-if TYPE_CHECKING:
-    from .hub_emulator import HubEmulator
 
 # Named for the entry module, as before the emulator was split, so log settings aimed at it still apply.
 logger = logging.getLogger("nllb_space.testing.hub_emulator")
@@ -136,7 +133,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the client pools connections
     server_version = "HubEmulator/2.4"
     disable_nagle_algorithm = True  # headers and body go out in separate writes; no 40 ms delayed-ACK stalls
-    emulator: HubEmulator
+    emulator: Any
+    """The ``HubEmulator`` (hub_emulator.py) this handler serves: that module builds the server, so it is not
+    imported here."""
 
     def do_GET(self) -> None:
         self._dispatch("GET")
