@@ -4,7 +4,9 @@ A Gradio session hash is free to mint (every page load makes one), so a share ke
 visitor with eight tabs took all eight request slots. The key here is the client's address. On Spaces the app sits
 behind Hugging Face's proxy, so the connection's address is the proxy's and the client's arrives in
 ``X-Forwarded-For``; a proxy *appends* the address it saw to whatever the client sent, so only the **last** entry
-is one the client did not write. (ZeroGPU's ``X-IP-Token`` also names the visitor, but it is a JWT this app cannot
+is one the client did not write. The header is read only when the connection comes from a private or loopback
+address (a proxy beside the app, as on Spaces); a client that reaches the app straight from the internet would
+otherwise mint a visitor per request by writing the header itself. (ZeroGPU's ``X-IP-Token`` also names the visitor, but it is a JWT this app cannot
 verify, so it is not used for this.) Off Spaces, without the header, the connection's address is the key.
 
 The key of the request being served travels in a context variable (:data:`current`), so the layers below the
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import ipaddress
 import threading
 from typing import Iterator, Mapping
 
@@ -26,12 +29,23 @@ current: contextvars.ContextVar[str] = contextvars.ContextVar("nllb_space_visito
 
 
 def visitor_of(headers: Mapping[str, str] | None, client_host: str | None) -> str:
-    """The visitor key of a request: the last ``X-Forwarded-For`` address, else the connection's address."""
+    """The visitor key of a request: the last ``X-Forwarded-For`` address when a proxy beside the app sent it, else
+    the connection's address."""
     forwarded = ""
-    if headers is not None:
+    if headers is not None and _behind_a_proxy(client_host):
         forwarded = headers.get("x-forwarded-for") or headers.get("X-Forwarded-For") or ""
     last = forwarded.rsplit(",", 1)[-1].strip()
     return (last or (client_host or "").strip() or ANONYMOUS)[:64]
+
+
+def _behind_a_proxy(client_host: str | None) -> bool:
+    """Whether the connection comes from an address that is not on the public internet (private, loopback, shared):
+    a proxy's, never an internet client's."""
+    try:
+        address = ipaddress.ip_address((client_host or "").strip())
+    except ValueError:
+        return False
+    return not address.is_global
 
 
 def of_request(request) -> str:

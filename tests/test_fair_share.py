@@ -20,6 +20,9 @@ def test_the_visitor_key_is_the_address_the_proxy_saw():
     # Whatever a client writes itself comes first; the proxy appends what it saw, last.
     assert visitor_of({"x-forwarded-for": "1.2.3.4, 5.6.7.8, 203.0.113.9"}, "10.16.3.80") == "203.0.113.9"
     assert visitor_of({}, "127.0.0.1") == "127.0.0.1"
+    # Straight from the internet, no proxy in between: the header is the client's own words, and would let it mint
+    # a visitor per request. The connection's address counts.
+    assert visitor_of({"x-forwarded-for": "203.0.113.9"}, "81.2.69.160") == "81.2.69.160"
 
 
 def test_a_newcomer_goes_ahead_of_a_busy_visitors_queued_batches():
