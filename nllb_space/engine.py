@@ -26,7 +26,7 @@ from .adapter_check import AdapterFiles, AdapterPlan
 from .adapter_map import UpdateMap
 from .adapters import AdapterRegistry
 from .choice import LOCAL_REVISION, MAX_NAME_CHARS, ChoicePolicy, local_folder, parse_choice, spec_of
-from .errors import InputError, UserFacingError
+from .errors import InputError, ModelLoadError, UserFacingError
 from .fair_gate import FairGate
 from .hardware import model_concurrency, on_zero_gpu
 from .hub_ids import is_repo_id, not_a_repo_id
@@ -65,7 +65,7 @@ class Engine(Inspection):
         """Whether ``NLLB_ADAPTER_REPO`` is private, as the Hub said at load (``None``: not asked, or no answer)."""
         self.adapter_error: UserFacingError | None = None
         """Why the configured adapter could not be loaded at start-up (the base model is served meanwhile)."""
-        self.model_slots = model_concurrency(settings.concurrency, on_cpu=pick_device(settings.device) == "cpu")
+        self.model_slots = model_concurrency(settings.concurrency, on_cpu=_on_cpu(settings.device))
         """Model calls run at once (``NLLB_CONCURRENCY``); other requests' input checks and Hub work go on meanwhile."""
         self._model_gate = FairGate(self.model_slots)
         self._lanes = Lanes(self._model_gate, self._slot)
@@ -354,3 +354,12 @@ class Engine(Inspection):
             new_tokens=output.new_tokens, adapter_scale=decoding.adapter_scale,
             stopped_at_limit=output.stopped_at_limit,
         )
+
+
+def _on_cpu(device_setting: str) -> bool:
+    """Whether ``NLLB_DEVICE`` resolves to the CPU; a device that cannot be had is reported by ``load()``, with the
+    rest of what start-up says, not here."""
+    try:
+        return pick_device(device_setting) == "cpu"
+    except ModelLoadError:
+        return False

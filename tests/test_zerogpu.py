@@ -208,3 +208,16 @@ def test_no_call_asks_for_more_than_a_logged_out_visitors_daily_quota_on_zerogpu
     endless = SimpleNamespace(decoding=SimpleNamespace(max_new_tokens=10**6), target_ids=None, max_new_tokens=10**6)
     for asked in (worker.generate_seconds(endless), worker.attention_seconds(endless)):
         assert asked * worker.ZEROGPU_DURATION_FACTOR <= worker.SMALLEST_DAILY_QUOTA_S == 120
+
+
+def test_a_device_that_cannot_be_had_is_said_at_load_not_when_the_engine_is_made(tiny_model_dir, monkeypatch):
+    """app.py reports start-up problems from ``load()``: making the engine must not raise first."""
+    import torch
+
+    from nllb_space.engine import Engine
+    from nllb_space.errors import ModelLoadError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a machine without the GPU the setting names
+    engine = Engine(tiny_settings(tiny_model_dir, device="cuda", concurrency=0))
+    with pytest.raises(ModelLoadError, match="NLLB_DEVICE=cuda"):
+        engine.load()
