@@ -17,12 +17,20 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # On ZeroGPU, `spaces` must patch torch before anything initialises CUDA; elsewhere importing it changes nothing.
 import spaces  # noqa: F401,E402  (before torch and gradio, on purpose)
 
-from nllb_space.disk import start_janitor
-from nllb_space.engine import Engine
 from nllb_space.errors import ModelLoadError
+from nllb_space.service.disk import start_janitor
+from nllb_space.service.engine import Engine
 from nllb_space.settings import Settings, SettingsError
-from nllb_space.ui import build_demo, launch_options
-from nllb_space.uploads import SWEEP_INTERVAL_S, UploadBudget
+from nllb_space.web.page import build_demo, launch_options
+from nllb_space.web.uploads import SWEEP_INTERVAL_S, UploadBudget
+
+
+def page(engine: Engine):
+    """The Space's page over ``engine``: what :func:`main` serves, and what the benchmarks serve on loopback.
+
+    Only this file imports ``nllb_space.web``, so the benchmarks measure the page through it too.
+    """
+    return build_demo(engine)
 
 
 def main() -> int:
@@ -39,7 +47,7 @@ def main() -> int:
     # Uploads: budgets per visitor and in all, checked as each arrives; unused ones removed within minutes.
     uploads = UploadBudget.for_settings(engine.settings)
     start_janitor(uploads.sweep, SWEEP_INTERVAL_S)
-    build_demo(engine).launch(**launch_options(engine.settings), app_kwargs=uploads.app_kwargs())
+    page(engine).launch(**launch_options(engine.settings), app_kwargs=uploads.app_kwargs())
     return 0
 
 

@@ -34,7 +34,7 @@ if str(REPO_ROOT) not in sys.path:  # `python bench/abuse.py` from the repositor
 
 from bench.load import Request, serve_alone  # noqa: E402
 from bench.load_report import percentile  # noqa: E402
-from nllb_space.segment import split_text  # noqa: E402
+from nllb_space.text.segment import split_text  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -93,11 +93,12 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def run_abuse(url: str, handlers, engine, sentences: list[str], others: int = 8, per_other: int = 3,
+def run_abuse(url: str, engine, sentences: list[str], others: int = 8, per_other: int = 3,
               src: str = "spa_Latn", tgt: str = "ita_Latn", folder: Path | None = None) -> AbuseReport:
     """Serve the others' requests alone, then again while one visitor runs a maximal file job and attention."""
     import tempfile
 
+    from nllb_space.service.files import read_upload
     from nllb_space.testing.serve import visitor_client
 
     settings = engine.settings
@@ -125,7 +126,8 @@ def run_abuse(url: str, handlers, engine, sentences: list[str], others: int = 8,
     def abuser() -> None:
         start = time.perf_counter()
         try:
-            handlers.translate_file(str(path), src, tgt, "base")
+            # What the Translate tab's file upload runs: the file's rows through the engine, in shared batches.
+            engine.translate_many(read_upload(path, settings.max_file_bytes, settings.max_rows).texts, src, tgt)
             report.file_seconds = time.perf_counter() - start
         except Exception as error:  # noqa: BLE001 - reported
             report.errors.append(f"abuser's file: {error!r}")
@@ -195,12 +197,11 @@ def main(argv: list[str] | None = None) -> int:
 
     start_session_hub()  # before anything imports huggingface_hub: the cache burst's repos live on a loopback Hub
 
+    from app import page
     from bench.inputs import FLORES_SPA, BenchConfig, generated_sentences, prepare_weights, serving_folder
-    from nllb_space.engine import Engine
-    from nllb_space.handlers import Handlers
+    from nllb_space.service.engine import Engine
     from nllb_space.settings import Settings
     from nllb_space.testing.serve import launch_local
-    from nllb_space.ui import build_demo
 
     config = BenchConfig(shape=args.shape, new_tokens=args.new_tokens)
     sentences = (FLORES_SPA.read_text(encoding="utf-8").splitlines()[:64] if FLORES_SPA.is_file()
@@ -212,10 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.only_round_two:
         engine = Engine(Settings(base_model=str(model), device="cpu", max_new_tokens=args.new_tokens, num_beams=1))
         engine.load()
-        demo = build_demo(engine)
+        demo = page(engine)
         url = launch_local(demo)
         try:
-            report = run_abuse(url, Handlers(engine), engine, sentences, others=args.others)
+            report = run_abuse(url, engine, sentences, others=args.others)
         finally:
             demo.close()
         failed = bool(report.errors or report.mismatches)

@@ -159,12 +159,12 @@ def run_round_two(model_dir: Path, weights: Path, cache_dir: Path, sentences: li
     start-up, as a Space owner's mistake or a visitor's pick would be), visitors' adapters on the loopback Hub."""
     import tempfile
 
+    from app import page
     from bench.inputs import make_adapters
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
     from nllb_space.settings import Settings
     from nllb_space.testing.hub_env import start_session_hub
     from nllb_space.testing.serve import launch_local
-    from nllb_space.ui import build_demo
 
     hub = start_session_hub()
     adapters = make_adapters(weights, cache_dir, burst, 16)
@@ -183,7 +183,7 @@ def run_round_two(model_dir: Path, weights: Path, cache_dir: Path, sentences: li
                                 "num_beams": 1, "adapter_repo": str(high), "adapter_disk_mb": budget_mb,
                                 "adapter_cache_size": threads_cache, **settings_overrides}))
     engine.load()
-    demo = build_demo(engine)
+    demo = page(engine)
     url = launch_local(demo)
     try:
         return {"eight_tabs": eight_tabs(url, engine.settings, sentences),

@@ -87,7 +87,7 @@ def _rss_mb() -> float:
 
 def measure_memory(engine, extra_adapters: list[Path], sentence: str) -> dict[str, Any]:
     """Resident MB of ``engine`` with its one adapter, then with ``extra_adapters`` loaded too (after gc)."""
-    from nllb_space.adapters import FetchedAdapter, local_digest
+    from nllb_space.service.adapter_registry import FetchedAdapter, local_digest
 
     run = lambda: engine.translate(sentence, SRC, TGT, model=LOCAL, num_beams=1)  # noqa: E731
     run()  # buffers a greedy call allocates are not adapter cost
@@ -117,10 +117,10 @@ def measure_memory(engine, extra_adapters: list[Path], sentence: str) -> dict[st
 
 def child_first(args: argparse.Namespace) -> dict[str, Any]:
     """In a fresh process: import the app, load it, translate once with its defaults; then measure memory."""
-    from nllb_space.engine import Engine
-    from nllb_space.settings import Settings
-
     import torch
+
+    from nllb_space.service.engine import Engine
+    from nllb_space.settings import Settings
 
     torch.set_flush_denormal(True)
     imported = time.time()
@@ -195,11 +195,11 @@ def child_load(config: BenchConfig, args: argparse.Namespace) -> dict[str, Any]:
 def _serve_and_load(config: BenchConfig, args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
+    from app import page
     from bench.load import AdapterEvents, LoadScenario, publish_revisions, run_scenario
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
     from nllb_space.settings import Settings
     from nllb_space.testing.serve import launch_local
-    from nllb_space.ui import build_demo
 
     torch.set_flush_denormal(True)
     if config.threads:
@@ -216,7 +216,7 @@ def _serve_and_load(config: BenchConfig, args: argparse.Namespace) -> dict[str, 
     engine.load()
     if engine.adapter_error:
         raise RuntimeError(engine.adapter_error)
-    demo = build_demo(engine)
+    demo = page(engine)
     url = launch_local(demo)
     try:
         with AdapterEvents() as events:

@@ -214,7 +214,7 @@ def make_adapters(weights: Path, cache_dir: Path, count: int, r: int) -> list[Pa
     from peft import get_peft_model
     from transformers import AutoModelForSeq2SeqLM
 
-    from nllb_space.lora import LoraSettings
+    from nllb_space.lora_config import LoraSettings
 
     logger.info("Making %d LoRA adapter revisions (r=%d) in %s (once; cached)", count, r, root)
     model = AutoModelForSeq2SeqLM.from_pretrained(weights, dtype=torch.float32)
@@ -244,7 +244,7 @@ def build_inputs(config: BenchConfig, tokenizer, sentences: list[str], source: s
     Sentences the app's splitter would cut in two (abbreviations, inner full stops) are skipped, so the paragraph
     is exactly ``paragraph_sentences`` pieces for the engine too.
     """
-    from nllb_space.segment import split_text
+    from nllb_space.text.segment import split_text
 
     def tokens(text: str) -> int:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])

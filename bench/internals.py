@@ -23,7 +23,7 @@ def adapter_attacher(engine) -> Callable[[Any], None]:
     bench hands each extra folder over as fetched; attaching happens on entering the slot's ``_using`` with nothing
     to run inside it.
     """
-    from nllb_space import worker
+    from nllb_space.model import worker
 
     slot = worker.slot(engine._slot)
 

@@ -31,6 +31,7 @@ from typing import Any
 from bench.load_report import LoadReport, build_report
 from bench.load_scenario import LoadScenario, Request
 
+
 def publish_revisions(repo: str, *, tag_folder: Path, main_folder: Path, branch_folder: Path,
                       branch: str = "exp/run-1", tag: str = "v1") -> dict[str, str]:
     """Push the scenario's three adapter revisions to ``repo`` on the Hub ``HF_ENDPOINT`` names; returns their shas.
@@ -39,7 +40,7 @@ def publish_revisions(repo: str, *, tag_folder: Path, main_folder: Path, branch_
     tag is a release that ``main`` has moved on from; ``branch_folder`` goes to ``branch``. The three folders must
     differ (an unchanged push makes no commit).
     """
-    from nllb_space import hub
+    from nllb_space.hub import revisions as hub
 
     tagged = hub.push_folder(tag_folder, repo, tag=tag, commit_message="release")
     main = hub.push_folder(main_folder, repo, commit_message="after the release")
@@ -65,14 +66,14 @@ def answer(endpoint: str, result: Any) -> object:
 
 
 class AdapterEvents(logging.Handler):
-    """Counts the adapter loads and evictions of an app running in THIS process, from ``nllb_space.slot``'s log.
+    """Counts the adapter loads and evictions of an app running in THIS process, from ``nllb_space.model.slot``'s log.
 
     ``with AdapterEvents() as events:`` lowers that logger to INFO for the duration (its records are not emitted
     otherwise). The server's internals are not visible through its API, and the log is the one place the engine
     reports evictions; if those messages change, :attr:`evictions` stays 0 and ``tests/test_load.py`` says so.
     """
 
-    LOGGER = "nllb_space.slot"
+    LOGGER = "nllb_space.model.slot"
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)

@@ -5,7 +5,7 @@
 
 Decoding multiplies each weight matrix by a few rows at a time: one row per sentence per beam. If reading the weights
 from memory were the only cost, 4 rows (beam 4) would cost what 1 row costs. This prints, for the int8 kernel the app
-serves with (``nllb_space.quantization.Int8Linear``) and for float32, the time per call, the weight bytes read per
+serves with (``nllb_space.model.quantization.Int8Linear``) and for float32, the time per call, the weight bytes read per
 second and the multiply-adds per second, so the point where a CPU stops being memory-bound and becomes compute-bound
 (the extra rows start to cost) can be read off for any machine, a Space's included.
 """
@@ -38,7 +38,7 @@ def measure(shapes, rows, min_seconds: float) -> list[dict]:
     import torch
     from torch import nn
 
-    from nllb_space.quantization import Int8Linear
+    from nllb_space.model.quantization import Int8Linear
 
     torch.set_flush_denormal(True)
     results = []

@@ -18,19 +18,17 @@ from typing import Any, Callable
 
 from bench.inputs import FLORES_ITA, REPO_ROOT, TGT, BenchConfig, Inputs, read_lines
 from bench.internals import loaded_base
-from bench.paths import (
-    NaivePath, Timings, app_cases, check_outputs, load_engine, time_app, time_naive, wall_seconds,
-)
+from bench.paths import NaivePath, Timings, app_cases, check_outputs, load_engine, time_app, time_naive, wall_seconds
 
 logger = logging.getLogger("bench")
 
 
 def machine_info() -> dict[str, Any]:
     """CPU, cores, RAM, torch and its threads, and the load average when the run started."""
+    import peft
     import psutil
     import torch
     import transformers
-    import peft
 
     cpu = platform.processor() or "unknown"
     try:
@@ -112,7 +110,7 @@ def vocabulary_cut(tokenizer, rows: int) -> dict[str, Any]:
     tokenizer is the synthetic one (its filler pieces spread over scripts like NLLB's languages); ``--model`` gives
     the real tokenizer's numbers.
     """
-    from nllb_space.vocab import kept_vocabulary
+    from nllb_space.model.vocab import kept_vocabulary
 
     kept = kept_vocabulary(tokenizer, TGT, rows)
     ids = set(kept.ids)

@@ -93,7 +93,7 @@ def load_engine(model_dir: Path, adapter_dir: Path, new_tokens: int, dtype: str 
 
     ``max_new_tokens`` is a setting because the attention view translates with ``settings.max_new_tokens``.
     """
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
     from nllb_space.settings import Settings
 
     # One copy of the model: these paths time one request at a time, and a second lane would only take memory.

@@ -11,7 +11,8 @@ Four paths translate the same inputs, interleaved repeat by repeat so that a sha
 - ``naive``: float32 ``AutoModelForSeq2SeqLM`` + ``PeftModel.from_pretrained`` used plainly: one ``generate`` per
   sentence; Compare is two calls (base under ``model.disable_adapter()``, then the adapter); Attention is
   ``generate(output_attentions=True)`` with eager attention.
-- ``app``: ``nllb_space.engine.Engine`` with its defaults (int8 on CPU): sentences batched per ``generate``, Compare
+- ``app``: ``nllb_space.service.engine.Engine`` with its defaults (int8 on CPU): sentences batched per ``generate``,
+  Compare
   in one mixed-adapter batch, Attention from one teacher-forced forward pass.
 - ``app_fp32``: the same engine with ``NLLB_DTYPE=float32``, so the int8 gain shows apart from the engine's own.
 - ``app_cut``: the int8 engine with ``NLLB_RESTRICT_VOCAB=true`` (output layer cut to Italian's script; off in the
@@ -57,9 +58,7 @@ if str(REPO_ROOT) not in sys.path:  # `python bench/run.py` puts bench/, not the
 # inputs.py (config, corpus, weights, adapters, texts), paths.py (naive and app paths, their cases), measure.py
 # (in-process timings), fresh_process.py (first translation, memory, load scenario), report.py (results, table).
 from bench.fresh_process import child_first, child_load, measure_first_translation, measure_load  # noqa: E402
-from bench.inputs import (  # noqa: E402
-    FLORES_SPA, BenchConfig, build_inputs, corpus, make_adapters, prepare_weights, serving_folder,
-)
+from bench.inputs import FLORES_SPA, BenchConfig, build_inputs, corpus, make_adapters, prepare_weights, serving_folder  # noqa: E402
 from bench.measure import machine_info, run_timings  # noqa: E402
 from bench.report import report, summarize, vocab_cut_results  # noqa: E402
 

@@ -2,7 +2,8 @@
 
 The real NLLB-200 weights are not reachable where this project is developed, so the screenshots use a stand-in:
 a small NLLB-shaped model (same architecture and tokenizer layout, ~1M parameters) trained here to memorise the
-50 Spanish-Italian pairs of ``nllb_space/testing/pairs.py``, and a LoRA adapter trained on a few reworded targets, pushed to
+50 Spanish-Italian pairs of ``nllb_space/testing/pairs.py``, and a LoRA adapter trained on a few reworded targets,
+pushed to
 the tests' loopback Hub emulator as ``demo/toy-nllb-spa-ita-lora``. The page, the engine and the adapter-by-revision
 path are the real ones; only the weights are a toy. Writes ``docs/screenshot.png`` (the Compare tab, shown in the
 README), and each view (translate, compare, attention, lora) at desktop and phone width as
@@ -27,8 +28,8 @@ from nllb_space.testing.hub_env import start_session_hub  # noqa: E402  (sets HF
 
 HUB = start_session_hub()
 
-from nllb_space.testing.synthetic import SyntheticShape, save_synthetic_nllb  # noqa: E402
 from nllb_space.testing.pairs import PAIRS  # noqa: E402
+from nllb_space.testing.synthetic import SyntheticShape, save_synthetic_nllb  # noqa: E402
 
 BASE_REPO = "demo/toy-nllb-200-spa-ita"
 ADAPTER_REPO = "demo/toy-nllb-spa-ita-lora"
@@ -81,8 +82,8 @@ def build_models(work: Path) -> None:
     from peft import get_peft_model
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    from nllb_space import hub
-    from nllb_space.lora import LoraSettings
+    from nllb_space.hub import revisions as hub
+    from nllb_space.lora_config import LoraSettings
 
     torch.manual_seed(0)
     sentences = [s for pair in PAIRS for s in pair] + list(REWORDED.values())

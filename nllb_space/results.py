@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .choice import BASE, ModelChoice
+from .hub.model_choice import BASE, ModelChoice
 
 
 @dataclass(frozen=True)

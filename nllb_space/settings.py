@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Mapping
 
-from .languages import UnknownLanguageError, resolve_language
-from .segment import DEFAULT_MAX_CHARS
+from .text.languages import UnknownLanguageError, resolve_language
+from .text.segment import DEFAULT_MAX_CHARS
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "bfloat16", "float16", "int8")
@@ -44,7 +44,8 @@ class Settings:
     """``NLLB_DEVICE``: ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
     dtype: str = "auto"
     """``NLLB_DTYPE``: ``auto`` (bfloat16 or float16 on CUDA, int8 on CPU), ``float32``, ``bfloat16``, ``float16``
-    or ``int8`` (CPU only: the frozen base's linear layers in int8, LoRA adapters in float32; see quantization.py)."""
+    or ``int8`` (CPU only: the frozen base's linear layers in int8, LoRA adapters in float32; see
+    model/quantization.py)."""
     num_beams: int = 4
     """``NLLB_NUM_BEAMS``: default beam size (1 = greedy)."""
     max_beams: int = 8
@@ -61,12 +62,14 @@ class Settings:
     """``NLLB_MAX_INPUT_TOKENS``: pieces longer than this many tokens are split further (NLLB saw at most 512)."""
     restrict_vocab: bool = False
     """``NLLB_RESTRICT_VOCAB``: compute output logits only for tokens written in the target language's script (plus
-    Latin and script-neutral ones); faster decoding, and such a target can no longer copy other scripts (vocab.py)."""
+    Latin and script-neutral ones); faster decoding, and such a target can no longer copy other scripts
+    (model/vocab.py)."""
     batch_size: int = 16
     """``NLLB_BATCH_SIZE``: sentences per ``generate`` call (on ZeroGPU also per GPU call, each sized to its batch)."""
     concurrency: int = 0
-    """``NLLB_CONCURRENCY``: model requests served at once; ``0`` picks for the hardware (hardware.py):
-    ``CPU_LANES`` (2) on a CPU, each a copy of the model (lanes.py), so a newcomer never waits for another visitor's
+    """``NLLB_CONCURRENCY``: model requests served at once; ``0`` picks for the hardware (model/hardware.py):
+    ``CPU_LANES`` (2) on a CPU, each a copy of the model (service/model_copies.py), so a newcomer never waits for
+    another visitor's
     batch; 1 on a dedicated GPU; ``ZERO_GPU_CONCURRENCY`` on ZeroGPU (each call runs in a worker process of its own,
     on a GPU of its own)."""
     max_file_bytes: int = 1_000_000
@@ -80,7 +83,7 @@ class Settings:
     """``NLLB_FILE_TTL``: seconds result files and uploads are kept before the clean-up removes them."""
     upload_disk_mb: float = 1000.0
     """``NLLB_UPLOAD_DISK_MB``: disk all visitors' uploads may take together; beyond it an upload is refused (413)
-    until the clean-up frees room (uploads.py)."""
+    until the clean-up frees room (web/uploads.py)."""
     visitor_upload_mb: float = 50.0
     """``NLLB_VISITOR_UPLOAD_MB``: disk one visitor's (one client address's) uploads may take; beyond it that visitor's
     next upload is refused (413). At least ``NLLB_MAX_FILE_BYTES``."""
@@ -103,7 +106,7 @@ class Settings:
     with ``r`` (r=8,000 took 21 s and 1.5 GB for one map); PEFT recipes rarely go above 256."""
     attention_views: int = 8
     """``NLLB_ATTENTION_VIEWS``: attention views the server keeps for redrawing, for all visitors together (oldest
-    dropped first; each at most ~122 MB on NLLB-600M, see view_store.py)."""
+    dropped first; each at most ~122 MB on NLLB-600M, see web/session_views.py)."""
     adapter_cache_size: int = 4
     """``NLLB_ADAPTER_CACHE_SIZE``: adapter revisions kept loaded at once (least recently used is evicted)."""
     revision_ttl_s: float = 60.0

@@ -14,12 +14,9 @@ from tests.hub_fixtures import hub, start_session_hub  # noqa: E402,F401  (`hub`
 
 HUB = start_session_hub()
 
-from tests.model_fixtures import (  # noqa: E402,F401
-    adapter_dirs, engine, hub_adapters, published_base, scored_repo, tiny_model_dir,
-)
-
-
 import pytest  # noqa: E402
+
+from tests.model_fixtures import adapter_dirs, engine, hub_adapters, published_base, scored_repo, tiny_model_dir  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -37,7 +34,15 @@ def one_torch_thread():
 @pytest.fixture(autouse=True)
 def own_results(tmp_path, monkeypatch):
     """Each test writes its result files into a folder of its own, so one test's files are never another's count."""
-    from nllb_space import disk
+    from nllb_space.service import disk
 
     monkeypatch.setattr(disk, "RESULTS_ROOT", tmp_path / "nllb-space-results")
     return disk.RESULTS_ROOT
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test (``item.rep_call``), so a fixture can add what a failure needs to be read."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

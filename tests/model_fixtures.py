@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from nllb_space.lora import LoraSettings
-from nllb_space.testing.synthetic import save_synthetic_nllb
+from nllb_space.lora_config import LoraSettings
 from nllb_space.testing.pairs import SOURCES, TARGETS
+from nllb_space.testing.synthetic import save_synthetic_nllb
 
 ADAPTER_REPO = "tester/nllb-lora"
 BRANCH = "exp/run-1"
@@ -50,7 +50,7 @@ def adapter_dirs(tiny_model_dir, tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def hub_adapters(hub, adapter_dirs) -> dict[str, str]:
     """Adapter "a" on main (tagged v1), adapter "b" on branch exp/run-1 of ADAPTER_REPO; returns their shas."""
-    from nllb_space import hub as hub_client
+    from nllb_space.hub import revisions as hub_client
 
     main = hub_client.push_folder(adapter_dirs["a"], ADAPTER_REPO, commit_message="adapter a", tag=TAG)
     branch = hub_client.push_folder(adapter_dirs["b"], ADAPTER_REPO, branch=BRANCH, commit_message="adapter b")
@@ -63,8 +63,8 @@ LONG_TITLE = "LoRA r=4 spa_Latn->ita_Latn: BLEU 12.5 (base 10.0), chrF++ 43.5 (b
 
 def run_report_json(base: tuple[float, float], lora: tuple[float, float]) -> str:
     """A ``metrics.json`` as train/run.py writes it: (BLEU, chrF++) of the base model and of the adapter."""
-    from nllb_space.card import RunReport
-    from nllb_space.scoring import Scores
+    from nllb_space.hub.card import RunReport
+    from nllb_space.text.scoring import Scores
 
     def scores(bleu: float, chrf: float) -> Scores:
         return Scores(bleu=bleu, chrf=chrf, bleu_signature="nrefs:1|bleu", chrf_signature="nrefs:1|chrf", sentences=4)
@@ -110,7 +110,7 @@ def tiny_settings(tiny_model_dir: Path, **overrides):
 @pytest.fixture(scope="session")
 def engine(tiny_model_dir, hub_adapters):
     """An engine on the tiny model whose configured adapter repo lives on the Hub emulator."""
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=ADAPTER_REPO))
     engine.load()

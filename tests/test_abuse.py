@@ -7,16 +7,16 @@ message naming the limit, keeps its memory bounded, and keeps serving everyone e
 from __future__ import annotations
 
 import os
-from pathlib import Path
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from nllb_space.errors import InputError
+from nllb_space.testing.pairs import SOURCES
 from nllb_space.testing.serve import launch_local
 from tests.model_fixtures import ADAPTER_REPO, tiny_settings
-from nllb_space.testing.pairs import SOURCES
 
 SENTENCE = SOURCES[0]
 
@@ -26,7 +26,7 @@ def launch(engine):
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from gradio_client import Client
 
-    from nllb_space.ui import build_demo
+    from nllb_space.web.page import build_demo
 
     demo = build_demo(engine)
     return demo, Client(launch_local(demo), verbose=False)
@@ -36,8 +36,8 @@ def launch(engine):
 
 
 def test_a_huge_reference_is_refused_before_any_scoring(engine, monkeypatch):
-    from nllb_space import translate_handlers as handlers
-    from nllb_space.handlers import Handlers
+    from nllb_space.web import translate_handlers as handlers
+    from nllb_space.web.handlers import Handlers
 
     scored = []
     monkeypatch.setattr(handlers, "score_comparison", lambda *args: scored.append(args))
@@ -65,8 +65,8 @@ def test_attention_inputs_are_bounded_before_the_model_runs(kwargs, message, eng
 def test_attention_views_live_on_the_server_bounded_and_in_half_precision(engine):
     import numpy as np
 
-    from nllb_space.handler_inputs import MEAN
-    from nllb_space.handlers import Handlers
+    from nllb_space.web.handler_inputs import MEAN
+    from nllb_space.web.handlers import Handlers
 
     h = Handlers(engine)
     keys = [h.attention(text, "spa_Latn", "ita_Latn", f"{ADAPTER_REPO}@main")[2]
@@ -92,7 +92,7 @@ def _gr_error(call, *args) -> str:
 
 
 def test_a_short_request_takes_its_turn_between_the_batches_of_a_long_job(tiny_model_dir, hub_adapters):
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     engine = Engine(tiny_settings(tiny_model_dir, batch_size=1))
     engine.load()
@@ -122,9 +122,9 @@ def test_a_short_request_takes_its_turn_between_the_batches_of_a_long_job(tiny_m
 
 
 def test_a_file_job_is_budgeted_as_a_whole(engine, tmp_path):
-    from nllb_space.handlers import Handlers
-
     import csv
+
+    from nllb_space.web.handlers import Handlers
 
     path = tmp_path / "rows.csv"
     with path.open("w", encoding="utf-8", newline="") as out:
@@ -137,7 +137,7 @@ def test_a_job_stops_when_its_visitor_goes_away(tiny_model_dir, hub_adapters):
     """The visitor closes the tab mid-job: the page's event stream drops, and no further batch runs."""
     import httpx
 
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     engine = Engine(tiny_settings(tiny_model_dir, batch_size=1))
     engine.load()
@@ -165,8 +165,8 @@ def test_a_job_stops_when_its_visitor_goes_away(tiny_model_dir, hub_adapters):
 
 
 def test_a_full_queue_says_busy_at_once(tiny_model_dir, hub_adapters, monkeypatch):
-    from nllb_space import ui
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
+    from nllb_space.web import page as ui
 
     monkeypatch.setattr(ui, "REQUESTS_IN_PROGRESS", 1)
     engine = Engine(tiny_settings(tiny_model_dir, queue_size=1))
@@ -196,8 +196,9 @@ def test_a_stalled_hub_bounds_each_call_and_the_threads_that_wait_on_it(engine, 
     """A Hub that accepts and never answers: page loads once piled up stuck threads until nothing answered."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from nllb_space import hub as hub_client
-    from nllb_space import hub_calls, time_bound
+    from nllb_space.hub import calls as hub_calls
+    from nllb_space.hub import deadlines as time_bound
+    from nllb_space.hub import revisions as hub_client
 
     monkeypatch.setattr(hub_calls, "CALL_TIMEOUT_S", 0.5)
     monkeypatch.setattr(hub_calls, "RETRY_ATTEMPTS", 1)
@@ -226,8 +227,8 @@ def _outcome(call):
 
 def test_during_a_stall_a_known_branch_is_served_its_last_commit_without_waiting(tiny_model_dir, hub_adapters,
                                                                                   monkeypatch):
-    from nllb_space import hub as hub_client
-    from nllb_space.engine import Engine
+    from nllb_space.hub import revisions as hub_client
+    from nllb_space.service.engine import Engine
 
     engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=ADAPTER_REPO, revision_ttl_s=0))
     before = engine.translate(SENTENCE, model="main")
@@ -246,7 +247,7 @@ def test_during_a_stall_a_known_branch_is_served_its_last_commit_without_waiting
 
 
 def test_the_status_line_never_names_what_other_visitors_loaded(engine, hub, adapter_dirs):
-    from nllb_space.handlers import Handlers
+    from nllb_space.web.handlers import Handlers
 
     h = Handlers(engine)
     hub.commit_files("owner/private-adapter-2", {p.name: p.read_bytes() for p in adapter_dirs["a"].iterdir()})
@@ -262,8 +263,8 @@ def test_the_status_line_never_names_what_other_visitors_loaded(engine, hub, ada
 
 
 def test_result_files_are_removed_once_older_than_the_ttl(engine, tmp_path):
-    from nllb_space import disk
-    from nllb_space.handlers import Handlers
+    from nllb_space.service import disk
+    from nllb_space.web.handlers import Handlers
 
     source = tmp_path / "rows.tsv"
     source.write_text("text\nHola.\n", encoding="utf-8")
@@ -277,7 +278,7 @@ def test_visitors_adapters_in_the_cache_are_trimmed_and_what_is_in_use_stays(tin
                                                                              hub_adapters):
     from huggingface_hub import scan_cache_dir
 
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     files = {p.name: p.read_bytes() for p in adapter_dirs["a"].iterdir()}
     visitors = [f"visitor/disk-{i}" for i in range(4)]
@@ -299,8 +300,8 @@ def test_visitors_adapters_in_the_cache_are_trimmed_and_what_is_in_use_stays(tin
 def test_an_upload_over_the_limit_is_refused_before_it_is_stored(tiny_model_dir, hub_adapters):
     import httpx
 
-    from nllb_space.engine import Engine
-    from nllb_space.ui import build_demo, launch_options
+    from nllb_space.service.engine import Engine
+    from nllb_space.web.page import build_demo, launch_options
 
     engine = Engine(tiny_settings(tiny_model_dir, max_file_bytes=10_000))
     engine.load()
@@ -322,7 +323,7 @@ def test_an_upload_over_the_limit_is_refused_before_it_is_stored(tiny_model_dir,
 def test_downloaded_tables_cannot_run_as_spreadsheet_formulas(engine, tmp_path):
     import csv
 
-    from nllb_space.handlers import Handlers
+    from nllb_space.web.handlers import Handlers
 
     source = tmp_path / "rows.csv"
     with source.open("w", encoding="utf-8", newline="") as out:
@@ -343,14 +344,14 @@ def test_downloaded_tables_cannot_run_as_spreadsheet_formulas(engine, tmp_path):
     (lambda h: h.compare("Hola.", "spa_Latn", "ita_Latn", "base", "base", None, float("nan")), "whole number"),
 ])
 def test_hostile_inputs_get_a_message_that_names_what_to_fix(call, message, engine):
-    from nllb_space.handlers import Handlers
+    from nllb_space.web.handlers import Handlers
 
     text = _gr_error(call, Handlers(engine))
     assert message in text and "Something went wrong" not in text
 
 
 def test_a_hostile_repo_to_list_gets_its_message_in_the_panel(engine):
-    from nllb_space.handlers import Handlers
+    from nllb_space.web.handlers import Handlers
 
     text = Handlers(engine).list_revisions("~nosuchuser/x").revisions_message  # a failed listing says why inline
     assert "not a Hub repo id" in text and "Something went wrong" not in text
@@ -358,7 +359,7 @@ def test_a_hostile_repo_to_list_gets_its_message_in_the_panel(engine):
 
 def test_a_server_path_and_a_bad_repo_id_get_the_same_answer(engine):
     """Whether a folder exists on the server must not show in the answer."""
-    from nllb_space.handlers import Handlers
+    from nllb_space.web.handlers import Handlers
 
     h = Handlers(engine)
     existing = _gr_error(h.translate_text, "Hola.", "spa_Latn", "ita_Latn", "/tmp@main")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.model_fixtures import tiny_settings
 from nllb_space.testing.pairs import SOURCES
+from tests.model_fixtures import tiny_settings
 
 SENTENCES = SOURCES[:2]
 TEXT = " ".join(SENTENCES)
@@ -40,7 +40,7 @@ def save_peft_adapter(base_dir: Path, folder: Path, seed: int = 3, **config) -> 
 
 def publish(hub, folder: Path, branch: str) -> str:
     """Push ``folder`` to a branch of WILD; returns the model choice a visitor types."""
-    from nllb_space import hub as hub_client
+    from nllb_space.hub import revisions as hub_client
 
     if branch != "main":
         try:
@@ -72,7 +72,7 @@ def plain_peft(base_dir: Path, folder: Path, sentences=SENTENCES) -> str:
 
 @pytest.fixture(scope="module")
 def wild_engine(tiny_model_dir, hub_adapters):
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     engine = Engine(tiny_settings(tiny_model_dir))
     engine.load()
@@ -103,7 +103,7 @@ def test_the_seed_notes_o_proj_recipe_loads_and_says_it_adapts_q_k_v(wild_engine
     assert plan.projections == ("q_proj", "k_proj", "v_proj")
     assert len(plan.warnings) == 1 and "`o_proj` matched nothing in NLLB" in plan.warnings[0]
     assert "k_proj, q_proj, v_proj only" in plan.warnings[0]
-    from nllb_space.formatting import adapter_summary
+    from nllb_space.web.markdown import adapter_summary
 
     assert "no coincide con nada en NLLB" in adapter_summary(ref, plan, "es")  # what a Spanish visitor reads
     assert wild_engine.translate(TEXT, model=spec).text == plain_peft(tiny_model_dir, folder)
@@ -169,7 +169,7 @@ def test_adapters_that_would_change_the_shared_base_are_refused_before_peft_touc
     name, config, message, wild_engine, hub, tiny_model_dir, tmp_path, before, monkeypatch
 ):
     from nllb_space.errors import AdapterError
-    from nllb_space.slot import ModelSlot
+    from nllb_space.model.slot import ModelSlot
 
     folder = save_peft_adapter(tiny_model_dir, tmp_path / name, **config)
     spec = publish(hub, folder, f"bad/{name}")
@@ -246,8 +246,8 @@ def test_a_failed_attach_rolls_the_model_back_completely(first, tiny_model_dir, 
     from peft import PeftModel
     from peft.tuners.lora import LoraLayer
 
-    from nllb_space.engine import Engine
     from nllb_space.errors import AdapterError
+    from nllb_space.service.engine import Engine
     from tests.model_fixtures import ADAPTER_REPO, BRANCH
 
     engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=ADAPTER_REPO))
@@ -277,8 +277,8 @@ def test_a_branch_moved_between_resolve_and_model_call_serves_the_resolved_commi
     tiny_model_dir, hub, hub_adapters, adapter_dirs
 ):
     """The model call carries the folder resolved for its commit; nothing fetches again under the old name."""
-    from nllb_space import hub as hub_client
-    from nllb_space.engine import Engine
+    from nllb_space.hub import revisions as hub_client
+    from nllb_space.service.engine import Engine
 
     repo, branch = "tester/moving-lora", "exp/moving"
     hub_client.push_folder(adapter_dirs["a"], repo, commit_message="main")
@@ -324,8 +324,8 @@ def test_only_the_adapter_files_are_fetched_from_an_over_broad_repo(wild_engine,
 
 
 def test_an_oversized_adapter_is_refused_before_it_is_downloaded(tiny_model_dir, hub, adapter_dirs):
-    from nllb_space import hub as hub_client
-    from nllb_space.engine import Engine
+    from nllb_space.hub import revisions as hub_client
+    from nllb_space.service.engine import Engine
 
     hub.commit_files("stranger/too-big", {p.name: p.read_bytes() for p in adapter_dirs["b"].iterdir()})
     engine = Engine(tiny_settings(tiny_model_dir, max_adapter_mb=0.001))
@@ -340,8 +340,8 @@ def test_the_owner_token_reads_the_owner_repo_and_nothing_a_visitor_types(tiny_m
     """HF_TOKEN is set (a Space secret); the owner's private adapter repo works, another private repo does not."""
     import os
 
-    from nllb_space import hub as hub_client
-    from nllb_space.engine import Engine
+    from nllb_space.hub import revisions as hub_client
+    from nllb_space.service.engine import Engine
 
     assert os.environ.get("HF_TOKEN")
     files = {p.name: p.read_bytes() for p in adapter_dirs["a"].iterdir()}
@@ -359,7 +359,7 @@ def test_the_owner_token_reads_the_owner_repo_and_nothing_a_visitor_types(tiny_m
 
 
 def test_picking_an_adapter_shows_what_it_adapts_and_why(wild_engine, hub, tiny_model_dir, tmp_path):
-    from nllb_space.handlers import Handlers
+    from nllb_space.web.handlers import Handlers
 
     folder = save_peft_adapter(tiny_model_dir, tmp_path / "shown", target_modules=["q_proj", "v_proj", "o_proj"],
                                r=2, lora_alpha=16)

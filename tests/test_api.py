@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from nllb_space.handlers import Handlers
 from nllb_space.testing.serve import launch_local
+from nllb_space.web.handlers import Handlers
 from tests.model_fixtures import ADAPTER_REPO, BRANCH
 
 SENTENCE = "Mañana vamos a la playa."
@@ -25,7 +25,7 @@ def client(engine):
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from gradio_client import Client
 
-    from nllb_space.ui import build_demo, launch_options
+    from nllb_space.web.page import build_demo, launch_options
 
     demo = build_demo(engine)
     options = launch_options(engine.settings)  # as app.py launches it (MCP server included)

@@ -30,6 +30,7 @@ MAIN = f"{ADAPTER_REPO}@main"
 EXP = f"{ADAPTER_REPO}@{BRANCH}"
 TEXT = "Hola, ¿cómo estás?\n\nMañana vamos a la playa."
 TIMEOUT_MS = 60_000
+SERVER_LOG: list[Path] = []  # the module's app.py log, read when a test fails
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,7 @@ def app_url(published_base, hub_adapters, tmp_path_factory):
         GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False",
     )
     log_path = tmp_path_factory.mktemp("app") / "server.log"
+    SERVER_LOG[:] = [log_path]
     with log_path.open("w") as log:
         server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
@@ -97,8 +99,20 @@ def browser():
             browser.close()
 
 
+@pytest.fixture(autouse=True)
+def server_log_on_failure(request):
+    """A failed browser test prints what the app logged meanwhile: the page alone rarely says why it waited."""
+    start = SERVER_LOG[0].stat().st_size if SERVER_LOG and SERVER_LOG[0].exists() else 0
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed and SERVER_LOG:
+        with SERVER_LOG[0].open(encoding="utf-8", errors="replace") as log:
+            log.seek(start)
+            print("app.py logged during the test:\n" + log.read()[-6000:])
+
+
 @pytest.fixture
-def page(browser, app_url, tmp_path):
+def page(browser, app_url, tmp_path, request):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
@@ -110,7 +124,23 @@ def page(browser, app_url, tmp_path):
         yield page
     finally:
         page.screenshot(path=str(tmp_path / "final.png"), full_page=True)
+        if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+            for panel in ("#revisions-message", "#status", ".toast-body"):
+                texts = [element.inner_text() for element in page.query_selector_all(panel)]
+                print(f"{panel} at the failure: {texts}")
         context.close()
+
+
+def fill_field(field, value: str) -> None:
+    """Type ``value`` into ``field`` and wait until the page holds it. A field inside an accordion that has just opened
+    can be drawn once more right after it appears, and a value typed before that was lost on a busy machine (CI saw
+    the revisions panel list the configured repo instead of the typed one, and a beam box never clamp)."""
+    for _ in range(5):
+        field.fill(value)
+        field.page.wait_for_timeout(300)  # let a late redraw happen before checking
+        if field.input_value() == value:
+            return
+    raise AssertionError(f"the page did not keep {value!r} typed in {field}")
 
 
 def wait_for_value(page, selector: str) -> str:
@@ -170,7 +200,7 @@ def test_number_boxes_are_clamped_to_their_limits(page):
     """#14: the beam box took 20 when the limit is 8, and the request then failed (NLLB_MAX_BEAMS is 8 here)."""
     page.get_by_text("Decoding options").click()
     beams = page.locator("#decoding-beams input[type=number]")
-    beams.fill("20")
+    fill_field(beams, "20")
     beams.press("Tab")
     page.wait_for_function("() => document.querySelector('#decoding-beams input[type=number]').value === '8'")
 
@@ -321,7 +351,7 @@ def open_revisions(page) -> None:
 
 
 def list_repo(page, repo: str) -> None:
-    page.locator("#revisions-repo").locator("input, textarea").first.fill(repo)
+    fill_field(page.locator("#revisions-repo").locator("input, textarea").first, repo)
     page.click("#revisions-list")
 
 

@@ -1,16 +1,21 @@
-"""The adapter's model card and run report (nllb_space/card.py)."""
+"""The adapter's model card and run report (nllb_space/hub/card.py)."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from nllb_space.card import (
-    RunReport, commit_summary, hub_language_code, render_card, scores_markdown, validate_card,
+from nllb_space.hub.card import (
+    RunReport,
+    commit_summary,
+    hub_language_code,
+    render_card,
+    scores_markdown,
+    validate_card,
 )
-from nllb_space.languages import LANGUAGES
-from nllb_space.lora import LoraSettings
-from nllb_space.scoring import Scores
+from nllb_space.lora_config import LoraSettings
+from nllb_space.text.languages import LANGUAGES
+from nllb_space.text.scoring import Scores
 
 BLEU_SIG = "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0"
 CHRF_SIG = "nrefs:1|case:mixed|eff:yes|nc:6|nw:2|space:no|version:2.6.0"

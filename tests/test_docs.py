@@ -35,7 +35,7 @@ PUBLISHED_FILES = [".gitattributes", "README.md", "config.json", "generation_con
 def test_front_matter_suits_zero_gpu_and_bakes_in_exactly_the_files_the_app_loads():
     import fnmatch
 
-    from nllb_space import hub_downloads
+    from nllb_space.hub import downloads as hub_downloads
 
     front = README.split("---")[1]
     python = re.search(r'python_version: "([\d.]+)"', front).group(1)
@@ -53,16 +53,27 @@ def test_requirements_build_for_zero_gpu_and_keep_the_decorator():
     assert "download.pytorch.org/whl/cpu" in README  # the CPU-only install, without CUDA wheels
 
 
-def test_the_layout_section_names_every_module():
-    """The README's "Project layout" matches the tree: every module of the app, the trainer and the benchmark."""
+def test_the_layout_section_is_the_tree():
+    """The README's "Project layout" is a short tree of the real one: every folder of the package and the scripts, and
+    only files and folders that exist where it puts them."""
     layout = README[README.index("## Project layout"):]
-    modules = [p for folder in ("nllb_space", "nllb_space/testing", "train", "bench")
-               for p in sorted((ROOT / folder).glob("*.py")) if p.name != "__init__.py"]
-    missing = [str(p.relative_to(ROOT)) for p in modules if not re.search(rf"\b{re.escape(p.name)}\b", layout)]
-    assert not missing, f"README's layout does not name {missing}"
-    named = set(re.findall(r"\b(\w+\.py)\b", layout))
-    present = {p.name for p in modules} | {"app.py", "zerogpu.py"}
-    assert named <= present, f"README's layout names modules that do not exist: {sorted(named - present)}"
+    tree = layout[layout.index("```\n") + 4:layout.index("\n```", layout.index("```\n"))]
+    folders = [p.name for p in sorted((ROOT / "nllb_space").iterdir()) if (p / "__init__.py").is_file()]
+    missing = [f"nllb_space/{name}/" for name in folders if not re.search(rf"^  {name}/ ", tree, re.M)]
+    missing += [f"{name}/" for name in ("nllb_space", "train", "bench", "tests") if not re.search(rf"^{name}/", tree, re.M)]
+    assert not missing, f"README's layout does not show {missing}"
+    stack: list[str] = []  # the folder of each indentation level
+    absent = []
+    for line in tree.splitlines():
+        depth = (len(line) - len(line.lstrip())) // 2
+        name = line.split()[0]
+        stack[depth:] = [name.rstrip("/")]
+        if not (ROOT / Path(*stack)).exists():
+            absent.append("/".join(stack))
+        folder = ROOT / Path(*stack[:-1]) if not name.endswith("/") else ROOT / Path(*stack)
+        absent += [f"{folder.relative_to(ROOT)}/{other}" for other in re.findall(r"\b(\w+\.py)\b", line.split(maxsplit=1)[-1])
+                   if not (folder / other).exists()]
+    assert not absent, f"README's layout names what does not exist: {absent}"
 
 
 def _code(text: str) -> list[str]:

@@ -69,7 +69,7 @@ def test_languages_accept_names_and_reject_unknown_or_identical(engine):
 
 
 def test_limits_are_enforced_with_the_setting_named(tiny_model_dir):
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     engine = Engine(tiny_settings(tiny_model_dir, max_chars=50, max_sentences=2, max_beams=2))
     with pytest.raises(InputError, match="Enter some text"):
@@ -83,7 +83,7 @@ def test_limits_are_enforced_with_the_setting_named(tiny_model_dir):
 
 
 def test_overlong_sentence_is_split_not_truncated(tiny_model_dir):
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     engine = Engine(tiny_settings(tiny_model_dir, max_input_tokens=12, max_new_tokens=4))
     text = " ".join(["el gato duerme en el sofá"] * 10)  # one "sentence", ~60 tokens
@@ -107,14 +107,14 @@ def test_adapter_revisions_by_branch_tag_and_sha(engine, hub_adapters, adapter_d
     assert on_main.text == on_tag.text == on_sha.text
     assert len({base, on_main.text, on_branch.text}) == 3
     # The same adapter loaded from its local folder gives the same output as from the Hub.
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     local = Engine(tiny_settings(engine.settings.base_model, adapter_repo=str(adapter_dirs["b"])))
     assert local.translate(SENTENCES[1], "spa_Latn", "ita_Latn", model="local").text == on_branch.text
 
 
 def test_adapter_cache_is_keyed_by_commit(engine, hub_adapters, monkeypatch):
-    from nllb_space.slot import ModelSlot
+    from nllb_space.model.slot import ModelSlot
 
     engine.translate(SENTENCES[0], model="main")  # attached once, by the configured main's commit
     attached = []
@@ -135,7 +135,7 @@ def test_adapter_cache_is_keyed_by_commit(engine, hub_adapters, monkeypatch):
 
 
 def test_lru_eviction_keeps_at_most_cache_size(tiny_model_dir, hub_adapters):
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=ADAPTER_REPO, adapter_cache_size=1))
     first = engine.translate(SENTENCES[0], model="main").text
@@ -206,7 +206,7 @@ def test_attention_shapes_and_rows_sum_to_one(engine):
 
 
 def test_attention_reducers_and_model_difference(engine, hub_adapters):
-    from nllb_space.attention import reduce
+    from nllb_space.model.attention import reduce
 
     lora, base = engine.attention(SENTENCES[0], "spa_Latn", "ita_Latn", model="main", also=["base"])
     assert lora.source_tokens == base.source_tokens and lora.target_tokens == base.target_tokens
@@ -225,7 +225,7 @@ def test_attention_reducers_and_model_difference(engine, hub_adapters):
 
 
 def test_unknown_revision_and_repo_are_clear_errors(engine):
-    from nllb_space.hub import HubError
+    from nllb_space.hub.revisions import HubError
 
     with pytest.raises(HubError, match="no-such-branch"):
         engine.translate(SENTENCES[0], model="no-such-branch")
@@ -243,14 +243,14 @@ def test_list_revisions_for_the_ui(engine, hub_adapters):
 
 
 def test_misfitting_adapters_are_refused(engine, tiny_model_dir, tmp_path):
-    from nllb_space.lora import LoraSettings, TargetModuleError
-    from nllb_space.testing.synthetic import SHAPES, save_synthetic_nllb
+    from nllb_space.lora_config import LoraSettings, TargetModuleError
     from nllb_space.testing.pairs import SOURCES, TARGETS
+    from nllb_space.testing.synthetic import SHAPES, save_synthetic_nllb
 
     # Built for a wider model: tensors of the wrong shape.
     wide = save_synthetic_nllb(tmp_path / "wide", SOURCES + TARGETS, shape=replace(SHAPES["tiny"], d_model=48))
     wide_adapter = make_adapter(wide, tmp_path / "wide-adapter", seed=3)
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     other = Engine(tiny_settings(tiny_model_dir, adapter_repo=str(wide_adapter)))
     with pytest.raises(AdapterError, match="shape"):
@@ -266,7 +266,7 @@ def test_misfitting_adapters_are_refused(engine, tiny_model_dir, tmp_path):
 
 
 def test_configured_adapter_failure_keeps_base_served(tiny_model_dir, hub_adapters):
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=ADAPTER_REPO, adapter_revision="gone"))
     engine.load()
@@ -275,7 +275,7 @@ def test_configured_adapter_failure_keeps_base_served(tiny_model_dir, hub_adapte
 
 
 def test_unreachable_base_model_says_how_to_use_a_local_copy():
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
     from nllb_space.settings import Settings
 
     with pytest.raises(ModelLoadError) as caught:

@@ -15,10 +15,10 @@ VAGUE = ("Something went wrong", "Algo falló")
 def app(tiny_model_dir, hub_adapters):
     from gradio_client import Client
 
-    from nllb_space.engine import Engine
-    from nllb_space.handlers import Handlers
+    from nllb_space.service.engine import Engine
     from nllb_space.testing.serve import launch_local
-    from nllb_space.ui import build_demo
+    from nllb_space.web.handlers import Handlers
+    from nllb_space.web.page import build_demo
 
     engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=ADAPTER_REPO))
     engine.load()

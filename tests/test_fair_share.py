@@ -26,7 +26,7 @@ def test_the_visitor_key_is_the_address_the_proxy_saw():
 
 
 def test_a_newcomer_goes_ahead_of_a_busy_visitors_queued_batches():
-    from nllb_space.fair_gate import FairGate
+    from nllb_space.service.fair_gate import FairGate
 
     gate = FairGate(1)
     order: list[str] = []
@@ -49,7 +49,7 @@ def test_a_newcomer_goes_ahead_of_a_busy_visitors_queued_batches():
 
 def test_with_several_slots_one_visitor_leaves_one_for_others():
     """ZeroGPU's four GPU slots: one visitor's many requests take three; a newcomer gets the fourth at once."""
-    from nllb_space.fair_gate import FairGate
+    from nllb_space.service.fair_gate import FairGate
 
     gate = FairGate(4)
     for _ in range(3):
@@ -69,7 +69,7 @@ def test_with_several_slots_one_visitor_leaves_one_for_others():
 
 def test_a_newcomers_sentence_runs_right_after_the_batch_in_progress(tiny_model_dir, hub_adapters):
     """One visitor runs two long jobs (from two tabs); a newcomer's sentence runs next, not after their queue."""
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
     from nllb_space.visitors import visiting
 
     engine = Engine(tiny_settings(tiny_model_dir, batch_size=1))
@@ -105,7 +105,7 @@ def test_a_newcomers_sentence_runs_right_after_the_batch_in_progress(tiny_model_
 
 
 def test_one_visitor_holds_at_most_its_share_of_the_hub_threads():
-    from nllb_space import time_bound
+    from nllb_space.hub import deadlines as time_bound
     from nllb_space.visitors import visiting
 
     stalled = threading.Event()
@@ -141,9 +141,9 @@ def test_one_visitor_holds_at_most_its_share_of_the_hub_threads():
 def test_another_visitors_many_views_never_drop_yours():
     import numpy as np
 
-    from nllb_space.attention import AttentionMaps
+    from nllb_space.model.attention import AttentionMaps
     from nllb_space.results import BASE_MODEL
-    from nllb_space.view_store import AttentionView, ViewStore
+    from nllb_space.web.session_views import AttentionView, ViewStore
 
     def tiny_maps() -> AttentionMaps:
         weights = np.full((1, 1, 2, 2), 0.5, dtype=np.float32)
@@ -161,9 +161,9 @@ def busy_app(tiny_model_dir, hub_adapters, hub):
     """The app on loopback, with one adapter repo whose resolve stalls: a request for it stays in progress."""
     from gradio_client import Client
 
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
     from nllb_space.testing.serve import launch_local
-    from nllb_space.ui import build_demo
+    from nllb_space.web.page import build_demo
 
     engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=ADAPTER_REPO, visitor_requests=2))
     engine.load()
@@ -192,7 +192,7 @@ def test_a_visitor_beyond_its_requests_in_progress_is_refused_at_once_and_others
 
 def test_on_a_cpu_a_model_call_carries_at_most_the_batch_size_in_rows_times_beams(tiny_model_dir, hub_adapters):
     """A call holds the one CPU model slot until its last step: wide beams shorten the visitor's own batches."""
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     engine = Engine(tiny_settings(tiny_model_dir, batch_size=8, max_beams=8))
     engine.load()
@@ -209,7 +209,7 @@ def test_on_a_cpu_a_model_call_carries_at_most_the_batch_size_in_rows_times_beam
 def test_with_two_lanes_on_a_cpu_a_newcomer_runs_beside_a_busy_visitor(tiny_model_dir, hub_adapters):
     """NLLB_CONCURRENCY=2 on a CPU loads a second copy: the newcomer's sentence starts while the busy visitor's
     batch is still running, on the other copy, and gets the same answer as with one lane."""
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
     from nllb_space.visitors import visiting
 
     engine = Engine(tiny_settings(tiny_model_dir, batch_size=1, concurrency=2, adapter_repo=ADAPTER_REPO))

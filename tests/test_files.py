@@ -7,7 +7,7 @@ import csv
 
 import pytest
 
-from nllb_space.files import FileError, read_scoring_rows, read_upload, write_table, write_translation
+from nllb_space.service.files import FileError, read_scoring_rows, read_upload, write_table, write_translation
 
 LIMITS = dict(max_bytes=10_000, max_rows=5)
 

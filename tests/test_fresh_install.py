@@ -51,8 +51,8 @@ def test_no_script_folder_shadows_an_installed_package_or_the_standard_library()
 def test_a_test_never_counts_what_an_earlier_app_left_on_the_machine(engine):
     """An app that ran before on this machine left an old result folder in the system-wide results folder; the
     test's clean-up counts only its own."""
-    from nllb_space import disk
-    from nllb_space.handlers import Handlers
+    from nllb_space.service import disk
+    from nllb_space.web.handlers import Handlers
     from tests.folders import MACHINE_TMP
 
     left_behind = MACHINE_TMP / "nllb-space-results" / "result-left-by-an-earlier-app"

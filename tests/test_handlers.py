@@ -8,9 +8,9 @@ from dataclasses import replace
 import gradio as gr
 import pytest
 
-from nllb_space.formatting import code, escape, revision_choices, word_diff
-from nllb_space.handler_inputs import MEAN
-from nllb_space.handlers import Handlers
+from nllb_space.web.handler_inputs import MEAN
+from nllb_space.web.handlers import Handlers
+from nllb_space.web.markdown import code, escape, revision_choices, word_diff
 from tests.model_fixtures import ADAPTER_REPO, BRANCH, TAG
 
 SENTENCE = "El gato duerme en el sofá."
@@ -87,7 +87,7 @@ def test_compare_shows_both_sides_times_and_scores(h, engine, hub_adapters):
 def test_compare_reads_one_row_per_sentence_with_the_better_side_marked(h, engine):
     """#14: a paragraph's word diff was one merged stream; now each sentence is a row: source, left, right,
     reference, each side's chrF++ and right − left, and the scores table has a "right − left" column."""
-    from nllb_space.scoring import sentence_scores
+    from nllb_space.text.scoring import sentence_scores
 
     text = "Hola, ¿cómo estás? Gracias por tu ayuda."
     references = ["Ciao, come stai?", "Grazie per il tuo aiuto."]

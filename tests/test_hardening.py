@@ -11,9 +11,9 @@ import threading
 
 import pytest
 
-from nllb_space import hub as hubmod
-from nllb_space import hub_calls
 from nllb_space.errors import AdapterError, InputError
+from nllb_space.hub import calls as hub_calls
+from nllb_space.hub import revisions as hubmod
 from tests.hub_fixtures import HUB_TOKEN
 from tests.model_fixtures import ADAPTER_REPO, BRANCH, TAG, tiny_settings
 
@@ -31,7 +31,7 @@ def _fast_retries(hub, monkeypatch):
 @pytest.fixture
 def fresh_engine(tiny_model_dir, hub_adapters):
     """An engine that asks the Hub again on every request (no revision cache), to expose Hub faults."""
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=ADAPTER_REPO, revision_ttl_s=0))
     engine.load()
@@ -104,7 +104,7 @@ def test_unknown_revision_leaves_previous_model_working(fresh_engine):
 
 
 def test_private_repo_without_token(tiny_model_dir, hub, adapter_dirs, monkeypatch):
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     repo = "tester/private-lora"
     hub.commit_files(repo, {p.name: p.read_bytes() for p in adapter_dirs["a"].iterdir()}, private=True)
@@ -127,8 +127,8 @@ def _adapter_copy(adapter_dirs, folder, edit_config):
 
 
 def _check(folder, engine, base=None):
-    from nllb_space.adapter_check import inspect_adapter
-    from nllb_space.lora import linear_shapes
+    from nllb_space.lora_config import linear_shapes
+    from nllb_space.model.adapter_check import inspect_adapter
 
     return inspect_adapter(folder, linear_shapes(engine.load().model), base or engine.settings.base_model)
 
@@ -151,7 +151,7 @@ def test_non_lora_and_corrupt_adapters_are_refused(engine, adapter_dirs, tmp_pat
 
 def test_lru_eviction_never_breaks_requests_in_flight(tiny_model_dir, hub_adapters):
     """Four threads alternate base and two revisions with room for ONE adapter; every answer matches serial runs."""
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=ADAPTER_REPO, adapter_cache_size=1))
     specs = ["main", BRANCH, "base"]
@@ -204,7 +204,7 @@ def test_token_never_appears_in_messages_or_logs(fresh_engine, hub, caplog, monk
 def test_the_panel_lists_a_private_repos_revisions_with_the_owners_token(tiny_model_dir, hub, adapter_dirs):
     """As on a real Space whose adapter repo is private: the facts the panel asks per commit (paths-info) go with
     the owner's token, so its revisions are offered with their dates, and a README-only commit is hidden."""
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     repo = "tester/private-panel"
     hub.commit_files(repo, {"README.md": b"# notes\n"}, private=True)

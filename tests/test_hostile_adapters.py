@@ -22,7 +22,7 @@ HOSTILE = "stranger/hostile-lora"
 
 @pytest.fixture(scope="module")
 def guarded(tiny_model_dir, hub_adapters):
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     engine = Engine(tiny_settings(tiny_model_dir, max_adapter_rank=8))
     engine.load()
@@ -110,7 +110,7 @@ def test_a_lora_on_the_output_layer_is_refused_when_checked(guarded, hub, tiny_m
 
 def test_the_update_map_is_computed_once_per_commit_and_waits_for_the_model_gate(guarded, hub_adapters,
                                                                                 monkeypatch):
-    from nllb_space import inspection
+    from nllb_space.service import model_views as inspection
 
     computed = []
     real = inspection.update_map
@@ -135,7 +135,7 @@ def test_the_update_map_is_computed_once_per_commit_and_waits_for_the_model_gate
 
 def test_on_int8_an_adapter_in_the_batch_never_changes_the_base_rows(tiny_model_dir, hub, tmp_path):
     """int8 quantizes a layer's input with a scale; a wild (finite) adapter's rows must not set the base rows'."""
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     folder = _rewrite(save_peft_adapter(tiny_model_dir, tmp_path / "loud"),
                       tensors=lambda n, t: t * 3e3 if "lora_B" in n else t)

@@ -1,6 +1,7 @@
-"""nllb_space.hub against the loopback Hub emulator, through the real huggingface_hub client (and PEFT).
+"""nllb_space.hub.revisions against the loopback Hub emulator, through the real huggingface_hub client (and PEFT).
 
-The emulator (nllb_space/testing/hub_emulator.py) is started by conftest.py before huggingface_hub is imported; ``HF_TOKEN`` is
+The emulator (nllb_space/testing/hub_emulator.py) is started by conftest.py before huggingface_hub is imported;
+``HF_TOKEN`` is
 set to the token it accepts. One module-scoped repo holds two PEFT adapters pushed with ``push_folder``: A on
 ``main`` (tagged ``v1``) and B on the branch ``exp/run-1``.
 """
@@ -19,8 +20,10 @@ from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import load_file, save_file
 
-from nllb_space import hub_calls
-from nllb_space.hub import (
+from nllb_space.hub import calls as hub_calls
+from nllb_space.hub.downloads import download_adapter
+from nllb_space.hub.ids import is_commit_sha
+from nllb_space.hub.revisions import (
     HubError,
     HubUnavailable,
     RepoNotFound,
@@ -29,8 +32,6 @@ from nllb_space.hub import (
     push_folder,
     resolve_revision,
 )
-from nllb_space.hub_downloads import download_adapter
-from nllb_space.hub_ids import is_commit_sha
 from nllb_space.testing.hub_emulator import HubEmulator, git_blob_sha1
 
 REPO = "tester/hubtest-nllb-lora"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nllb_space.languages import (
+from nllb_space.text.languages import (
     LANGUAGES,
     UnknownLanguageError,
     language_choices,
@@ -137,7 +137,7 @@ def test_error_survives_pickling() -> None:
 
 def test_a_request_in_an_unknown_language_gets_the_same_suggestions_in_spanish() -> None:
     from nllb_space.errors import InputError
-    from nllb_space.request_limits import languages
+    from nllb_space.service.request_limits import languages
     from nllb_space.settings import Settings
 
     with pytest.raises(InputError) as caught:
@@ -161,7 +161,7 @@ def test_choices_are_labels_sorted_by_name() -> None:
 def test_import_pulls_in_no_heavy_library() -> None:
     # A fresh interpreter, because this test session may already have imported transformers.
     code = (
-        "import sys, nllb_space.languages\n"
+        "import sys, nllb_space.text.languages\n"
         "heavy = {'torch', 'transformers', 'gradio'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
     )
@@ -169,7 +169,7 @@ def test_import_pulls_in_no_heavy_library() -> None:
 
 
 def test_spanish_and_native_names_are_accepted_with_or_without_accents():
-    from nllb_space.language_aliases import ALIASES
+    from nllb_space.text.language_aliases import ALIASES
 
     assert set(ALIASES) <= set(LANGUAGES)
     for name, code in (("italiano", "ita_Latn"), ("inglés", "eng_Latn"), ("ingles", "eng_Latn"),

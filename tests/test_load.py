@@ -16,8 +16,8 @@ from dataclasses import asdict
 
 import pytest
 
-from nllb_space.testing.serve import launch_local
 from bench.load import AdapterEvents, LoadScenario, publish_revisions, run_scenario
+from nllb_space.testing.serve import launch_local
 from tests.model_fixtures import BRANCH, TAG, make_adapter, tiny_settings
 
 LOAD_REPO = "tester/nllb-lora-load"
@@ -37,8 +37,8 @@ def load_repo(hub, tiny_model_dir, adapter_dirs, tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def server_url(tiny_model_dir, load_repo):
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from nllb_space.engine import Engine
-    from nllb_space.ui import build_demo
+    from nllb_space.service.engine import Engine
+    from nllb_space.web.page import build_demo
 
     engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=load_repo, adapter_cache_size=2, max_new_tokens=12))
     engine.load()

@@ -32,7 +32,7 @@ def app(engine):
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from gradio_client import Client
 
-    from nllb_space.ui import build_demo, launch_options
+    from nllb_space.web.page import build_demo, launch_options
 
     demo = build_demo(engine)
     options = launch_options(engine.settings)

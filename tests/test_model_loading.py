@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.model_fixtures import PUBLISHED_BASE, tiny_settings
 from nllb_space.testing.pairs import SOURCES
+from tests.model_fixtures import PUBLISHED_BASE, tiny_settings
 
 SENTENCE = SOURCES[0]
 
@@ -21,19 +21,19 @@ def _files_asked(hub, since: int) -> list[str]:
 
 
 def _loaded_from(settings) -> set[str]:
-    from nllb_space.model_loading import base_folder
+    from nllb_space.model.loading import base_folder
 
     return {path.name for path in base_folder(settings).iterdir()}
 
 
 def _reference(tiny_model_dir) -> str:
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     return Engine(tiny_settings(tiny_model_dir)).translate(SENTENCE, "spa_Latn", "ita_Latn").text
 
 
 def test_app_starts_on_the_published_checkpoint_from_the_hub(hub, published_base, tiny_model_dir):
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     since = len(hub.requests)
     settings = tiny_settings(tiny_model_dir, base_model=PUBLISHED_BASE)
@@ -48,7 +48,7 @@ def test_app_starts_on_the_published_checkpoint_from_the_hub(hub, published_base
 
 
 def test_base_revision_pins_the_safetensors_pull_request(hub, published_base, tiny_model_dir):
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     since = len(hub.requests)
     settings = tiny_settings(tiny_model_dir, base_model=PUBLISHED_BASE, base_revision=published_base.pr_revision)
@@ -58,8 +58,8 @@ def test_base_revision_pins_the_safetensors_pull_request(hub, published_base, ti
 
 
 def test_app_starts_on_a_local_download_that_has_only_the_bin(published_base, tiny_model_dir):
-    from nllb_space.engine import Engine
-    from nllb_space.model_loading import weights_format
+    from nllb_space.model.loading import weights_format
+    from nllb_space.service.engine import Engine
 
     assert weights_format(published_base.local_dir) == "bin"
     engine = Engine(tiny_settings(tiny_model_dir, base_model=str(published_base.local_dir)))
@@ -68,8 +68,8 @@ def test_app_starts_on_a_local_download_that_has_only_the_bin(published_base, ti
 
 def test_cold_start_with_the_hub_down_serves_the_cached_base(hub, published_base, tiny_model_dir):
     """A Space image with `preload_from_hub` (or an earlier download) starts while the Hub is unreachable."""
-    from nllb_space.engine import Engine
-    from nllb_space.model_loading import load_base
+    from nllb_space.model.loading import load_base
+    from nllb_space.service.engine import Engine
 
     load_base(tiny_settings(tiny_model_dir, base_model=PUBLISHED_BASE))  # in the cache, as preload leaves it
     hub.fail(r".*", status=503, times=1000)
@@ -84,7 +84,7 @@ def test_a_folder_without_weights_names_the_download_that_fills_it(published_bas
     import shutil
 
     from nllb_space.errors import ModelLoadError
-    from nllb_space.model_loading import load_base
+    from nllb_space.model.loading import load_base
 
     broken = tmp_path / "nllb"
     shutil.copytree(published_base.local_dir, broken)
@@ -98,7 +98,7 @@ def test_a_folder_without_weights_names_the_download_that_fills_it(published_bas
 
 def test_a_hub_repo_without_weights_fails_start_up_with_what_it_holds(hub, tiny_model_dir):
     from nllb_space.errors import ModelLoadError
-    from nllb_space.model_loading import load_base
+    from nllb_space.model.loading import load_base
 
     hub.commit_files("tester/not-a-model", {"README.md": "# nothing here\n"})
     with pytest.raises(ModelLoadError, match="no model weights.*README.md"):

@@ -11,9 +11,9 @@ import json
 
 import pytest
 
+from nllb_space.testing.pairs import PAIRS
 from tests.model_fixtures import tiny_settings
 from tests.test_train import run_main
-from nllb_space.testing.pairs import PAIRS
 
 BEAMS, NEW_TOKENS, BATCH = 2, 16, 4
 
@@ -31,8 +31,8 @@ def eval_lines() -> list[tuple[str, str]]:
 @pytest.mark.parametrize("dtype, restrict", [("float32", False), ("int8", True)])
 def test_eval_only_scores_exactly_the_translations_the_engine_serves(tiny_model_dir, adapter_dirs, tmp_path,
                                                                      dtype, restrict):
-    from nllb_space.engine import Engine
-    from nllb_space.scoring import corpus_scores
+    from nllb_space.service.engine import Engine
+    from nllb_space.text.scoring import corpus_scores
 
     lines = eval_lines()
     data = tmp_path / "eval.tsv"

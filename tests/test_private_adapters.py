@@ -22,7 +22,7 @@ PRIVATE_REPO = "owner/private-lora"
 @pytest.fixture()
 def cached_private_sha(hub, tiny_model_dir, adapter_dirs):
     """A private repo's commit, served once by a Space configured with it, so its files are in the Hub cache."""
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     files = {p.name: p.read_bytes() for p in adapter_dirs["a"].iterdir()}
     sha = hub.commit_files(PRIVATE_REPO, files, message="the owner's private adapter")
@@ -35,7 +35,7 @@ def cached_private_sha(hub, tiny_model_dir, adapter_dirs):
 @pytest.fixture()
 def visitors_space(tiny_model_dir):
     """A Space that no longer configures the private repo: visitors' repos are read anonymously."""
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=None))
     engine.load()
@@ -43,7 +43,7 @@ def visitors_space(tiny_model_dir):
 
 
 def _refused_as_missing(engine, spec: str) -> str:
-    from nllb_space import hub
+    from nllb_space.hub import revisions as hub
 
     with pytest.raises(hub.RepoNotFound) as refused:
         engine.translate(SENTENCE, model=spec)
@@ -68,7 +68,7 @@ def test_refused_while_the_hub_is_down_and_afterwards(hub, cached_private_sha, v
 
 
 def test_refused_while_the_hub_threads_are_busy(cached_private_sha, visitors_space):
-    from nllb_space import time_bound
+    from nllb_space.hub import deadlines as time_bound
 
     taken = 0
     try:
@@ -96,7 +96,7 @@ def test_a_public_repo_checked_before_still_serves_its_cached_commit_through_an_
 def test_the_configured_private_repo_serves_its_cached_commit_through_an_outage(hub, cached_private_sha,
                                                                                 tiny_model_dir):
     """The owner's repo is readable with the owner's token: a pinned commit in the cache starts even with no Hub."""
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     owner = Engine(tiny_settings(tiny_model_dir, adapter_repo=PRIVATE_REPO, visitor_revisions="all"))
     hub.fail(r".*", status=503, times=10_000)
@@ -126,7 +126,7 @@ def private_configured(hub, adapter_dirs):
 
 
 def _space(tiny_model_dir, repo, **settings):
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=repo, **settings))
     engine.load()

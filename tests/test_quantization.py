@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nllb_space.quantization import Int8Linear, quantize_int8
-from tests.model_fixtures import tiny_settings
+from nllb_space.model.quantization import Int8Linear, quantize_int8
 from nllb_space.testing.pairs import PAIRS, SOURCES
+from tests.model_fixtures import tiny_settings
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_quantize_replaces_every_frozen_linear(tiny_model_dir):
 
 
 def test_int8_agrees_with_float32_on_most_outputs(trained_model_dir):
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     float_engine = Engine(tiny_settings(trained_model_dir))
     int8_engine = Engine(tiny_settings(trained_model_dir, dtype="int8"))
@@ -73,7 +73,7 @@ def test_int8_agrees_with_float32_on_most_outputs(trained_model_dir):
 
 
 def test_adapters_stay_hot_swappable_on_int8(trained_model_dir, adapter_dirs):
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     engine = Engine(tiny_settings(trained_model_dir, dtype="int8", adapter_repo=str(adapter_dirs["b"])))
     engine.load()
@@ -97,7 +97,7 @@ def test_adapters_stay_hot_swappable_on_int8(trained_model_dir, adapter_dirs):
 
 def test_int8_is_refused_off_cpu():
     from nllb_space.errors import ModelLoadError
-    from nllb_space.model_loading import pick_dtype
+    from nllb_space.model.loading import pick_dtype
 
     with pytest.raises(ModelLoadError, match="CPU only"):
         pick_dtype("int8", "cuda")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
-from nllb_space.handlers import Handlers
+from nllb_space.web.handlers import Handlers
 from tests.model_fixtures import ADAPTER_REPO, BRANCH, LONG_TITLE, SCORED_REPO, TAG
 
 MAIN = f"{ADAPTER_REPO}@main"
@@ -42,8 +42,8 @@ def unchanged(result) -> bool:
 
 def test_revisions_without_an_adapter_are_not_offered_and_each_commit_is_checked_once(h, hub, scored_repo):
     """"initial commit" (and a branch at it) were offered, and picking one could only fail, with two toasts."""
-    from nllb_space import hub as hub_client
-    from nllb_space.revision_facts import RevisionFacts
+    from nllb_space.hub import revisions as hub_client
+    from nllb_space.hub.revision_facts import RevisionFacts
 
     listed = h.list_revisions(SCORED_REPO)
     names = [row[1] for row in listed.revisions_table["data"]]
@@ -87,7 +87,7 @@ def test_scores_from_metrics_json_fill_the_table_and_the_labels(h, scored_repo):
 
 
 def test_commit_labels_are_cut_between_whole_words_outside_parentheses(h, scored_repo):
-    from nllb_space.formatting import shorten
+    from nllb_space.web.markdown import shorten
 
     labels = dict((value, label) for label, value in h.list_revisions(SCORED_REPO).revision["choices"])
     label = labels[f"{SCORED_REPO}@{scored_repo['run']}"]
@@ -132,8 +132,8 @@ def test_a_revision_that_cannot_load_says_why_in_the_panel_once(h, hub_adapters)
 
 
 def test_a_hub_failing_the_checks_still_lists_every_revision_unchecked(hub, scored_repo):
-    from nllb_space import hub as hub_client
-    from nllb_space.revision_facts import RevisionFacts
+    from nllb_space.hub import revisions as hub_client
+    from nllb_space.hub.revision_facts import RevisionFacts
 
     revisions = hub_client.list_revisions(SCORED_REPO)
     hub.fail(r"/paths-info/", status=503, times=100)
@@ -151,8 +151,8 @@ def test_page_loads_at_once_check_each_commit_once(hub, scored_repo):
     """Many visitors listing at once share one set of checks (and time_bound's threads stay free for them)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from nllb_space import hub as hub_client
-    from nllb_space.revision_facts import RevisionFacts
+    from nllb_space.hub import revisions as hub_client
+    from nllb_space.hub.revision_facts import RevisionFacts
 
     facts, revisions = RevisionFacts(), hub_client.list_revisions(SCORED_REPO)
     before = len(hub.requests)

@@ -1,6 +1,6 @@
 import pytest
 
-from nllb_space.scoring import corpus_scores, sentence_scores
+from nllb_space.text.scoring import corpus_scores, sentence_scores
 
 
 def test_perfect_and_wrong_translations_score_apart():

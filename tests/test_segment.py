@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nllb_space.segment import ABBREVIATIONS, DEFAULT_MAX_CHARS, Segmented, join_text, split_text
+from nllb_space.text.segment import ABBREVIATIONS, DEFAULT_MAX_CHARS, Segmented, join_text, split_text
 
 
 def pieces(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[str]:
@@ -228,7 +228,7 @@ def test_100k_characters_split_in_well_under_a_tenth_of_a_second() -> None:
 
 def test_import_pulls_in_no_heavy_library() -> None:
     code = (
-        "import sys, nllb_space.segment\n"
+        "import sys, nllb_space.text.segment\n"
         "heavy = {'torch', 'transformers', 'gradio', 'numpy'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
     )

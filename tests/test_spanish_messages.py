@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 import nllb_space
-from nllb_space import errors, hub_calls
+from nllb_space import errors
+from nllb_space.hub import calls as hub_calls
 
 PACKAGE = Path(nllb_space.__file__).parent
 # Operator-facing: settings are read at start-up from the Space's variables and reported in its logs.
@@ -81,7 +82,7 @@ SENTENCE = "El gato duerme en el sofá."
 
 @pytest.fixture(scope="module")
 def h(engine):
-    from nllb_space.handlers import Handlers
+    from nllb_space.web.handlers import Handlers
 
     return Handlers(engine)
 
@@ -149,7 +150,7 @@ def test_translate_and_compare_summaries_in_spanish(h, tmp_path):
 
 
 def test_figures_and_map_controls_speak_the_visitors_language(h):
-    from nllb_space.handler_inputs import MEAN
+    from nllb_space.web.handler_inputs import MEAN
     from tests.model_fixtures import TAG
 
     view = h.attention(SENTENCE, "spa_Latn", "ita_Latn", TAG, request=SPANISH)

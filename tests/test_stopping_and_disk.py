@@ -25,7 +25,7 @@ def launch(engine, **options):
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from gradio_client import Client
 
-    from nllb_space.ui import build_demo
+    from nllb_space.web.page import build_demo
 
     demo = build_demo(engine)
     return demo, Client(launch_local(demo, **options), verbose=False)
@@ -33,7 +33,7 @@ def launch(engine, **options):
 
 def slow_engine(tiny_model_dir, calls: list, **overrides):
     """An engine whose every model call (one batch) is counted and takes a while, as on the real model."""
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     engine = Engine(tiny_settings(tiny_model_dir, batch_size=1, **overrides))
     engine.load()
@@ -110,9 +110,9 @@ def upload_settings(tiny_model_dir):
 
 def guarded_app(settings):
     """The app as app.py serves it: the upload limit and the upload budgets in front of Gradio's routes."""
-    from nllb_space.engine import Engine
-    from nllb_space.ui import launch_options
-    from nllb_space.uploads import UploadBudget
+    from nllb_space.service.engine import Engine
+    from nllb_space.web.page import launch_options
+    from nllb_space.web.uploads import UploadBudget
 
     engine = Engine(settings)
     engine.load()
@@ -230,7 +230,7 @@ def test_a_burst_of_visitors_adapters_never_takes_the_hub_cache_over_its_budget(
 
     from huggingface_hub import scan_cache_dir
 
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
     from nllb_space.visitors import visiting
     from tests.model_fixtures import ADAPTER_REPO
 
@@ -289,8 +289,8 @@ def test_an_adapter_larger_than_the_whole_budget_is_refused_before_downloading(t
                                                                                hub_adapters):
     from huggingface_hub import scan_cache_dir
 
-    from nllb_space.engine import Engine
     from nllb_space.errors import UserFacingError
+    from nllb_space.service.engine import Engine
 
     files = {p.name: p.read_bytes() for p in adapter_dirs["a"].iterdir()}
     hub.commit_files("visitor/too-big-for-the-disk", files, message="big")
@@ -305,7 +305,7 @@ def test_a_fresh_machine_has_room_for_its_first_visitors_adapter(tmp_path, monke
     """A fresh Space has no Hub cache folder until its first download: making room for it must not fail there."""
     from huggingface_hub.utils import _cache_manager
 
-    from nllb_space import disk
+    from nllb_space.service import disk
 
     monkeypatch.setattr(_cache_manager, "HF_HUB_CACHE", str(tmp_path / "no-cache-yet"))
     budget = disk.AdapterDisk(1_000_000, (), lambda: ())
@@ -319,7 +319,7 @@ def test_copies_of_one_repo_are_each_removed_to_stay_in_budget(tiny_model_dir, h
     the cache stayed over its budget."""
     from huggingface_hub import scan_cache_dir
 
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     files = {p.name: p.read_bytes() for p in adapter_dirs["b"].iterdir()}
     copies = [f"copier/same-commits-{i}" for i in range(4)]

@@ -51,10 +51,10 @@ def test_update_map_equals_norms_computed_from_the_safetensors(engine, adapter_d
 
 
 def test_update_map_leaves_unadapted_layers_empty_and_refuses_the_base(engine, tiny_model_dir, tmp_path):
-    from nllb_space.engine import Engine
     from nllb_space.errors import InputError
+    from nllb_space.lora_config import LoraSettings
+    from nllb_space.service.engine import Engine
     from tests.model_fixtures import make_adapter, tiny_settings
-    from nllb_space.lora import LoraSettings
 
     folder = make_adapter(tiny_model_dir, tmp_path / "qv", seed=3, lora=LoraSettings(r=2, alpha=4, dropout=0.0,
                                                                                    targets=("q_proj", "v_proj")))
@@ -131,9 +131,9 @@ def test_requests_at_different_strengths_do_not_cross(engine):
 
 
 def test_the_server_explains_in_the_visitors_language(engine):
-    from nllb_space.handler_inputs import MEAN
-    from nllb_space.handlers import Handlers
-    from nllb_space.i18n import visitor_language
+    from nllb_space.web.handler_inputs import MEAN
+    from nllb_space.web.handlers import Handlers
+    from nllb_space.web.i18n import visitor_language
     from tests.test_spanish_messages import Browser
 
     assert visitor_language(Browser("es-ES,es;q=0.9,en;q=0.8")) == "es"

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from nllb_space.testing.pairs import PAIRS, SOURCES, TARGETS
 from tests.hub_fixtures import HUB_TOKEN
 from tests.model_fixtures import tiny_settings
-from nllb_space.testing.pairs import PAIRS, SOURCES, TARGETS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRAINED_REPO = "tester/nllb-train-lora"
@@ -195,7 +195,7 @@ def test_tokenization_puts_language_tags_where_nllb_expects_them(tiny_model_dir)
 
 
 def test_output_folder_holds_adapter_metrics_and_a_valid_card(trained):
-    from nllb_space.card import validate_card
+    from nllb_space.hub.card import validate_card
 
     names = {p.name for p in trained.out.iterdir()}
     assert {"adapter_config.json", "adapter_model.safetensors", "metrics.json", "README.md", "checkpoints"} <= names
@@ -229,8 +229,8 @@ def test_pushed_tag_loads_with_peft_and_the_app_engine_like_the_local_adapter(tr
     from peft import PeftModel
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    from nllb_space.engine import Engine
-    from nllb_space.slot import Decoding
+    from nllb_space.model.slot import Decoding
+    from nllb_space.service.engine import Engine
     from train.evaluation import BASE_NAME, Scorer
 
     tokenizer = AutoTokenizer.from_pretrained(adaptable_base_dir)
@@ -549,7 +549,7 @@ def test_two_process_ddp_run_completes_and_pushes_once(hub, tiny_model_dir, pair
 def test_the_trainer_scores_a_downloaded_commit_while_the_hub_is_down(hub, hub_adapters):
     """Its user's own machine and token: a full sha downloaded before is used as given (the app never does this for a
     repo it could not check, tests/test_private_adapters.py)."""
-    from nllb_space import hub as hub_client
+    from nllb_space.hub import revisions as hub_client
     from train.steps import fetch_adapter
 
     sha = hub_adapters["main"]

@@ -109,12 +109,12 @@ def flores_plus(hub) -> str:
 @pytest.fixture
 def no_model(monkeypatch):
     """Make loading the base model fail the test: what is checked here must fail before it."""
-    import nllb_space.model_loading
+    import nllb_space.model.loading
 
     def refuse(*args, **kwargs):
         raise AssertionError("the base model was loaded before the data was checked")
 
-    monkeypatch.setattr(nllb_space.model_loading, "load_base", refuse)
+    monkeypatch.setattr(nllb_space.model.loading, "load_base", refuse)
 
 
 @pytest.fixture(scope="module")

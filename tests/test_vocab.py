@@ -12,10 +12,10 @@ import pytest
 import torch
 from torch import nn
 
-from nllb_space.quantization import Int8Linear
-from nllb_space.vocab import RestrictedHead, kept_vocabulary, scripts_for
-from tests.model_fixtures import tiny_settings
+from nllb_space.model.quantization import Int8Linear
+from nllb_space.model.vocab import RestrictedHead, kept_vocabulary, scripts_for
 from nllb_space.testing.pairs import SOURCES, TARGETS
+from tests.model_fixtures import tiny_settings
 
 OTHER_SCRIPTS = (
     "Кошка спит на диване.", "Завтра мы пойдём на пляж.", "Сколько стоит это платье?", "Я не понимаю вопрос.",
@@ -49,7 +49,7 @@ def test_scripts_come_from_the_flores_code():
     assert scripts_for("rus_Cyrl") == ("Latn", "Zyyy", "Zinh", "Cyrl")
     assert scripts_for("jpn_Jpan") == ("Latn", "Zyyy", "Zinh", "Hani", "Hira", "Kana")
     assert scripts_for("xxx_Qaaa") is None  # a script Unicode has no property for: no cut
-    from nllb_space.languages import LANGUAGES
+    from nllb_space.text.languages import LANGUAGES
 
     assert all(scripts_for(code) for code in LANGUAGES)  # every NLLB language can be cut
 
@@ -92,7 +92,7 @@ def test_restricted_head_gives_the_full_heads_logits_on_kept_rows_and_minus_inf_
 
 
 def test_engine_never_generates_another_scripts_token_with_the_setting_on(mixed_model_dir, tokenizer):
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     text = " ".join(SOURCES[:8])
     full = Engine(tiny_settings(mixed_model_dir, max_new_tokens=16))

@@ -11,9 +11,9 @@ import multiprocessing
 
 import pytest
 
+from nllb_space.testing.pairs import SOURCES
 from tests import zerogpu
 from tests.model_fixtures import ADAPTER_REPO, BRANCH, TAG, make_adapter, tiny_settings
-from nllb_space.testing.pairs import SOURCES
 
 TEXT = " ".join(SOURCES[:3])
 VISITOR_REPO = "visitor/zerogpu-lora"
@@ -21,7 +21,7 @@ VISITOR_REPO = "visitor/zerogpu-lora"
 
 
 def _engine(tiny_model_dir, **overrides):
-    from nllb_space.engine import Engine
+    from nllb_space.service.engine import Engine
 
     engine = Engine(tiny_settings(tiny_model_dir, adapter_repo=ADAPTER_REPO, **overrides))
     engine.load()
@@ -31,7 +31,7 @@ def _engine(tiny_model_dir, **overrides):
 @pytest.fixture
 def on_zero_gpu(monkeypatch):
     """``install(engine, idle)``: the engine's GPU functions as ZeroGPU runs them; workers end with the test."""
-    from nllb_space import worker
+    from nllb_space.model import worker
 
     before = {child.pid for child in multiprocessing.active_children()}
 
@@ -64,7 +64,7 @@ def test_fresh_and_reused_workers_answer_like_the_in_process_app(
         yield "compare", dict(text=TEXT, left="base", right=TAG)  # fresh worker: holds nothing
         # Another visitor publishes and loads a new adapter the main process has never attached.
         make_adapter(tiny_model_dir, tmp_path / "new", seed=7)
-        from nllb_space import hub as hub_client
+        from nllb_space.hub import revisions as hub_client
 
         hub_client.push_folder(tmp_path / "new", VISITOR_REPO, commit_message="main")
         hub_client.push_folder(tmp_path / "new", VISITOR_REPO, branch="exp/visitor-2", commit_message="visitor 2")
@@ -102,8 +102,8 @@ def test_a_refusal_inside_a_worker_reaches_the_visitor_and_the_worker_still_serv
     """PEFT refusing an adapter in the worker comes back as the message, not as a bare class name."""
     import peft
 
-    from nllb_space import hub as hub_client
     from nllb_space.errors import AdapterError
+    from nllb_space.hub import revisions as hub_client
 
     served = _engine(tiny_model_dir)
     expected = {spec: served.translate(TEXT, model=spec).text for spec in ("main", "base")}
@@ -139,7 +139,7 @@ def test_bad_input_is_refused_before_any_gpu_is_asked_for(on_zero_gpu, tiny_mode
 
 
 def test_each_call_asks_for_the_gpu_time_its_batch_needs(on_zero_gpu, tiny_model_dir, hub_adapters):
-    from nllb_space import worker
+    from nllb_space.model import worker
 
     served = _engine(tiny_model_dir, max_new_tokens=256, batch_size=2)
     zero = on_zero_gpu(served, idle=[True])
@@ -172,10 +172,10 @@ def test_off_zero_gpu_the_decorator_changes_nothing():
     """Without SPACES_ZERO_GPU, ``spaces.GPU`` hands back the function itself: the app runs in-process as before."""
     import inspect
 
-    from nllb_space import worker
+    from nllb_space.model import worker
 
     assert not hasattr(worker.run_generate, "zerogpu") and inspect.isfunction(worker.run_generate)
-    assert worker.run_generate.__module__ == "nllb_space.worker"
+    assert worker.run_generate.__module__ == "nllb_space.model.worker"
 
 
 def test_the_model_is_as_wide_as_the_hardware_serves(tiny_model_dir, monkeypatch):
@@ -183,8 +183,8 @@ def test_the_model_is_as_wide_as_the_hardware_serves(tiny_model_dir, monkeypatch
     several calls on ZeroGPU, where each has its own worker."""
     from spaces.config import Config
 
-    from nllb_space import hardware
-    from nllb_space.engine import Engine
+    from nllb_space.model import hardware
+    from nllb_space.service.engine import Engine
 
     assert Engine(tiny_settings(tiny_model_dir, concurrency=0)).model_slots == hardware.CPU_LANES == 2
     assert hardware.model_concurrency(0, on_cpu=False) == 1
@@ -201,7 +201,7 @@ def test_no_call_asks_for_more_than_a_logged_out_visitors_daily_quota_on_zerogpu
     from importlib.resources import files
     from types import SimpleNamespace
 
-    from nllb_space import worker
+    from nllb_space.model import worker
 
     configs = json.loads(files("spaces.zero").joinpath("configs.json").read_text())
     assert max(config["duration_factor"] for config in configs) == worker.ZEROGPU_DURATION_FACTOR
@@ -214,8 +214,8 @@ def test_a_device_that_cannot_be_had_is_said_at_load_not_when_the_engine_is_made
     """app.py reports start-up problems from ``load()``: making the engine must not raise first."""
     import torch
 
-    from nllb_space.engine import Engine
     from nllb_space.errors import ModelLoadError
+    from nllb_space.service.engine import Engine
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a machine without the GPU the setting names
     engine = Engine(tiny_settings(tiny_model_dir, device="cuda", concurrency=0))

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from transformers import Seq2SeqTrainingArguments
 
-from nllb_space.card import DEFAULT_LICENSE
-from nllb_space.hub_ids import is_repo_id
-from nllb_space.languages import UnknownLanguageError, resolve_language
-from nllb_space.lora import LoraSettings
+from nllb_space.hub.card import DEFAULT_LICENSE
+from nllb_space.hub.ids import is_repo_id
+from nllb_space.lora_config import LoraSettings
 from nllb_space.settings import Settings
+from nllb_space.text.languages import UnknownLanguageError, resolve_language
 from train.data import TABLE_SUFFIXES
 
 DEFAULT_DATASET = "Helsinki-NLP/opus_books"
@@ -32,7 +32,7 @@ DEFAULT_DATASET_CONFIG = "es-it"
 DEFAULT_LANGUAGES = ("spa_Latn", "ita_Latn")
 """The languages it holds; either may be the source."""
 
-_LORA = LoraSettings()  # the LoRA defaults live in nllb_space.lora (shared with the app's adapter checks)
+_LORA = LoraSettings()  # the LoRA defaults live in nllb_space.lora_config (shared with the app's adapter checks)
 _APP = Settings()  # the app's defaults, which the scores should match
 
 

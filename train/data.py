@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from nllb_space.card import hub_language_code
+from nllb_space.hub.card import hub_language_code
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; datasets is imported when data is loaded
     from datasets import Dataset
@@ -247,7 +247,7 @@ def _jsonl_rows(path: Path, text: str) -> list[dict[str, Any]]:
 
 def _delimited_rows(path: Path, text: str, delimiter: str, src_lang: str, tgt_lang: str, source_column: str | None,
                     target_column: str | None) -> list[dict[str, str]]:
-    from nllb_space.files import table_records  # the app's reader: one rule for quotes in TSV and CSV
+    from nllb_space.service.files import table_records  # the app's reader: one rule for quotes in TSV and CSV
 
     try:
         records = table_records(text, delimiter)

@@ -1,7 +1,8 @@
 """Scoring a model on the evaluation pairs through the app's own translation path, then sacreBLEU BLEU and chrF++.
 
-The trainer does not keep a generate loop of its own: it puts the model it holds into a ``ModelSlot`` (slot.py) and
-runs the pairs through ``Pipeline`` (pipeline.py), as the Space does. So sources are split into sentences and into
+The trainer does not keep a generate loop of its own: it puts the model it holds into a ``ModelSlot`` (model/slot.py)
+and
+runs the pairs through ``Pipeline`` (model/pipeline.py), as the Space does. So sources are split into sentences and into
 parts that fit ``NLLB_MAX_INPUT_TOKENS`` instead of being cut off, encoded ``[src_lang] tokens </s>`` by hand,
 batched longest first, generated with the target tag forced, in int8 and with the cut output layer when asked, and
 put back together the same way. The app's defaults (settings.py) decide the splitting; ``--eval-batch-size`` is the
@@ -19,15 +20,14 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from nllb_space.model_loading import LoadedBase
-from nllb_space.pipeline import Pipeline, Splitting
+from nllb_space.model.adapter_check import AdapterFiles
+from nllb_space.model.loading import LoadedBase
+from nllb_space.model.pipeline import Pipeline, Splitting
+from nllb_space.model.slot import Decoding, ModelSlot, SlotLimits
 from nllb_space.results import BASE_MODEL
-from nllb_space.scoring import Scores, corpus_scores
 from nllb_space.settings import Settings
-from nllb_space.adapter_check import AdapterFiles
-from nllb_space.slot import Decoding, ModelSlot, SlotLimits
-
-from .data import SOURCE, TARGET
+from nllb_space.text.scoring import Scores, corpus_scores
+from train.data import SOURCE, TARGET
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from nllb_space import hub
-from nllb_space.card import RunReport, commit_summary, render_card, scores_markdown, validate_card
+from nllb_space.hub import revisions as hub
+from nllb_space.hub.card import RunReport, commit_summary, render_card, scores_markdown, validate_card
 from train.config import PushArguments
 from train.data import DataError
 from train.steps import PUSHED_FILES

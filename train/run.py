@@ -66,19 +66,31 @@ if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().p
 elif _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
-from nllb_space import hub  # noqa: E402
-from nllb_space.card import RunReport  # noqa: E402
 from nllb_space.errors import UserFacingError  # noqa: E402
-from nllb_space.lora import LoraSettings  # noqa: E402
-from nllb_space.slot import Decoding  # noqa: E402
+from nllb_space.hub import revisions as hub  # noqa: E402
+from nllb_space.hub.card import RunReport  # noqa: E402
+from nllb_space.lora_config import LoraSettings  # noqa: E402
+from nllb_space.model.slot import Decoding  # noqa: E402
 from train.cli import parse  # noqa: E402
 from train.config import ConfigError, RunConfig  # noqa: E402
 from train.data import DataError  # noqa: E402
 from train.evaluation import Scorer, scores_text  # noqa: E402
 from train.publish import push, write_card  # noqa: E402
 from train.steps import (  # noqa: E402
-    RUN_OUTPUTS, UNNAMED_BASE, base_name, check_data, check_language_tags, check_output_dir, clear_outputs,
-    disable_layerdrop, fetch_adapter, find_checkpoint, load_model, load_pairs, print_readable_logs, read_pairs,
+    RUN_OUTPUTS,
+    UNNAMED_BASE,
+    base_name,
+    check_data,
+    check_language_tags,
+    check_output_dir,
+    clear_outputs,
+    disable_layerdrop,
+    fetch_adapter,
+    find_checkpoint,
+    load_model,
+    load_pairs,
+    print_readable_logs,
+    read_pairs,
     tokenize,
 )
 
@@ -240,11 +252,10 @@ def evaluate_only(config: RunConfig) -> int:
     """Score the base model, and ``--adapter`` if given, on the evaluation data; write metrics.json."""
     import torch
 
-    from nllb_space.adapter_check import inspect_adapter
-    from nllb_space.adapters import adapter_name
-    from nllb_space.lora import linear_shapes
-    from nllb_space.adapter_check import AdapterFiles
-    from nllb_space.vocab import scripts_for
+    from nllb_space.lora_config import linear_shapes
+    from nllb_space.model.adapter_check import AdapterFiles, inspect_adapter
+    from nllb_space.model.vocab import scripts_for
+    from nllb_space.service.adapter_registry import adapter_name
 
     scoring, src, tgt = config.scoring, config.model.src_lang, config.model.tgt_lang
     out = Path(config.training.output_dir)

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from nllb_space.card import hub_language_code
-from train.data import DataError, column_names_for, load_table, load_text_pair, pair_dataset, pick_columns, select_pairs
-
+from nllb_space.hub.card import hub_language_code
 from train.config import DEFAULT_DATASET, DataArguments
+from train.data import DataError, column_names_for, load_table, load_text_pair, pair_dataset, pick_columns, select_pairs
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from datasets import Dataset

@@ -14,9 +14,10 @@ from typing import Any, Mapping, Sequence
 
 from transformers import PrinterCallback, ProgressCallback, TrainerCallback
 
-from nllb_space import hub, hub_downloads
-from nllb_space.choice import local_folder, spec_of
-from nllb_space.hub_ids import is_commit_sha
+from nllb_space.hub import downloads as hub_downloads
+from nllb_space.hub import revisions as hub
+from nllb_space.hub.ids import is_commit_sha
+from nllb_space.hub.model_choice import local_folder, spec_of
 from train.config import ConfigError, ModelArguments, RunConfig, flag
 from train.data import DataError, clean_pairs, hold_out, overlap
 from train.sources import Sources, check_sources
@@ -78,7 +79,7 @@ def base_name(model: ModelArguments) -> str | None:
     folder = local_folder(model.base_model)
     if folder is None:
         return model.base_model
-    from nllb_space.model_loading import hub_id_of
+    from nllb_space.model.loading import hub_id_of
 
     inferred = hub_id_of(folder)
     if inferred:
@@ -92,8 +93,8 @@ def base_name(model: ModelArguments) -> str | None:
 
 def load_model(model: ModelArguments, dtype: str = "float32"):
     """The base model on the CPU (Trainer moves it; mixed precision keeps fp32 master weights) + tokenizer, loaded
-    the app's way (model_loading.py). ``dtype="int8"`` is what the app serves on a CPU."""
-    from nllb_space.model_loading import load_base
+    the app's way (model/loading.py). ``dtype="int8"`` is what the app serves on a CPU."""
+    from nllb_space.model.loading import load_base
     from nllb_space.settings import Settings
 
     loaded = load_base(Settings(base_model=model.base_model, base_revision=model.base_revision, device="cpu",
@@ -241,7 +242,7 @@ def print_readable_logs(trainer) -> None:
 def fetch_adapter(adapter: str, revision: str | None) -> tuple[Path, str, str]:
     """A local adapter folder, or the Hub revision resolved to its commit and downloaded; a label; the commit (a
     digest of the files for a folder, as the app keys it)."""
-    from nllb_space.adapters import local_digest
+    from nllb_space.service.adapter_registry import local_digest
 
     folder = local_folder(adapter)
     if folder:

@@ -89,8 +89,8 @@ def filler_pieces(taken: set[str]) -> Iterable[str]:
 
     import regex
 
-    from ..languages import LANGUAGES
-    from ..vocab import SCRIPT_ALIASES
+    from ..model.vocab import SCRIPT_ALIASES
+    from ..text.languages import LANGUAGES
 
     counts: dict[str, int] = {}
     for code in LANGUAGES:
