@@ -87,7 +87,8 @@ def _rss_mb() -> float:
 
 def measure_memory(engine, extra_adapters: list[Path], sentence: str) -> dict[str, Any]:
     """Resident MB of ``engine`` with its one adapter, then with ``extra_adapters`` loaded too (after gc)."""
-    from nllb_space.service.adapter_registry import FetchedAdapter, local_digest
+    from nllb_space.model.adapter_names import local_digest
+    from nllb_space.service.adapter_registry import FetchedAdapter
 
     run = lambda: engine.translate(sentence, SRC, TGT, model=LOCAL, num_beams=1)  # noqa: E731
     run()  # buffers a greedy call allocates are not adapter cost

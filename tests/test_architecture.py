@@ -1,7 +1,7 @@
 """The tree is the architecture: each layer imports only the layers below it, and no import goes round in a circle.
 
-Layers, lowest first: ``text/`` (no model), ``hub/`` (the Hub), ``model/`` (NLLB and its adapters), ``service/``
-(the engine and its limits), ``web/`` (the page). Only ``app.py`` imports ``web/``; the trainer, the benchmarks and
+Layers, lowest first: ``text/`` (no model), ``hub/`` (the Hub), ``model/`` (NLLB and its adapters), ``training/``
+(LoRA runs, for the command line and the page), ``service/`` (the engine and its limits), ``web/`` (the page). Only ``app.py`` imports ``web/``; the trainer, the benchmarks and
 the test Hub are clients of the layers below it. Imports for type annotations count too: a circle there still ties
 two files into one.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("nllb_space", "train", "bench", "docs")
-LAYERS = ("text", "hub", "model", "service", "web")
+LAYERS = ("text", "hub", "model", "training", "service", "web")
 """The package's layers, lowest first."""
 TOP_LEVEL = {"settings", "errors", "results", "lora_config", "visitors"}
 """What every layer shares (configuration, errors, plain results, who is asking): the only modules outside a layer."""

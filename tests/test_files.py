@@ -101,7 +101,7 @@ def test_written_tables_quote_what_needs_it(tmp_path):
 
 def test_the_app_and_the_trainer_read_a_tsv_with_quotes_the_same_way(tmp_path):
     """``"Hola", dijo.<TAB>"Ciao", disse.`` was refused by the app's batch scoring and read by the trainer."""
-    from train.data import load_table
+    from nllb_space.training.pairs import load_table
 
     path = tmp_path / "pairs.tsv"
     path.write_text('"Hola", dijo.\t"Ciao", disse.\nSí.\t"Sì".\n', encoding="utf-8")

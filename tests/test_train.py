@@ -178,8 +178,8 @@ def test_every_lora_target_received_updates(trained):
 def test_tokenization_puts_language_tags_where_nllb_expects_them(tiny_model_dir):
     from transformers import AutoTokenizer
 
-    from train.data import pair_dataset
-    from train.steps import check_language_tags, tokenize
+    from nllb_space.training.pairs import pair_dataset
+    from nllb_space.training.steps import check_language_tags, tokenize
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     example = tokenize(pair_dataset(["Hola."], ["Ciao."]), tokenizer, "fra_Latn", "deu_Latn", max_length=32)[0]
@@ -231,7 +231,7 @@ def test_pushed_tag_loads_with_peft_and_the_app_engine_like_the_local_adapter(tr
 
     from nllb_space.model.slot import Decoding
     from nllb_space.service.engine import Engine
-    from train.evaluation import BASE_NAME, Scorer
+    from nllb_space.training.evaluation import BASE_NAME, Scorer
 
     tokenizer = AutoTokenizer.from_pretrained(adaptable_base_dir)
     sentences = list(SOURCES[:6])
@@ -550,7 +550,7 @@ def test_the_trainer_scores_a_downloaded_commit_while_the_hub_is_down(hub, hub_a
     """Its user's own machine and token: a full sha downloaded before is used as given (the app never does this for a
     repo it could not check, tests/test_private_adapters.py)."""
     from nllb_space.hub import revisions as hub_client
-    from train.steps import fetch_adapter
+    from nllb_space.training.steps import fetch_adapter
 
     sha = hub_adapters["main"]
     folder, _, _ = fetch_adapter("tester/nllb-lora", sha)

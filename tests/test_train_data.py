@@ -1,4 +1,4 @@
-"""Loading parallel data from files and the Hub, and the clean-up before training (train/data.py)."""
+"""Loading parallel data from files and the Hub, and the clean-up before training (nllb_space/training/pairs.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 
 from nllb_space.testing.pairs import PAIRS
-from train.data import (
+from nllb_space.training.pairs import (
     DataError, clean_pairs, column_names_for, hold_out, load_table, load_text_pair, overlap, pair_dataset,
 )
 
@@ -103,7 +103,7 @@ def test_bad_jsonl_line_is_named(tmp_path):
 
 
 def test_hub_dataset_with_opus_style_rows(hub):
-    from train.sources import HubSplit, check_hub
+    from nllb_space.training.sources import HubSplit, check_hub
 
     rows = [{"translation": {"es": es, "it": it}} for es, it in PAIRS[:6]]
     hub.commit_files(
@@ -138,7 +138,7 @@ def test_cleanup_counts_each_reason_once(tmp_path):
 
 
 def test_held_out_pairs_are_counted_so_the_numbers_add_up():
-    from train.data import CleanupReport
+    from nllb_space.training.pairs import CleanupReport
 
     train = CleanupReport("train", 42, empty=1, duplicates=1, max_length=256, max_ratio=3.0, held_out=4)
     assert (train.kept, train.trained) == (40, 36)

@@ -1,4 +1,4 @@
-"""Where the trainer's pairs come from (train/sources.py): the public Hub datasets the README's recipe uses, checked
+"""Where the trainer's pairs come from (nllb_space/training/sources.py): the public Hub datasets the README's recipe uses, checked
 before the base model loads, and the offline walk-through with local files only.
 
 The Hub datasets are stand-ins on the session's loopback Hub emulator, published with the layout of the real ones
@@ -207,7 +207,7 @@ def test_flores_plus_scores_on_rows_paired_by_id(flores_plus, pairs_tsv, tiny_mo
 
 @pytest.mark.parametrize("suffix", ["jsonl", "parquet"])  # its current files, and those of its earlier releases
 def test_language_configs_are_paired_by_id_not_by_row(hub, suffix):
-    from train.sources import HubSplit, check_hub
+    from nllb_space.training.sources import HubSplit, check_hub
 
     repo = publish_flores(hub, f"tester/flores-plus-{suffix}", flores_texts(), suffix)
     source = check_hub(repo, None, "dev", ("spa_Latn", "ita_Latn"), "--eval-dataset", "--eval-split")
@@ -220,8 +220,8 @@ def test_language_configs_are_paired_by_id_not_by_row(hub, suffix):
 
 
 def test_misaligned_language_configs_fail_naming_the_ids(hub):
-    from train.data import DataError
-    from train.sources import check_hub
+    from nllb_space.training.pairs import DataError
+    from nllb_space.training.sources import check_hub
 
     texts = flores_texts()
     texts["ita_Latn"]["dev"] = [row for row in texts["ita_Latn"]["dev"] if row[0] not in (3, 7)] + [(99, "Extra.")]
@@ -288,8 +288,8 @@ def test_offline_a_hub_dataset_read_before_comes_from_the_cache(opus_books, flor
     import datasets
     import huggingface_hub.constants
 
-    from train.data import DataError
-    from train.sources import check_hub
+    from nllb_space.training.pairs import DataError
+    from nllb_space.training.sources import check_hub
 
     datasets.load_dataset(OPUS_BOOKS, "es-it", split="train")  # read once while online
     for lang in ("spa_Latn", "ita_Latn"):

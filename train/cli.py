@@ -1,4 +1,4 @@
-"""The command line of ``python train/run.py``: its flags read into :class:`~train.config.RunConfig` by
+"""The command line of ``python train/run.py``: its flags read into :class:`~nllb_space.training.config.RunConfig` by
 transformers' ``HfArgumentParser``, the Trainer flags this script replaces refused, and ``--help`` in groups.
 """
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from train.config import ConfigError, RunConfig, flag
+from nllb_space.training.config import ConfigError, RunConfig, flag
 
 _THIS_SCRIPT_PUSHES = "this script pushes once, after training, with --push-to-hub"
 REPLACED_TRAINER_FLAGS = {

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import contextvars
-import hashlib
 import logging
 import threading
 import time
@@ -30,6 +29,7 @@ from ..hub.ids import is_commit_sha, is_repo_id, not_a_repo_id
 from ..hub.model_choice import LOCAL_REVISION, local_folder
 from ..lora_config import LinearShapes
 from ..model.adapter_check import AdapterFiles, AdapterPlan, inspect_adapter
+from ..model.adapter_names import adapter_name, local_digest
 from ..results import ModelRef
 from ..settings import Settings
 
@@ -55,21 +55,6 @@ class FetchedAdapter:
     revision: str
     sha: str
     folder: Path
-
-
-def adapter_name(repo: str, sha: str) -> str:
-    """PEFT adapter name for (repo, sha): a valid ``ModuleDict`` key (no dots or slashes), stable across runs."""
-    return f"lora_{hashlib.sha1(repo.encode()).hexdigest()[:8]}_{sha[:12]}"
-
-
-def local_digest(folder: Path) -> str:
-    """A content digest standing in for a commit sha, so an edited local adapter is reloaded."""
-    digest = hashlib.sha1()
-    for name in ("adapter_config.json", "adapter_model.safetensors"):
-        path = folder / name
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 class AdapterRegistry:

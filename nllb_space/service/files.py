@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import re
 import tempfile
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import InputError
+from ..text.tables import table_records
 from .disk import results_folder
 
 KINDS = ("txt", "csv", "tsv")
@@ -259,17 +259,6 @@ def _too_big(name: str, size: int, max_bytes: int) -> FileError:
         es=f"{name} ocupa {_size(size)}; el límite es {_size(max_bytes)} (NLLB_MAX_FILE_BYTES). "
            "Divídelo en archivos más pequeños.",
     )
-
-
-def table_records(text: str, delimiter: str) -> list[list[str]]:
-    """The rows of a CSV or TSV text, read the one way the app and the trainer both read them.
-
-    In a TSV, quotes are data, not quoting (OPUS and Moses TSVs are written that way, and sentences hold quotes:
-    ``"Hola", dijo.<TAB>"Ciao", disse.``); a CSV is quoted RFC 4180 style. ``newline=""``: csv handles line ends,
-    so a quoted CSV cell may span lines and U+2028 inside a cell stays data. Raises ``csv.Error``.
-    """
-    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting, strict=True))
 
 
 def _table(text: str, delimiter: str, name: str) -> list[list[str]]:

@@ -2,7 +2,7 @@
 clean-up before training.
 
 Every loader returns a ``datasets.Dataset`` with two string columns, :data:`SOURCE` and :data:`TARGET`, whatever the
-input looked like (Hub datasets are read by ``train/sources.py``, through :func:`select_pairs`):
+input looked like (Hub datasets are read by ``nllb_space/training/sources.py``, through :func:`select_pairs`):
 
 - rows with OPUS-style pairs, ``{"translation": {"es": ..., "it": ...}}``, or one column per language, or columns
   named by ``--source-column``/``--target-column``;
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from nllb_space.hub.card import hub_language_code
+from ..hub.card import hub_language_code
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; datasets is imported when data is loaded
     from datasets import Dataset
@@ -247,7 +247,7 @@ def _jsonl_rows(path: Path, text: str) -> list[dict[str, Any]]:
 
 def _delimited_rows(path: Path, text: str, delimiter: str, src_lang: str, tgt_lang: str, source_column: str | None,
                     target_column: str | None) -> list[dict[str, str]]:
-    from nllb_space.service.files import table_records  # the app's reader: one rule for quotes in TSV and CSV
+    from ..text.tables import table_records  # the app's reader: one rule for quotes in TSV and CSV
 
     try:
         records = table_records(text, delimiter)

@@ -12,11 +12,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from nllb_space.hub import revisions as hub
-from nllb_space.hub.card import RunReport, commit_summary, render_card, scores_markdown, validate_card
-from train.config import PushArguments
-from train.data import DataError
-from train.steps import PUSHED_FILES
+from ..hub import revisions as hub
+from ..hub.card import RunReport, commit_summary, render_card, scores_markdown, validate_card
+from .config import PushArguments
+from .pairs import DataError
+from .steps import PUSHED_FILES
 
 
 def write_card(report: RunReport, out: Path, repo_id: str | None, revision: str | None) -> None:

@@ -20,14 +20,14 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from nllb_space.model.adapter_check import AdapterFiles
-from nllb_space.model.loading import LoadedBase
-from nllb_space.model.pipeline import Pipeline, Splitting
-from nllb_space.model.slot import Decoding, ModelSlot, SlotLimits
-from nllb_space.results import BASE_MODEL
-from nllb_space.settings import Settings
-from nllb_space.text.scoring import Scores, corpus_scores
-from train.data import SOURCE, TARGET
+from ..model.adapter_check import AdapterFiles
+from ..model.loading import LoadedBase
+from ..model.pipeline import Pipeline, Splitting
+from ..model.slot import Decoding, ModelSlot, SlotLimits
+from ..results import BASE_MODEL
+from ..settings import Settings
+from ..text.scoring import Scores, corpus_scores
+from .pairs import SOURCE, TARGET
 
 logger = logging.getLogger(__name__)
 

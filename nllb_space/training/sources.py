@@ -4,12 +4,12 @@
 dataset must resolve (its name, your access to it, its config and its split) through ``datasets``' own builder
 resolution, which reads the dataset card and lists the files but downloads no data. So a typo fails with a message
 that says what to fix, not after a 2.5 GB model load. Each source's ``read`` then reads the pairs, still before the
-model; ``train/data.py`` cleans them once the tokenizer can count their tokens.
+model; ``nllb_space/training/pairs.py`` cleans them once the tokenizer can count their tokens.
 
 A Hub dataset has one of two layouts, told apart by its configs:
 
 - paired: one config holds both languages, as OPUS-style ``translation`` rows or one column per language. Without
-  training data the trainer reads ``train.config.DEFAULT_DATASET``, config ``DEFAULT_DATASET_CONFIG``;
+  training data the trainer reads ``nllb_space.training.config.DEFAULT_DATASET``, config ``DEFAULT_DATASET_CONFIG``;
 - one config per language, named by its FLORES-200 code (or ISO 639 code), rows paired by their :data:`ID_COLUMN`:
   FLORES+ (``openlanguagedata/flores_plus``: configs ``spa_Latn``, ``ita_Latn`` ..., splits ``dev`` and ``devtest``,
   the sentence in ``text``). Ids found in one language's config only raise :class:`DataError`: a pair that is not a
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from nllb_space.hub.card import hub_language_code
-from train.config import DEFAULT_DATASET, DataArguments
-from train.data import DataError, column_names_for, load_table, load_text_pair, pair_dataset, pick_columns, select_pairs
+from ..hub.card import hub_language_code
+from .config import DEFAULT_DATASET, DataArguments
+from .pairs import DataError, column_names_for, load_table, load_text_pair, pair_dataset, pick_columns, select_pairs
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from datasets import Dataset

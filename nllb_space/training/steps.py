@@ -1,7 +1,7 @@
 """The steps of a run that ``run.py`` strings together: the output folder, the model, the pairs, the tokens, and
 what the console shows while Trainer trains.
 
-Each takes the run's :class:`~train.config.RunConfig` (or the part it needs) and raises ``ConfigError`` or
+Each takes the run's :class:`~nllb_space.training.config.RunConfig` (or the part it needs) and raises ``ConfigError`` or
 ``DataError`` with a message naming the flag or the file; the data is checked and read before the model loads.
 """
 
@@ -14,13 +14,13 @@ from typing import Any, Mapping, Sequence
 
 from transformers import PrinterCallback, ProgressCallback, TrainerCallback
 
-from nllb_space.hub import downloads as hub_downloads
-from nllb_space.hub import revisions as hub
-from nllb_space.hub.ids import is_commit_sha
-from nllb_space.hub.model_choice import local_folder, spec_of
-from train.config import ConfigError, ModelArguments, RunConfig, flag
-from train.data import DataError, clean_pairs, hold_out, overlap
-from train.sources import Sources, check_sources
+from ..hub import downloads as hub_downloads
+from ..hub import revisions as hub
+from ..hub.ids import is_commit_sha
+from ..hub.model_choice import local_folder, spec_of
+from .config import ConfigError, ModelArguments, RunConfig, flag
+from .pairs import DataError, clean_pairs, hold_out, overlap
+from .sources import Sources, check_sources
 
 PUSHED_FILES = ("adapter_config.json", "adapter_model.safetensors", "README.md", "metrics.json")
 """What a push uploads from the output directory (never checkpoints/, which hold optimizer states)."""
@@ -79,7 +79,7 @@ def base_name(model: ModelArguments) -> str | None:
     folder = local_folder(model.base_model)
     if folder is None:
         return model.base_model
-    from nllb_space.model.loading import hub_id_of
+    from ..model.loading import hub_id_of
 
     inferred = hub_id_of(folder)
     if inferred:
@@ -94,8 +94,8 @@ def base_name(model: ModelArguments) -> str | None:
 def load_model(model: ModelArguments, dtype: str = "float32"):
     """The base model on the CPU (Trainer moves it; mixed precision keeps fp32 master weights) + tokenizer, loaded
     the app's way (model/loading.py). ``dtype="int8"`` is what the app serves on a CPU."""
-    from nllb_space.model.loading import load_base
-    from nllb_space.settings import Settings
+    from ..model.loading import load_base
+    from ..settings import Settings
 
     loaded = load_base(Settings(base_model=model.base_model, base_revision=model.base_revision, device="cpu",
                                 dtype=dtype))
@@ -242,7 +242,7 @@ def print_readable_logs(trainer) -> None:
 def fetch_adapter(adapter: str, revision: str | None) -> tuple[Path, str, str]:
     """A local adapter folder, or the Hub revision resolved to its commit and downloaded; a label; the commit (a
     digest of the files for a folder, as the app keys it)."""
-    from nllb_space.service.adapter_registry import local_digest
+    from ..model.adapter_names import local_digest
 
     folder = local_folder(adapter)
     if folder:

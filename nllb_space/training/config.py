@@ -18,12 +18,12 @@ from pathlib import Path
 
 from transformers import Seq2SeqTrainingArguments
 
-from nllb_space.hub.card import DEFAULT_LICENSE
-from nllb_space.hub.ids import is_repo_id
-from nllb_space.lora_config import LoraSettings
-from nllb_space.settings import Settings
-from nllb_space.text.languages import UnknownLanguageError, resolve_language
-from train.data import TABLE_SUFFIXES
+from ..hub.card import DEFAULT_LICENSE
+from ..hub.ids import is_repo_id
+from ..lora_config import LoraSettings
+from ..settings import Settings
+from ..text.languages import UnknownLanguageError, resolve_language
+from .pairs import TABLE_SUFFIXES
 
 DEFAULT_DATASET = "Helsinki-NLP/opus_books"
 """Training data when none is given: copyright-free books aligned by OPUS, parquet on the Hub (no loading script)."""
