@@ -118,6 +118,19 @@ class Settings:
     ``all`` for a public one."""
     allow_custom_repos: bool = True
     """``NLLB_ALLOW_CUSTOM_REPOS``: let visitors type another adapter repo id into the UI (``false`` locks it)."""
+    allow_training: bool = True
+    """``NLLB_ALLOW_TRAINING``: the Train tab. On ZeroGPU a run takes the visitor's own GPU quota; on a CPU it runs
+    in a separate, low-priority process with a float32 copy of the model (about 2.5 GB more memory while it runs)."""
+    train_max_pairs: int = 200
+    """``NLLB_TRAIN_MAX_PAIRS``: the most training pairs one run may paste or upload."""
+    train_max_steps: int = 200
+    """``NLLB_TRAIN_MAX_STEPS``: the most optimizer steps one run may ask for."""
+    train_runs: int = 1
+    """``NLLB_TRAIN_RUNS``: training runs at once, for all visitors together (one per visitor at any time)."""
+    trained_ttl_s: float = 3600.0
+    """``NLLB_TRAINED_TTL``: seconds a trained adapter is kept for the visitor who trained it."""
+    trained_max: int = 8
+    """``NLLB_TRAINED_MAX``: trained adapters kept on the server in all (two per visitor; the oldest go first)."""
     hf_token: str | None = field(default=None, repr=False)
     """``HF_TOKEN``: Hub token for private adapter repos and pushing; never logged or shown."""
 
@@ -125,7 +138,7 @@ class Settings:
         for name in ("num_beams", "max_beams", "max_new_tokens", "max_chars", "max_sentences",
                      "max_sentence_chars", "max_input_tokens", "batch_size", "max_file_bytes", "max_rows",
                      "adapter_cache_size", "attention_views", "max_job_sentences", "queue_size", "max_adapter_rank",
-                     "visitor_requests"):
+                     "visitor_requests", "train_max_pairs", "train_max_steps", "train_runs", "trained_max"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{ENV_NAMES[name]} must be at least 1 (got {getattr(self, name)}).")
         if self.num_beams > self.max_beams:
@@ -145,6 +158,8 @@ class Settings:
                                 f"NLLB_VISITOR_UPLOAD_MB ({self.visitor_upload_mb:g}).")
         if self.max_adapter_mb <= 0:
             raise SettingsError(f"NLLB_MAX_ADAPTER_MB must be positive (got {self.max_adapter_mb}).")
+        if self.trained_ttl_s <= 0:
+            raise SettingsError(f"NLLB_TRAINED_TTL must be positive (got {self.trained_ttl_s}).")
         if self.revision_ttl_s < 0:
             raise SettingsError(f"NLLB_REVISION_TTL must be >= 0 seconds (got {self.revision_ttl_s}).")
         if self.concurrency < 0:
@@ -216,6 +231,12 @@ ENV_NAMES: dict[str, str] = {
     "revision_ttl_s": "NLLB_REVISION_TTL",
     "allow_custom_repos": "NLLB_ALLOW_CUSTOM_REPOS",
     "visitor_revisions": "NLLB_VISITOR_REVISIONS",
+    "allow_training": "NLLB_ALLOW_TRAINING",
+    "train_max_pairs": "NLLB_TRAIN_MAX_PAIRS",
+    "train_max_steps": "NLLB_TRAIN_MAX_STEPS",
+    "train_runs": "NLLB_TRAIN_RUNS",
+    "trained_ttl_s": "NLLB_TRAINED_TTL",
+    "trained_max": "NLLB_TRAINED_MAX",
     "hf_token": "HF_TOKEN",
 }
 

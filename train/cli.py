@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from nllb_space.training.config import ConfigError, RunConfig, flag
+from nllb_space.training.config import ConfigError, RunConfig, flag, parse_flags
 
 _THIS_SCRIPT_PUSHES = "this script pushes once, after training, with --push-to-hub"
 REPLACED_TRAINER_FLAGS = {
@@ -52,15 +52,12 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def parse(argv=None) -> RunConfig:
     """The command line ``argv`` (default ``sys.argv``) as a checked :class:`RunConfig`."""
-    from transformers import HfArgumentParser
-
     argv = sys.argv[1:] if argv is None else list(argv)
     given = {arg.split("=", 1)[0].replace("_", "-") for arg in argv if arg.startswith("--")}
     for name, instead in REPLACED_TRAINER_FLAGS.items():
         if flag(name) in given:  # checked on the command line: __post_init__ sets some of these itself
             raise ConfigError(f"{flag(name)} is not used here: {instead}.")
-    parser = HfArgumentParser(RunConfig.GROUPS, prog="python train/run.py", usage="%(prog)s [flags]",
-                              formatter_class=HelpFormatter, allow_abbrev=False,  # --hub-tok is not --hub-token
-                              description="Fine-tune LoRA adapters for NLLB-200, score them against the base model, "
-                                          "push them by revision.")
-    return RunConfig(*parser.parse_args_into_dataclasses(args=argv))
+    return parse_flags(argv, prog="python train/run.py", usage="%(prog)s [flags]", formatter_class=HelpFormatter,
+                       allow_abbrev=False,  # --hub-tok is not --hub-token
+                       description="Fine-tune LoRA adapters for NLLB-200, score them against the base model, push "
+                                   "them by revision.")

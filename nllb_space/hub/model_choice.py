@@ -5,7 +5,9 @@ The grammar (what a model picker, the API's ``model`` and the trainer's ``--adap
 - ``base``: the base model, no adapter;
 - a branch, tag or sha of the configured ``NLLB_ADAPTER_REPO`` (``main``, ``v1``, ``exp/run-1``, ``1a2b3c4...``);
 - ``owner/name@revision``: another repo, only with ``NLLB_ALLOW_CUSTOM_REPOS``; a bare ``owner/name`` means its
-  ``main`` when no repo is configured. Branch names may hold slashes, so another repo is always written with ``@``.
+  ``main`` when no repo is configured. Branch names may hold slashes, so another repo is always written with ``@``;
+- ``trained@<sha256>``: an adapter the visitor trained in the Train tab, named by its content hash (no Hub id has
+  no slash, so the name cannot clash with a repo).
 
 Here also live the two rules every caller shares: whether a name is a folder on this machine or a Hub id
 (:func:`local_folder`), and how a repo and a revision are written together (:func:`spec_of`).
@@ -23,6 +25,8 @@ BASE = "base"
 """What users type (UI, API) to pick the base model without any adapter."""
 LOCAL_REVISION = "local"
 """The only revision of an adapter that lives in a local directory."""
+TRAINED_REPO = "trained"
+"""Where visitors' own adapters from the Train tab live, as a model choice: ``trained@<sha256>``."""
 
 MAX_NAME_CHARS = 300
 """The longest model choice, repo id or language name accepted (real ones are well under 100 characters)."""
@@ -117,6 +121,12 @@ def parse_choice(text: str | None, policy: ChoicePolicy) -> ModelChoice:
     if "@" in text or (not configured and "/" in text):
         repo, _, revision = text.partition("@")
         repo, revision = repo.strip(), revision.strip() or "main"
+        if repo == TRAINED_REPO:
+            if len(revision) != 64 or not all(c in "0123456789abcdef" for c in revision):
+                raise InputError(f"'{text}' names no trained adapter: it is trained@ and 64 hex digits.",
+                                 es=f"'{text}' no nombra ningún adaptador entrenado: es trained@ y 64 dígitos "
+                                    "hexadecimales.")
+            return ModelChoice(TRAINED_REPO, revision)
         if repo != configured:
             if not policy.allow_custom_repos:
                 raise InputError(

@@ -21,17 +21,20 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import visitors
 from ..errors import InputError
 from ..hub import calls as hub_calls
 from ..hub import downloads as hub_downloads
 from ..hub import revisions as hub
 from ..hub.ids import is_commit_sha, is_repo_id, not_a_repo_id
-from ..hub.model_choice import LOCAL_REVISION, local_folder
+from ..hub.model_choice import LOCAL_REVISION, TRAINED_REPO, local_folder
 from ..lora_config import LinearShapes
 from ..model.adapter_check import AdapterFiles, AdapterPlan, inspect_adapter
 from ..model.adapter_names import adapter_name, local_digest
 from ..results import ModelRef
 from ..settings import Settings
+from .trained_adapters import TrainedAdapters
+from .trained_adapters import not_found as trained_not_found
 
 if TYPE_CHECKING:
     from .disk import AdapterDisk
@@ -60,9 +63,12 @@ class FetchedAdapter:
 class AdapterRegistry:
     """Resolves, downloads and checks LoRA adapter revisions for one base model."""
 
-    def __init__(self, settings: Settings, disk: AdapterDisk | None = None) -> None:
+    def __init__(self, settings: Settings, disk: AdapterDisk | None = None,
+                 trained: TrainedAdapters | None = None) -> None:
         self._base_model_id = settings.base_model
         self._disk = disk
+        self._trained = trained
+        """Adapters visitors trained here (``trained@<sha>``), each readable by its trainer only."""
         """Room in the Hub cache for visitors' adapters (``NLLB_ADAPTER_DISK_MB``), made before each download."""
         self._cache_size = settings.adapter_cache_size
         self._ttl = settings.revision_ttl_s
@@ -83,6 +89,11 @@ class AdapterRegistry:
 
     def fetch(self, repo: str, revision: str) -> FetchedAdapter:
         """Resolve ``revision`` of ``repo`` (Hub id or local directory) to a commit and get its files."""
+        if repo == TRAINED_REPO:
+            if self._trained is None:
+                raise trained_not_found(revision)
+            folder = self._trained.folder(revision, visitors.current.get())  # the asking visitor's own, or refused
+            return FetchedAdapter(repo=TRAINED_REPO, revision=revision, sha=revision, folder=folder)
         local = local_folder(repo) if repo == self._owner_repo else None  # only the owner's setting reads disk
         if local:
             return FetchedAdapter(repo=str(local), revision=LOCAL_REVISION, sha=local_digest(local), folder=local)
@@ -193,7 +204,7 @@ class AdapterRegistry:
                 while len(self._ready) > self._cache_size:
                     self._ready.popitem(last=False)
         finally:
-            if self._disk is not None and fetched.repo != self._owner_repo:
+            if self._disk is not None and fetched.repo not in (self._owner_repo, TRAINED_REPO):
                 self._disk.settled(fetched.repo, fetched.sha)  # ready (in use) or refused: fetch()'s claim ends
         return ref, AdapterFiles(ref.adapter_name, str(fetched.folder), plan)
 

@@ -45,6 +45,8 @@ from .adapter_registry import AdapterRegistry
 from .fair_gate import FairGate
 from .model_copies import Lanes
 from .model_views import Inspection, files_of, unless_refused
+from .trained_adapters import TrainedAdapters
+from .training_jobs import TrainingJobs
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +65,11 @@ class Engine(Inspection):
         self._slot = uuid.uuid4().hex
         self._adapter_disk = disk.AdapterDisk(int(settings.adapter_disk_mb * 1_000_000),
                                               (settings.base_model, settings.adapter_repo or ""), self._adapters_in_use)
-        self._registry = AdapterRegistry(settings, self._adapter_disk)
+        self.trained = TrainedAdapters(settings.trained_ttl_s, settings.trained_max)
+        """Adapters visitors trained in the Train tab, each for its trainer only (service/trained_adapters.py)."""
+        self._registry = AdapterRegistry(settings, self._adapter_disk, self.trained)
+        self.training = TrainingJobs(settings, self.trained, on_gpu=on_zero_gpu())
+        """The Train tab's runs: limits, and where they run (service/training_jobs.py)."""
         self._revision_facts = RevisionFacts()
         self._default_adapter: ModelRef | None = None
         self._repo_private: bool | None = None
@@ -152,10 +158,12 @@ class Engine(Inspection):
         )
 
     def clean_disk(self) -> None:
-        """Remove old result files, and visitors' cached adapters beyond ``NLLB_ADAPTER_DISK_MB`` (service/disk.py; each
-        download makes its own room first); nothing that is ready to serve or attached here is touched."""
+        """Remove old result files, visitors' cached adapters beyond ``NLLB_ADAPTER_DISK_MB`` (service/disk.py; each
+        download makes its own room first; nothing ready to serve or attached here is touched) and trained adapters
+        past ``NLLB_TRAINED_TTL``."""
         disk.sweep_results(self.settings.file_ttl_s)
         self._adapter_disk.trim()
+        self.trained.sweep()
 
     def _adapters_in_use(self) -> set[str]:
         """The folders of the adapter revisions ready to serve or attached here: the disk budget never removes them."""

@@ -324,3 +324,13 @@ class RunConfig:
                                   "give --dataset, --train-file, or --source-file with --target-file.")
             # Filled in here, not as the fields' defaults: those would make --train-file a second training source.
             data.dataset, data.dataset_config = DEFAULT_DATASET, DEFAULT_DATASET_CONFIG
+
+
+def parse_flags(argv: list[str], **parser_options) -> RunConfig:
+    """``argv`` (``--flag value`` ...) read into a checked :class:`RunConfig` by ``HfArgumentParser``: the one reading of
+    a run's settings, for the command line (train/cli.py adds its help and refusals) and for the Train tab, which
+    writes its settings as these flags so that both runs are the same run."""
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(RunConfig.GROUPS, **parser_options)
+    return RunConfig(*parser.parse_args_into_dataclasses(args=list(argv)))
