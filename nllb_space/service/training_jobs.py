@@ -36,6 +36,9 @@ logger = logging.getLogger(__name__)
 
 MIN_PAIRS = 4
 """Fewer pairs teach nothing, and leave none to hold out for the before/after scores."""
+HEARTBEAT_S = 1.0
+"""How often a run says it is still going while nothing happens (loading, scoring): a page reader checks then
+whether its visitor is still there."""
 CHILD_WAIT_S = 30.0
 """How long a stopped training process gets to end on its own before it is killed."""
 
@@ -72,8 +75,10 @@ class TrainingJobs:
     def __init__(self, settings: Settings, store: TrainedAdapters, on_gpu: bool) -> None:
         self.settings = settings
         self.store = store
-        self._on_gpu = on_gpu
-        self._running: set[str] = set()
+        self.on_gpu = on_gpu
+        """On ZeroGPU: runs go to a ``@spaces.GPU`` call; else to a training process of their own."""
+        self._running: dict[str, threading.Event] = {}
+        """Each visitor's run going now, by the event that stops it."""
         self._lock = threading.Lock()
 
     def count_pairs(self, path: Path) -> int:
@@ -97,7 +102,7 @@ class TrainingJobs:
             raise InputError("Training is turned off on this Space (NLLB_ALLOW_TRAINING=false).",
                              es="El entrenamiento está desactivado en este Space (NLLB_ALLOW_TRAINING=false).")
         most = self.settings.train_max_steps
-        if self._on_gpu:
+        if self.on_gpu:
             from ..training.gpu_runs import most_steps
 
             most = min(most, most_steps())
@@ -108,9 +113,13 @@ class TrainingJobs:
         self.count_pairs(Path(run.train_file))
 
     def run(self, run: PageRun, visitor: str) -> Iterator:
-        """Train ``run`` for ``visitor``, yielding its events; the last is :class:`Trained` or ``RunFailed``.
-        Closing the generator (the visitor pressed Stop or left) stops the run and keeps nothing."""
+        """Train ``run`` for ``visitor``, yielding its events (``None`` now and then while nothing happens); the last
+        is :class:`Trained` or ``RunFailed``. Closing the generator stops the run, and so does :meth:`stop`.
+
+        The run is driven by a thread of its own, not by whoever reads its events: a page that is closed, or whose
+        request Gradio cancelled, stops reading, and the run must still stop (here, or through :meth:`stop`)."""
         self.check(run)
+        stop = threading.Event()
         with self._lock:
             if visitor in self._running:
                 raise InputError("You are already training an adapter: wait for it, or stop it.",
@@ -120,24 +129,57 @@ class TrainingJobs:
                                  "once (NLLB_TRAIN_RUNS): try again in a minute.",
                                  es=f"Ahora se entrenan {len(self._running)} adaptador(es) en este Space, el máximo "
                                     "a la vez (NLLB_TRAIN_RUNS): vuelve a intentarlo en un minuto.")
-            self._running.add(visitor)
+            self._running[visitor] = stop
+        events: queue.Queue = queue.Queue()
+        pump = threading.Thread(target=self._pump, args=(run, visitor, stop, events.put), daemon=True,
+                                name=f"training run of {visitor}")
+        pump.start()
         try:
-            events = self._on_gpu_events(run) if self._on_gpu else _in_a_process(run)
-            try:
-                for event in events:
-                    if isinstance(event, RunFinished):
-                        adapter = self.store.add(event.files, visitor)
-                        report = json.loads(event.files["metrics.json"])
-                        yield Trained(spec_of(TRAINED_REPO, adapter.sha), adapter, report)
-                        return
-                    yield event
-                    if isinstance(event, RunFailed):
-                        return
-            finally:
-                events.close()
+            while True:
+                try:
+                    event = events.get(timeout=HEARTBEAT_S)
+                except queue.Empty:
+                    yield None
+                    continue
+                yield event
+                if isinstance(event, (Trained, RunFailed)):
+                    return
         finally:
+            stop.set()
+            pump.join()
+
+    def stop(self, visitor: str) -> bool:
+        """Stop ``visitor``'s run, if one is going (the Stop button; the page closed); whether one was."""
+        with self._lock:
+            stop = self._running.get(visitor)
+        if stop is not None:
+            stop.set()
+        return stop is not None
+
+    def _pump(self, run: PageRun, visitor: str, stop: threading.Event, put) -> None:
+        """Drive the run to its end, or to ``stop``; hand each event on; keep the adapter if it finished."""
+        events = self._on_gpu_events(run) if self.on_gpu else _in_a_process(run)
+        try:
+            for event in events:
+                if stop.is_set():
+                    put(RunFailed("stopped", stopped=True))
+                    return
+                if isinstance(event, RunFinished):
+                    adapter = self.store.add(event.files, visitor)
+                    put(Trained(spec_of(TRAINED_REPO, adapter.sha), adapter, json.loads(event.files["metrics.json"])))
+                    return
+                if event is not None:
+                    put(event)
+                if isinstance(event, RunFailed):
+                    return
+            put(RunFailed("the run ended without an adapter"))
+        except Exception as error:  # noqa: BLE001 - the page says it; the log keeps the traceback
+            logger.exception("training run of %s failed", visitor)
+            put(RunFailed(str(error) or type(error).__name__))
+        finally:
+            events.close()  # stops the training process (or the GPU call) if it still runs
             with self._lock:
-                self._running.discard(visitor)
+                self._running.pop(visitor, None)
 
     @staticmethod
     def _on_gpu_events(run: PageRun) -> Iterator:
@@ -155,11 +197,12 @@ def _in_a_process(run: PageRun) -> Iterator:
     try:
         while True:
             try:
-                event = events.get(timeout=1.0)
+                event = events.get(timeout=HEARTBEAT_S)
             except queue.Empty:
                 if not child.is_alive():
                     yield RunFailed(f"the training process ended (exit code {child.exitcode})")
                     return
+                yield None  # still going: the caller may stop here
                 continue
             yield event
             if isinstance(event, (RunFinished, RunFailed)):

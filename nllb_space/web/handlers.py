@@ -21,10 +21,11 @@ from .attention_handlers import AttentionHandlers
 from .lora_handlers import LoraHandlers
 from .revision_handlers import RevisionHandlers
 from .session_views import ViewStore
+from .train_handlers import TrainHandlers
 from .translate_handlers import TranslateHandlers
 
 
-class Handlers(TranslateHandlers, AttentionHandlers, LoraHandlers, RevisionHandlers):
+class Handlers(TranslateHandlers, AttentionHandlers, LoraHandlers, RevisionHandlers, TrainHandlers):
     """The app's event handlers over one shared ``Engine``."""
 
     def __init__(self, engine: Engine) -> None:

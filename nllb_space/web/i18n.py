@@ -11,6 +11,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ..settings import Settings
+from .train_texts import TRAIN_TEXTS
 
 TEXTS: dict[str, tuple[str, str]] = {
     "title": ("NLLB-200 · Spanish → Italian with LoRA", "NLLB-200 · español → italiano con LoRA"),
@@ -126,6 +127,7 @@ TEXTS: dict[str, tuple[str, str]] = {
                         "Vacío: la traducción voraz del propio adaptador."),
     "token_plot": ("Probability of each token, base vs LoRA", "Probabilidad de cada token, base frente a LoRA"),
 }
+TEXTS.update(TRAIN_TEXTS)  # the Train tab's, kept in their own file
 
 
 SUPPORTED = ("en", "es")

@@ -8,6 +8,8 @@ typed arrives already escaped.
 
 from __future__ import annotations
 
+from .train_texts import TRAIN_MESSAGES
+
 MESSAGES: dict[str, tuple[str, str]] = {
     # Errors the handlers themselves write.
     "cancelled": ("Cancelled.", "Cancelado."),
@@ -192,6 +194,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "top_alternatives": ("top alternatives", "alternativas principales"),
     "token_probability": ("probability of this token (%)", "probabilidad de este token (%)"),
 }
+MESSAGES.update(TRAIN_MESSAGES)  # the Train tab's, kept in their own file
 
 
 def say(key: str, language: str, **values: object) -> str:

@@ -36,6 +36,8 @@ from .lora_handlers import TokensShown, UpdateShown
 from .messages import say
 from .revision_handlers import COLUMNS, PageLoaded, RevisionsListed, RevisionUsed, RowPicked
 from .tabs import attention_tab, compare_tab, lora_tab, translate_tab
+from .train_handlers import TrainShown, TrainSourceShown
+from .train_tab import train_tab
 from .translate_handlers import Compared, CompareViews, FileScored, FileTranslated, Translated
 
 TITLE = TEXTS["title"][0]
@@ -227,6 +229,8 @@ def build_demo(engine: Engine) -> gr.Blocks:
         with gr.Tabs():
             for tab in (translate_tab, compare_tab, attention_tab, lora_tab):
                 c.update(tab(h, settings))
+            if settings.allow_training:
+                c.update(train_tab(h, settings, engine.training.on_gpu))
         wire(demo, h, c, model_work)
     english_api_labels(demo)
     # A full queue answers "Queue is full! Please try again." at once, instead of a wait of unbounded length.
@@ -305,3 +309,19 @@ def wire(demo: gr.Blocks, h: Handlers, c: Mapping[str, Any], model_work: dict) -
                          outputs(RevisionUsed, c), **model_work, **PRIVATE)
     c["revisions_table"].select(h.use_row, [c["revision_rows"], c["choices"]], outputs(RowPicked, c), **model_work,
                                 **PRIVATE)
+    if "train_button" in c:
+        wire_training(demo, h, c)
+
+
+def wire_training(demo: gr.Blocks, h: Handlers, c: Mapping[str, Any]) -> None:
+    """The Train tab's events. A run is the service's, in a process or GPU call of its own: it takes none of the
+    model's request slots, and its own limits (one per visitor, ``NLLB_TRAIN_RUNS`` in all) are the service's."""
+    c["train_source"].change(h.train_source_changed, c["train_source"], outputs(TrainSourceShown, c), queue=False,
+                             **PRIVATE)
+    c["train_set"].change(h.train_set_changed, c["train_set"], c["train_look_for"], **PRIVATE)
+    inputs = [c[name] for name in ("train_source", "train_set", "train_pasted", "train_upload", "train_rank",
+                                   "train_alpha", "train_targets", "train_lr", "train_steps", "choices")]
+    training = c["train_button"].click(h.train_adapter, inputs, outputs(TrainShown, c), concurrency_limit=None,
+                                       **PRIVATE)
+    c["train_stop"].click(h.stop_training, None, c["train_status"], cancels=[training], queue=False, **PRIVATE)
+    demo.unload(h.page_closed)

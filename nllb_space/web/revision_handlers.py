@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import gradio as gr
 
+from .. import visitors
 from ..errors import InputError, UserFacingError
 from ..hub.model_choice import spec_of
 from ..hub.revisions import Revisions, RunScores
@@ -208,6 +209,7 @@ class RevisionHandlers:
             except UserFacingError as error:
                 listed = listed._replace(revisions_message=self._list_failed(self.settings.adapter_repo, error,
                                                                              language))
+        known = merge_choices(known, self.trained_choices(visitors.of_request(request), language))  # kept for an hour
         # One update each: Gradio consumes an update dict while applying it.
         pickers = {name: gr.update(choices=known) for name in PICKERS}
         return PageLoaded(status=self.status(language=language), **listed._asdict(), revision_loaded=live,
