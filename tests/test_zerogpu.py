@@ -8,6 +8,7 @@ equal the same requests served in-process, whichever worker runs them.
 from __future__ import annotations
 
 import multiprocessing
+from pathlib import Path
 
 import pytest
 
@@ -221,3 +222,26 @@ def test_a_device_that_cannot_be_had_is_said_at_load_not_when_the_engine_is_made
     engine = Engine(tiny_settings(tiny_model_dir, device="cuda", concurrency=0))
     with pytest.raises(ModelLoadError, match="NLLB_DEVICE=cuda"):
         engine.load()
+
+
+def test_training_in_a_zerogpu_worker_serves_from_fresh_and_reused_workers_like_in_process(tiny_model_dir, tmp_path):
+    """Issue 25: the Train tab on ZeroGPU (tests/zerogpu_training.py, in a fresh interpreter as ZeroGPU's main process
+    is): the run streams its steps out of a forked GPU worker, the adapter comes back by value, and fresh and reused
+    workers translate with it exactly as the same run trained in-process does."""
+    import json
+    import subprocess
+    import sys
+
+    from nllb_space.testing.pairs import PAIRS
+
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("".join(f"{es}\t{it}\n" for es, it in PAIRS), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "tests.zerogpu_training", str(tiny_model_dir), str(pairs)],
+                          capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["training_pid"] != result["main_pid"] and result["main_pid"] not in result["pids"]
+    assert result["steps"] == [1, 2, 3, 4, 5, 6]  # streamed from the worker while it trained
+    assert len(set(result["pids"][1:])) >= 2 and len(result["pids"]) >= 4, result["pids"]  # fresh and reused
+    assert result["same_sha"] and result["same_tensors"]
+    assert result["texts"] == result["expected"] and result["texts"] != result["base"] and all(result["texts"])

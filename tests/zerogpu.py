@@ -81,6 +81,25 @@ class ZeroGpu:
 
         return call
 
+    def wrap_generator(self, task: Callable, duration: Callable | int | None = None) -> Callable:
+        """A generator function as ``@spaces.GPU(duration=duration)`` makes it on ZeroGPU: each value it yields in
+        the worker reaches the caller as it is yielded (``generator_function_wrapper``)."""
+        from spaces.zero.wrappers import generator_function_wrapper
+
+        def traced(*args, **kwargs):
+            for value in task(*args, **kwargs):
+                yield os.getpid(), value
+
+        decorated = generator_function_wrapper(traced, duration, None)
+
+        def call(*args, **kwargs):
+            for pid, value in decorated(*args, **kwargs):
+                if not self.pids or self.pids[-1] != pid:
+                    self.pids.append(pid)
+                yield value
+
+        return call
+
     @property
     def fresh_workers(self) -> int:
         return len(set(self.pids))
