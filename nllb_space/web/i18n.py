@@ -27,6 +27,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "revisions": ("Adapters and revisions", "Adaptadores y revisiones"),
     "adapter_repo": ("Adapter repo", "Repositorio del adaptador"),
+    "repo_info": ("Type another public repo id (owner/name) to list its revisions.",
+                  "Escribe el id de otro repositorio público (dueño/nombre) para listar sus revisiones."),
+    "repo_info_locked": ("Other repos are turned off on this Space (NLLB_ALLOW_CUSTOM_REPOS=false).",
+                         "Los demás repositorios están desactivados en este Space (NLLB_ALLOW_CUSTOM_REPOS=false)."),
     "list_revisions": ("List revisions", "Listar revisiones"),
     "revision": ("Revision", "Revisión"),
     "revision_info": ("Pick a branch, tag or commit, or click its row in the table: it is loaded and selected in "
@@ -47,6 +51,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "tab_attention": ("Attention", "Atención"),
     "tab_lora": ("What LoRA changed", "Qué cambió LoRA"),
     "text": ("Text", "Texto"),
+    "text_placeholder": ("Type or paste the text here…", "Escribe o pega aquí el texto…"),
     "text_info": ("Up to {max_chars} characters and {max_sentences} sentences; paragraphs and line breaks are kept.",
                   "Hasta {max_chars} caracteres y {max_sentences} oraciones; se conservan párrafos y saltos de línea."),
     "translation": ("Translation", "Traducción"),
