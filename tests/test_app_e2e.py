@@ -567,8 +567,12 @@ def test_what_lora_changed_tab(page, server, tmp_path):
     page.wait_for_selector("#lora-update-plot .xtick text")
     summary = page.inner_text("#lora-update-summary")
     assert "rank r = 4" in summary and "trainable parameters" in summary and "largest update" in summary
-    columns = {t.text_content() for t in page.query_selector_all("#lora-update-plot .xtick text")}
-    assert columns == {"q", "k", "v", "out"}
+    # Every panel's x axis (plotly names them .xtick, .x2tick, ...).
+    columns = {t.text_content() for t in page.query_selector_all("#lora-update-plot .xaxislayer-above text")}
+    # #26: the feed-forward blocks are drawn too; this adapter leaves them alone, so they read "not adapted".
+    assert columns == {"q", "k", "v", "out", "fc1", "fc2"}
+    titles = " ".join(t.text_content() for t in page.query_selector_all("#lora-update-plot .annotation-text"))
+    assert "Encoder" in titles and "feed-forward" in titles and "Cross-attention" in titles
     page.click("#lora-token-button")
     page.wait_for_selector("#lora-token-plot .xtick text")
     assert "Both models read" in page.inner_text("#lora-token-summary")

@@ -8,6 +8,7 @@ have written is HTML-escaped: plotly renders a small HTML subset in labels and h
 from __future__ import annotations
 
 import html
+import textwrap
 
 from ..model.token_probs import TokenComparison
 from ..model.update_map import UpdateMap
@@ -15,14 +16,26 @@ from .i18n import block_name
 from .messages import say
 
 
+GREY = "#d1d5db"
+"""The update map's "not adapted" cells."""
+
+
+def _wrapped(name: str) -> str:
+    """A panel's title on lines of about two cells' width: a feed-forward panel is only fc1 and fc2 wide."""
+    return "<br>".join(textwrap.wrap(html.escape(name), 16, break_on_hyphens=False))
+
+
 def update_map_figure(update: UpdateMap, title: str, language: str = "en"):
-    """One heatmap per attention block: layers down, projections across, colour = ‖ΔW‖ / ‖W‖ in percent."""
+    """One heatmap per block (attention and feed-forward, encoder then decoder): layers down, modules across, colour =
+    ‖ΔW‖ / ‖W‖ in percent. A module the adapter leaves alone is a grey gap that reads "not adapted", not a 0."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     names = [block_name(block, language) for block in update.blocks]
-    figure = make_subplots(rows=1, cols=len(update.blocks), shared_yaxes=True, horizontal_spacing=0.04,
-                           subplot_titles=[html.escape(name) for name in names])
+    # Each panel as wide as its columns, so a cell is the same size in every block (4 projections, fc1 and fc2).
+    figure = make_subplots(rows=1, cols=len(update.blocks), shared_yaxes=True, horizontal_spacing=0.03,
+                           column_widths=[len(columns) for columns in update.columns],
+                           subplot_titles=[_wrapped(name) for name in names])
     values = [value for block in update.relative for row in block for value in row if value is not None]
     top = max(values, default=0.0) * 100 or 1e-6
     layers = [say("layer_n", language, n=i + 1) for i in range(update.layers)]
@@ -30,17 +43,21 @@ def update_map_figure(update: UpdateMap, title: str, language: str = "en"):
     for column, block in enumerate(update.relative, start=1):
         z = [[None if value is None else value * 100 for value in row] for row in block]
         text = [[not_adapted if value is None else f"{value * 100:.2f}%" for value in row] for row in block]
+        common = dict(x=list(update.columns[column - 1]), y=layers, text=text, xgap=2, ygap=2,
+                      hovertemplate=f"{html.escape(names[column - 1])}<br>%{{y}}, %{{x}}: %{{text}}<extra></extra>")
         figure.add_trace(go.Heatmap(
-            z=z, x=list(update.projections), y=layers, text=text, zmin=0.0, zmax=top, colorscale="Viridis",
-            showscale=column == len(update.blocks), xgap=2, ygap=2,
-            colorbar=dict(title=dict(text="‖ΔW‖/‖W‖"), ticksuffix="%", thickness=12),
-            hovertemplate=f"{html.escape(names[column - 1])}<br>%{{y}}, %{{x}}: %{{text}}<extra></extra>",
-        ), row=1, col=column)
+            z=z, zmin=0.0, zmax=top, colorscale="Viridis", showscale=column == 1, name=names[column - 1],
+            colorbar=dict(title=dict(text="‖ΔW‖/‖W‖"), ticksuffix="%", thickness=12), **common), row=1, col=column)
+        # The modules it leaves alone in plain grey, off the colour scale: "not adapted" is not a 0% update. Drawn as
+        # cells of their own so that they hover, and a block the adapter does not touch at all still has its columns.
+        figure.add_trace(go.Heatmap(
+            z=[[1.0 if value is None else None for value in row] for row in block], colorscale=[[0, GREY], [1, GREY]],
+            showscale=False, name=not_adapted, **common), row=1, col=column)
     figure.update_yaxes(autorange="reversed")
     figure.update_layout(
         title=dict(text=html.escape(title), x=0.01, font=dict(size=15)),
-        height=int(min(760, max(320, 30 * update.layers + 160))), margin=dict(l=10, r=10, t=70, b=10),
-        plot_bgcolor="#e5e7eb", paper_bgcolor="white",
+        height=int(min(760, max(320, 30 * update.layers + 160))), margin=dict(l=10, r=10, t=95, b=10),
+        plot_bgcolor="white", paper_bgcolor="white",
     )
     return figure
 

@@ -194,9 +194,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Qué palabras de origen lee más cada palabra de la traducción de {model} (atención cruzada, media de capas y "
         "cabezas)",
     ),
-    "update_title": ("Where {label} changed the model: ‖ΔW‖ / ‖W‖ per layer and projection",
-                     "Dónde cambió {label} el modelo: ‖ΔW‖ / ‖W‖ por capa y proyección"),
-    "not_adapted": ("not adapted", "no adaptada"),
+    "update_title": ("Where {label} changed the model: ‖ΔW‖ / ‖W‖ per layer and module",
+                     "Dónde cambió {label} el modelo: ‖ΔW‖ / ‖W‖ por capa y módulo"),
+    "not_adapted": ("not adapted", "no adaptado"),
     "tokens_title": ("Why a word changed: {base} vs {lora}", "Por qué cambió una palabra: {base} frente a {lora}"),
     "top_alternatives": ("top alternatives", "alternativas principales"),
     "token_probability": ("probability of this token (%)", "probabilidad de este token (%)"),
