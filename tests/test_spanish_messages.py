@@ -197,6 +197,7 @@ def test_figures_and_map_controls_speak_the_visitors_language(h):
     assert controls.layer["choices"][:2] == [("media de las capas", MEAN), ("capa 1", "0")]
     update = h.update_map(TAG, request=SPANISH)
     assert update.update_plot.layout.title.text.startswith("Dónde cambió")
-    assert "Autoatención del codificador" in [a.text for a in update.update_plot.layout.annotations]
+    titles = [a.text.replace("<br>", " ") for a in update.update_plot.layout.annotations]  # titles on two lines
+    assert "Autoatención del codificador" in titles and "Red feed-forward del codificador" in titles
     tokens = h.token_probabilities(SENTENCE, "spa_Latn", "ita_Latn", TAG, request=SPANISH)
     assert tokens.token_plot.layout.yaxis.title.text == "probabilidad de este token (%)"
