@@ -190,7 +190,8 @@ def shoot(url: str) -> None:
             page.close()
         spanish = browser.new_page(viewport=VIEWPORTS["desktop"], locale="es-ES")
         spanish.goto(url)
-        spanish.wait_for_selector("#status >> text=Live adapter")
+        spanish.wait_for_selector("#status >> text=Adaptador activo")  # the page-load event has relabelled it
+        spanish.wait_for_function("document.querySelector('#src-lang input')?.value === 'español (spa_Latn)'")
         spanish.get_by_role("tab", name="Qué cambió LoRA").click()
         spanish.click("#lora-update-button")
         spanish.wait_for_selector("#lora-update-plot .xtick text")

@@ -457,14 +457,122 @@ def test_a_spanish_browser_gets_the_spanish_interface(browser, app_url, tmp_path
         context.close()
 
 
+VISIBLE_TEXT = """() => {
+  const shown = el => el.offsetParent !== null || el.getClientRects().length > 0;
+  const literal = document.createElement('style');  // code and the API's JSON read the same in both pages
+  literal.textContent = 'code, #compare-scores, #attention-data, #lora-update-data, #lora-token-data '
+    + '{ display: none !important; }';
+  document.head.appendChild(literal);
+  const out = [document.body.innerText];
+  literal.remove();
+  for (const el of document.querySelectorAll('input, textarea')) {
+    if (shown(el) && !['file', 'hidden', 'checkbox', 'radio'].includes(el.type)) out.push(el.value || el.placeholder);
+  }
+  for (const el of document.querySelectorAll('svg text')) if (shown(el)) out.push(el.textContent);
+  return out.join('\\n');
+}"""
+"""What a visitor can read: the page's text, what its fields show (a dropdown shows its choice's label in an input)
+and the figures' text (SVG). Left out: inline code (column names, model ids, commits) and the JSON the API returns,
+whose keys are the API's and the same for every visitor."""
+
+ALLOWED_ENGLISH = {
+    "LoRA", "NLLB-200", "chrF++", "BLEU", "sacreBLEU", "Hub", "Space", "Hugging Face Hub", "commit", "tokens", "token",
+    "UTF-8", "Meta",
+}
+"""Proper names and terms both pages use as they are (also where an English text is made only of them)."""
+
+
+def english_fragments() -> dict[str, str]:
+    """Every piece of English the page's tables hold that its Spanish text does not share, by the key it comes from:
+    each text cut at its placeholders and Markdown marks, pieces of three or more letters, minus ALLOWED_ENGLISH."""
+    import re
+
+    from nllb_space.web.i18n import TEXTS
+    from nllb_space.web.messages import MESSAGES
+
+    fragments = {}
+    for key, (english, spanish) in {**TEXTS, **MESSAGES}.items():
+        for piece in re.split(r"\{[^}]*\}|<[^>]*>|[*`#\n⚠️ℹ️▼|]| · ", english):
+            piece = " ".join(piece.split()).strip(" .,:;()!?\"'")
+            if sum(ch.isalpha() for ch in piece) >= 3 and piece not in spanish and piece not in ALLOWED_ENGLISH:
+                fragments[piece] = key
+    return fragments
+
+
+def test_the_spanish_page_has_no_english_from_the_english_table(browser, app_url, tmp_path):
+    """#26: the language pickers, the model pickers and the examples' descriptions read English in the Spanish page.
+    A Spanish browser finds Spanish names in both language pickers, Spanish model-picker entries and examples, and,
+    on every tab after using it, no text of the English table (nor an English language label)."""
+    import re
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="es-ES")
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(app_url)
+        page.wait_for_selector("#status >> text=Adaptador activo")
+        page.wait_for_function("document.querySelector('#src-lang input')?.value === 'español (spa_Latn)'")
+        assert page.input_value("#tgt-lang input") == "italiano (ita_Latn)"
+        page.fill("#tgt-lang input", "alem")
+        page.get_by_role("option", name="alemán (deu_Latn)").wait_for()
+        assert page.get_by_role("option", name="German (deu_Latn)").count() == 0
+        page.get_by_role("option", name="alemán (deu_Latn)").click()
+        page.keyboard.press("Tab")
+        assert page.input_value("#tgt-lang input") == "alemán (deu_Latn)"
+        for typed in ("Italian", "ita_Latn"):  # English names and codes still find their language
+            page.fill("#tgt-lang input", typed)
+            page.get_by_role("option", name="italiano (ita_Latn)").first.click()
+            page.keyboard.press("Tab")
+            assert page.input_value("#tgt-lang input") == "italiano (ita_Latn)"
+        assert page.input_value("#translate-model input") == "main (configurada)"
+        page.click("#translate-model input")
+        page.get_by_role("option", name="base: NLLB-200 sin adaptador").wait_for()
+        page.keyboard.press("Escape")
+        assert "concordancia: cansadas → stanche (femenino plural)" in page.inner_text("body")
+        page.fill("#translate-input textarea", TEXT)
+        page.click("#translate-button")
+        page.wait_for_selector("#translate-info >> text=Traducido por")
+
+        def open_accordions() -> None:
+            for closed in page.query_selector_all("button.label-wrap:not(.open)"):
+                if closed.is_visible():
+                    closed.click()
+            page.wait_for_timeout(300)
+
+        seen = []
+        open_accordions()
+        seen.append(page.evaluate(VISIBLE_TEXT))
+        for tab, button, done in (("Comparar", "#compare-button", "#compare-rows table.compare-rows"),
+                                  ("Atención", "#attention-button", "#attention-heads .xtick text"),
+                                  ("Qué cambió LoRA", "#lora-update-button", "#lora-update-plot .xtick text")):
+            page.get_by_role("tab", name=tab).click()
+            page.click(button)
+            page.wait_for_selector(done)
+            open_accordions()
+            seen.append(page.evaluate(VISIBLE_TEXT))
+        page.screenshot(path=str(tmp_path / "spanish.png"), full_page=True)
+        text = "\n".join(seen)
+        found = {f"{key}: {text[max(0, m.start() - 40):m.end() + 40]!r}": piece
+                 for piece, key in english_fragments().items()
+                 if (m := re.search(rf"(?<!\w){re.escape(piece)}(?!\w)", text))}
+        assert not found, f"English in the Spanish page (key: where): {found}"
+        assert not re.search(r"\b(Spanish|Italian|English|German) \(\w{3}_\w{4}\)", text)
+    finally:
+        context.close()
+
+
 def test_what_lora_changed_tab(page, server, tmp_path):
     open_tab(page, "What LoRA changed")
     page.click("#lora-update-button")
     page.wait_for_selector("#lora-update-plot .xtick text")
     summary = page.inner_text("#lora-update-summary")
     assert "rank r = 4" in summary and "trainable parameters" in summary and "largest update" in summary
-    columns = {t.text_content() for t in page.query_selector_all("#lora-update-plot .xtick text")}
-    assert columns == {"q", "k", "v", "out"}
+    # Every panel's x axis (plotly names them .xtick, .x2tick, ...).
+    columns = {t.text_content() for t in page.query_selector_all("#lora-update-plot .xaxislayer-above text")}
+    # #26: the feed-forward blocks are drawn too; this adapter leaves them alone, so they read "not adapted".
+    assert columns == {"q", "k", "v", "out", "fc1", "fc2"}
+    titles = " ".join(t.text_content() for t in page.query_selector_all("#lora-update-plot .annotation-text"))
+    assert "Encoder" in titles and "feed-forward" in titles and "Cross-attention" in titles
     page.click("#lora-token-button")
     page.wait_for_selector("#lora-token-plot .xtick text")
     assert "Both models read" in page.inner_text("#lora-token-summary")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from nllb_space.text.language_names_es import SPANISH_NAMES
 from nllb_space.text.languages import (
     LANGUAGES,
     UnknownLanguageError,
@@ -144,7 +145,23 @@ def test_a_request_in_an_unknown_language_gets_the_same_suggestions_in_spanish()
         languages(Settings(), "Italien", "spa_Latn")
     english, spanish = str(caught.value), caught.value.in_language("es")
     assert english.startswith("Unknown language 'Italien'. Did you mean: Italian (ita_Latn), ")
-    assert spanish == f"Idioma desconocido 'Italien'. ¿Quisiste decir: {english.split('Did you mean: ')[1]}"
+    # The suggestions as each page's picker shows them (#26): Spanish names in Spanish, the same codes.
+    with pytest.raises(UnknownLanguageError) as unknown:
+        resolve_language("Italien")
+    codes = unknown.value.suggestions
+    suggested = ", ".join(language_label(code, "es") for code in codes)
+    assert codes and spanish == f"Idioma desconocido 'Italien'. ¿Quisiste decir: {suggested}?"
+    assert spanish.startswith("Idioma desconocido 'Italien'. ¿Quisiste decir: italiano (ita_Latn), ")
+
+
+def test_a_request_for_one_language_twice_names_it_in_each_language() -> None:
+    from nllb_space.errors import InputError
+    from nllb_space.service.request_limits import languages
+    from nllb_space.settings import Settings
+
+    with pytest.raises(InputError) as caught:
+        languages(Settings(), "italiano", "ita_Latn")
+    assert "Italian (ita_Latn)" in str(caught.value) and "italiano (ita_Latn)" in caught.value.in_language("es")
 
 
 def test_choices_are_labels_sorted_by_name() -> None:
@@ -178,3 +195,35 @@ def test_spanish_and_native_names_are_accepted_with_or_without_accents():
         assert resolve_language(name) == code, name
     with pytest.raises(UnknownLanguageError, match="Italian"):
         resolve_language("italano")
+
+
+def test_every_language_has_a_spanish_name_that_resolves_to_it() -> None:
+    """#26: the Spanish page names every language in Spanish; what it shows can be typed back, with or without
+    accents, and the English names, labels and codes keep working."""
+    assert set(SPANISH_NAMES) == set(LANGUAGES) and len(set(SPANISH_NAMES.values())) == 202
+    for code, name in SPANISH_NAMES.items():
+        assert language_name(code, "es") == name and language_label(code, "es") == f"{name} ({code})"
+        for typed in (name, name.upper(), language_label(code, "es"), _plain(name)):
+            assert resolve_language(typed) == code, typed
+        assert resolve_language(LANGUAGES[code]) == code and resolve_language(language_label(code)) == code
+    assert language_label("spa_Latn", "es") == "español (spa_Latn)"
+    assert language_label("Italian", "es") == "italiano (ita_Latn)"
+    assert language_label("ita_Latn") == "Italian (ita_Latn)"  # English stays the default
+
+
+def test_spanish_choices_are_spanish_labels_over_the_same_codes_sorted_by_spanish_name() -> None:
+    english, spanish = language_choices(), language_choices("es")
+    assert [code for _, code in sorted(spanish, key=lambda c: c[1])] == [code for _, code in sorted(english,
+                                                                                                   key=lambda c: c[1])]
+    assert ("español (spa_Latn)", "spa_Latn") in spanish and ("italiano (ita_Latn)", "ita_Latn") in spanish
+    assert ("Spanish (spa_Latn)", "spa_Latn") in english
+    keys = [_plain(label).casefold() for label, _ in spanish]
+    assert keys == sorted(keys)  # "árabe" sorts among the a's, not after "zulú"
+    assert spanish[0][1] != "arb_Arab" or keys[0].startswith("a")
+    assert all(label == language_label(code, "es") for label, code in spanish)
+
+
+def _plain(text: str) -> str:
+    import unicodedata
+
+    return "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))

@@ -132,6 +132,36 @@ def test_the_status_line_and_the_revisions_panel_in_spanish(h, hub_adapters):
     assert "rama(s)" in h.list_revisions("", request=SPANISH).revisions_message
 
 
+def test_page_load_gives_each_visitor_pickers_and_examples_in_their_language(h, hub_adapters):
+    """#26: the language pickers, the model pickers, the examples and the attention tab's layer and head pickers were
+    English in the Spanish page. Labels follow the visitor; values (codes, model specs) are the same for both."""
+    from nllb_space.text.languages import language_choices
+    from nllb_space.web.handler_inputs import MEAN
+
+    spanish, english = h.page_load(h.initial_choices(), request=SPANISH), h.page_load(h.initial_choices(),
+                                                                                         request=ENGLISH)
+    for side in ("src", "tgt"):
+        assert getattr(spanish, side)["choices"] == language_choices("es") and "value" not in getattr(spanish, side)
+        assert getattr(english, side)["choices"] == language_choices("en")
+    assert ("español (spa_Latn)", "spa_Latn") in spanish.src["choices"]
+    assert ("italiano (ita_Latn)", "ita_Latn") in spanish.tgt["choices"]
+    assert spanish.choices[0] == ("base: NLLB-200 sin adaptador", "base")
+    assert english.choices[0] == ("base: NLLB-200 without adapter", "base")
+    assert [value for _, value in spanish.choices] == [value for _, value in english.choices]
+    assert "main (configurada)" in [label for label, _ in spanish.choices]
+    assert not [label for label, _ in spanish.choices if "configured" in label or "without" in label]
+    for picker in ("model", "left", "right", "attention_model", "lora_model"):
+        assert getattr(spanish, picker)["choices"] == spanish.choices
+    assert spanish.examples["sample_labels"][0].startswith("concordancia: cansadas → stanche (femenino plural)")
+    assert english.examples["sample_labels"][0].startswith("agreement: cansadas → stanche (feminine plural)")
+    assert not [label for label in spanish.examples["sample_labels"] if "polite" in label or "kept" in label]
+    assert (spanish.layer["choices"], spanish.head["choices"]) == ([("media de las capas", MEAN)],
+                                                                   [("media de las cabezas", MEAN)])
+    # A session that already holds the English labels (the page as built) is relabelled too.
+    again = h.page_load(english.choices, request=SPANISH)
+    assert again.choices == spanish.choices
+
+
 def test_translate_and_compare_summaries_in_spanish(h, tmp_path):
     text = "Hola, ¿cómo estás? Gracias por tu ayuda."
     _, result = h.translate_text(text, "spa_Latn", "ita_Latn", "base", 1, 2, request=SPANISH)
@@ -167,6 +197,7 @@ def test_figures_and_map_controls_speak_the_visitors_language(h):
     assert controls.layer["choices"][:2] == [("media de las capas", MEAN), ("capa 1", "0")]
     update = h.update_map(TAG, request=SPANISH)
     assert update.update_plot.layout.title.text.startswith("Dónde cambió")
-    assert "Autoatención del codificador" in [a.text for a in update.update_plot.layout.annotations]
+    titles = [a.text.replace("<br>", " ") for a in update.update_plot.layout.annotations]  # titles on two lines
+    assert "Autoatención del codificador" in titles and "Red feed-forward del codificador" in titles
     tokens = h.token_probabilities(SENTENCE, "spa_Latn", "ita_Latn", TAG, request=SPANISH)
     assert tokens.token_plot.layout.yaxis.title.text == "probabilidad de este token (%)"

@@ -40,7 +40,8 @@ class LoadedBase:
     dtype: str
     """Weight dtype name, e.g. ``float32``."""
     weight_norms: Mapping[str, float] = field(default_factory=dict)
-    """``‖W‖`` of every attention projection, taken before int8 or the device move (model/update_map.py)."""
+    """``‖W‖`` of every module the update map draws (attention projections, fc1, fc2), taken before int8 or the
+    device move (model/update_map.py)."""
     parameters: int = 0
     """Parameters of the base model."""
 

@@ -87,8 +87,8 @@ class Inspection:
                           (prepared[0][0].label, prepared[1][0].label), readable, out.probabilities, top)
 
     def update_map(self, model: str) -> UpdateMap:
-        """Where the adapter ``model`` names changed the base: ‖ΔW‖ / ‖W‖ per layer and projection, from its
-        tensors (no model call).
+        """Where the adapter ``model`` names changed the base: ‖ΔW‖ / ‖W‖ per layer and module (attention and
+        feed-forward), from its tensors (no model call).
 
         Computed once per commit, and under the model gate like every other piece of model work: its cost grows with
         the adapter (rank, layers), so a visitor asking for maps over and over neither recomputes nor jumps ahead

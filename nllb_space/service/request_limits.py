@@ -13,7 +13,7 @@ from ..errors import InputError
 from ..hub.model_choice import MAX_NAME_CHARS
 from ..model.slot import Decoding
 from ..settings import Settings
-from ..text.languages import UnknownLanguageError, language_name, resolve_language
+from ..text.languages import UnknownLanguageError, language_label, resolve_language
 from ..text.segment import Segmented
 
 Label = str | tuple[str, str]
@@ -58,8 +58,8 @@ def languages(settings: Settings, src_lang: str | None, tgt_lang: str | None) ->
     except UnknownLanguageError as error:
         raise InputError(str(error), es=error.es) from None
     if src == tgt:
-        raise InputError(f"Source and target are both {language_name(src)} ({src}); pick a different target language.",
-                         es=f"El origen y el destino son el mismo idioma, {language_name(src)} ({src}); elige otro "
+        raise InputError(f"Source and target are both {language_label(src)}; pick a different target language.",
+                         es=f"El origen y el destino son el mismo idioma, {language_label(src, 'es')}; elige otro "
                             "idioma de destino.")
     return src, tgt
 

@@ -1,8 +1,9 @@
 """The 202 FLORES-200 languages NLLB-200 translates, and how user input maps onto them.
 
 NLLB names a language by a FLORES-200 code: an ISO 639-3 language plus an ISO 15924 script, ``spa_Latn``. People
-type "Spanish", the UI shows "Spanish (spa_Latn)", and the tokenizer wants ``spa_Latn``; ``resolve_language``
-turns any of those into the code and, for anything else, fails with the closest real languages so that a typo in
+type "Spanish" or "español", the UI shows "Spanish (spa_Latn)" (the Spanish page "español (spa_Latn)", with the names
+of text/language_names_es.py), and the tokenizer wants ``spa_Latn``; ``resolve_language`` turns any of those into
+the code and, for anything else, fails with the closest real languages so that a typo in
 an environment variable or an API call is a one-line fix.
 
 The table is exactly ``FAIRSEQ_LANGUAGE_CODES`` of transformers' NLLB tokenizer, in its order (the test suite
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from .language_aliases import ALIASES
+from .language_names_es import SPANISH_NAMES
 
 __all__ = [
     "LANGUAGES",
@@ -282,15 +284,24 @@ def _plain(text: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
 
 
+_NAMES: dict[str, Mapping[str, str]] = {"en": LANGUAGES, "es": MappingProxyType(SPANISH_NAMES)}
+"""Each page language's name for every code: the pickers' labels."""
+
 # Lookup tables for resolve_language, keyed by casefolded text so that "SPA_LATN", "spanish" and
-# "spanish (spa_latn)" all hit. Plain dicts built once at import: 3 x 202 short strings, no I/O.
+# "spanish (spa_latn)" all hit. Plain dicts built once at import: a few x 202 short strings, no I/O.
 _BY_CODE: dict[str, str] = {code.casefold(): code for code in _LANGUAGE_TABLE}
 _BY_NAME: dict[str, str] = {name.casefold(): code for code, name in _LANGUAGE_TABLE.items()}
-_BY_LABEL: dict[str, str] = {f"{name} ({code})".casefold(): code for code, name in _LANGUAGE_TABLE.items()}
-# Spanish and native names (text/language_aliases.py), also without accents: "ingles" finds "inglés".
+# Every page's labels, so that what either picker shows ("español (spa_Latn)") can be typed back.
+_BY_LABEL: dict[str, str] = {f"{name} ({code})".casefold(): code for names in _NAMES.values()
+                             for code, name in names.items()}
+# Spanish names and other names people type (text/language_aliases.py), also without accents: "ingles" finds
+# "inglés", "espanol (spa_latn)" finds "español (spa_Latn)".
 _BY_ALIAS: dict[str, str] = {
     key: code for code, names in ALIASES.items() for name in names
     for key in (name.casefold(), _plain(name.casefold()))
+} | {
+    key: code for code, name in SPANISH_NAMES.items() for text in (name, f"{name} ({code})")
+    for key in (text.casefold(), _plain(text.casefold()))
 }
 
 # What close matches are searched over: (casefolded text, code) for every code, name and label. Labels are in so
@@ -299,16 +310,19 @@ _CANDIDATES: tuple[tuple[str, str], ...] = tuple(
     (text, code) for table in (_BY_CODE, _BY_NAME, _BY_LABEL, _BY_ALIAS) for text, code in table.items()
 )
 
-_CHOICES: tuple[tuple[str, str], ...] = tuple(
-    sorted(((f"{name} ({code})", code) for code, name in _LANGUAGE_TABLE.items()),
-           key=lambda choice: (LANGUAGES[choice[1]].casefold(), choice[1]))
-)
+_CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
+    # Sorted as a reader of that language looks for a name: case and accents aside ("árabe" among the a's).
+    language: tuple(sorted(((f"{name} ({code})", code) for code, name in names.items()),
+                           key=lambda choice: (_plain(names[choice[1]].casefold()), choice[1])))
+    for language, names in _NAMES.items()
+}
 
 
 class UnknownLanguageError(ValueError):
     """Input that names none of the 202 languages. The message quotes the input and lists up to five close matches
     as ``"Name (code)"``; ``suggestions`` holds their codes, best first, for callers that want to offer them.
-    ``es`` is the same message in Spanish, for a visitor (request_limits passes it on)."""
+    ``es`` is the same message in Spanish, for a visitor (request_limits passes it on), with the suggestions as the
+    Spanish page's picker shows them."""
 
     def __init__(self, value: str, suggestions: tuple[str, ...] = ()) -> None:
         self.value = value
@@ -316,12 +330,13 @@ class UnknownLanguageError(ValueError):
         if not value or not value.strip():
             message = "No language given: expected a FLORES-200 code such as 'spa_Latn' or a name such as 'Spanish'."
             self.es = ("No se indicó ningún idioma: se espera un código FLORES-200 como 'spa_Latn' o un nombre como "
-                       "'Spanish'.")
+                       "'español'.")
         elif self.suggestions:
-            # The labels stay as the language picker shows them, so a visitor can find and type one.
+            # The labels stay as each page's language picker shows them, so a visitor can find and type one.
             labels = ", ".join(language_label(code) for code in self.suggestions)
             message = f"Unknown language {value!r}. Did you mean: {labels}?"
-            self.es = f"Idioma desconocido {value!r}. ¿Quisiste decir: {labels}?"
+            spanish = ", ".join(language_label(code, "es") for code in self.suggestions)
+            self.es = f"Idioma desconocido {value!r}. ¿Quisiste decir: {spanish}?"
         else:
             message = (
                 f"Unknown language {value!r}: expected one of the 202 FLORES-200 codes NLLB-200 knows, such as"
@@ -329,7 +344,7 @@ class UnknownLanguageError(ValueError):
             )
             self.es = (
                 f"Idioma desconocido {value!r}: se espera uno de los 202 códigos FLORES-200 que conoce NLLB-200, como"
-                " 'spa_Latn', o su nombre en inglés, como 'Spanish'."
+                " 'spa_Latn', o su nombre, como 'español'."
             )
         super().__init__(message)
 
@@ -342,8 +357,9 @@ class UnknownLanguageError(ValueError):
 def resolve_language(value: str) -> str:
     """The canonical FLORES-200 code for ``value``.
 
-    Accepts a code (``"spa_Latn"``), an English name (``"Spanish"``), a Spanish or native name (``"italiano"``,
-    ``"inglés"``, ``"Deutsch"``; text/language_aliases.py) or a UI label (``"Spanish (spa_Latn)"``), all
+    Accepts a code (``"spa_Latn"``), an English name (``"Spanish"``), a Spanish name (``"italiano"``, ``"inglés"``;
+    text/language_names_es.py), another name (``"vasco"``, ``"Deutsch"``; text/language_aliases.py) or either page's
+    label (``"Spanish (spa_Latn)"``, ``"español (spa_Latn)"``, the Spanish ones also without accents), all
     case-insensitively and with surrounding or repeated whitespace ignored. Anything else, including an empty
     string, raises ``UnknownLanguageError`` naming up to five close matches. No partial-name guessing: "Chinese"
     could mean three languages, so it is an error whose suggestions list them.
@@ -359,24 +375,25 @@ def resolve_language(value: str) -> str:
     return code
 
 
-def language_label(code: str) -> str:
-    """The UI's text for a language, ``"spa_Latn"`` -> ``"Spanish (spa_Latn)"``: the name people look for, then the
-    code NLLB uses. Anything ``resolve_language`` accepts works; an unknown code raises ``UnknownLanguageError``."""
+def language_label(code: str, language: str = "en") -> str:
+    """The UI's text for a language, ``"spa_Latn"`` -> ``"Spanish (spa_Latn)"`` (``"español (spa_Latn)"`` with
+    ``language="es"``): the name people look for, then the code NLLB uses. Anything ``resolve_language`` accepts
+    works; an unknown code raises ``UnknownLanguageError``."""
     code = _canonical(code)
-    return f"{LANGUAGES[code]} ({code})"
+    return f"{_NAMES[language][code]} ({code})"
 
 
-def language_name(code: str) -> str:
-    """The English name of a language, ``"spa_Latn"`` -> ``"Spanish"``. Anything ``resolve_language`` accepts works;
-    an unknown code raises ``UnknownLanguageError``."""
-    return LANGUAGES[_canonical(code)]
+def language_name(code: str, language: str = "en") -> str:
+    """The name of a language in English, ``"spa_Latn"`` -> ``"Spanish"``, or in Spanish with ``language="es"``
+    (``"español"``). Anything ``resolve_language`` accepts works; an unknown code raises ``UnknownLanguageError``."""
+    return _NAMES[language][_canonical(code)]
 
 
-def language_choices() -> list[tuple[str, str]]:
-    """``(label, code)`` pairs sorted by English name, ready for ``gr.Dropdown(choices=...)``: the visitor sees and
-    can type "Spanish (spa_Latn)", the handler receives ``"spa_Latn"``. A new list each call, so callers may
-    modify it."""
-    return list(_CHOICES)
+def language_choices(language: str = "en") -> list[tuple[str, str]]:
+    """``(label, code)`` pairs sorted by name, ready for ``gr.Dropdown(choices=...)``: the visitor sees and can type
+    "Spanish (spa_Latn)" (with ``language="es"``, "español (spa_Latn)"), the handler receives ``"spa_Latn"`` either
+    way. A new list each call, so callers may modify it."""
+    return list(_CHOICES[language])
 
 
 def _canonical(code: str) -> str:

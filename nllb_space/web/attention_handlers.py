@@ -11,7 +11,7 @@ from ..model.attention import word_alignment
 from ..results import BASE, Translation
 from ..service.request_limits import languages
 from .attention_plots import alignment_figure, attention_figure, head_grid_figure
-from .handler_inputs import MEAN, decoding_options, map_index, model_spec, model_work, user_errors
+from .handler_inputs import MEAN, decoding_options, map_index, mean_choice, model_spec, model_work, user_errors
 from .i18n import visitor_language
 from .markdown import code
 from .messages import say
@@ -168,10 +168,10 @@ class AttentionHandlers:
         layers, heads = view.maps.weights(kind).shape[:2]
         layer_i, head_i = map_index(layer, layers), map_index(head, heads)
         language = visitor_language(request)
-        layer_choices = [(say("mean_layers", language), MEAN)] + [(say("layer_n", language, n=i + 1), str(i))
-                                                                  for i in range(layers)]
-        head_choices = [(say("mean_heads", language), MEAN)] + [(say("head_n", language, n=i + 1), str(i))
-                                                                for i in range(heads)]
+        layer_choices = mean_choice("layers", language) + [(say("layer_n", language, n=i + 1), str(i))
+                                                           for i in range(layers)]
+        head_choices = mean_choice("heads", language) + [(say("head_n", language, n=i + 1), str(i))
+                                                         for i in range(heads)]
         return MapControls(gr.update(choices=layer_choices, value=MEAN if layer_i is None else str(layer_i)),
                            gr.update(choices=head_choices, value=MEAN if head_i is None else str(head_i)))
 

@@ -33,6 +33,12 @@ MEAN = "mean"
 """Layer/head dropdown value for "average over all of them"."""
 
 
+def mean_choice(what: str, language: str) -> list[tuple[str, str]]:
+    """The layer (``what="layers"``) or head (``"heads"``) picker's first choice, "mean over layers", in
+    ``language``."""
+    return [(say(f"mean_{what}", language), MEAN)]
+
+
 def _request_of(signature: inspect.Signature, args: tuple, kwargs: dict):
     """The handler's ``request`` argument (``None`` for a handler without one)."""
     try:

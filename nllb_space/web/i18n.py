@@ -28,6 +28,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "revisions": ("Adapters and revisions", "Adaptadores y revisiones"),
     "adapter_repo": ("Adapter repo", "Repositorio del adaptador"),
+    "repo_info": ("Type another public repo id (owner/name) to list its revisions.",
+                  "Escribe el id de otro repositorio público (dueño/nombre) para listar sus revisiones."),
+    "repo_info_locked": ("Other repos are turned off on this Space (NLLB_ALLOW_CUSTOM_REPOS=false).",
+                         "Los demás repositorios están desactivados en este Space (NLLB_ALLOW_CUSTOM_REPOS=false)."),
     "list_revisions": ("List revisions", "Listar revisiones"),
     "revision": ("Revision", "Revisión"),
     "revision_info": ("Pick a branch, tag or commit, or click its row in the table: it is loaded and selected in "
@@ -48,6 +52,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "tab_attention": ("Attention", "Atención"),
     "tab_lora": ("What LoRA changed", "Qué cambió LoRA"),
     "text": ("Text", "Texto"),
+    "text_placeholder": ("Type or paste the text here…", "Escribe o pega aquí el texto…"),
     "text_info": ("Up to {max_chars} characters and {max_sentences} sentences; paragraphs and line breaks are kept.",
                   "Hasta {max_chars} caracteres y {max_sentences} oraciones; se conservan párrafos y saltos de línea."),
     "translation": ("Translation", "Traducción"),
@@ -101,6 +106,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "cross": ("Cross-attention", "Atención cruzada"),
     "encoder": ("Encoder self-attention", "Autoatención del codificador"),
     "decoder": ("Decoder self-attention", "Autoatención del decodificador"),
+    "encoder_ffn": ("Encoder feed-forward", "Red feed-forward del codificador"),
+    "decoder_ffn": ("Decoder feed-forward", "Red feed-forward del decodificador"),
     "layer": ("Layer", "Capa"),
     "head": ("Head", "Cabeza"),
     "attention_plot": ("Attention", "Atención"),
@@ -109,18 +116,25 @@ TEXTS: dict[str, tuple[str, str]] = {
     "alignment": ("Word alignment", "Alineación de palabras"),
     "data": ("The numbers (JSON, as the API returns them)", "Los números (JSON, como los devuelve la API)"),
     "lora_intro": (
-        "LoRA keeps every weight W of the model frozen and learns a small update ΔW = (alpha/r)·B·A in the attention "
-        "projections (q, k, v, out). **Where** shows how big that update is next to W in every layer, straight from "
-        "the adapter's tensors. **Why a word changed** shows, token by token, how likely the base model and the "
-        "adapter find one translation.",
-        "LoRA congela todos los pesos W del modelo y aprende un pequeño cambio ΔW = (alpha/r)·B·A en las proyecciones "
-        "de atención (q, k, v, out). **Dónde** muestra lo grande que es ese cambio frente a W en cada capa, leído "
-        "directamente de los tensores del adaptador. **Por qué cambió una palabra** muestra, token a token, qué "
-        "probabilidad dan el modelo base y el adaptador a una misma traducción.",
+        "LoRA keeps every weight W of the model frozen and learns a small update ΔW = (alpha/r)·B·A in the layers it "
+        "targets: the attention projections (q, k, v, out) and, in many adapters (PEFT's all-linear), the "
+        "feed-forward layers (fc1, fc2). Attention mixes positions: each token gathers what it needs from the others. "
+        "The feed-forward block then transforms each position on its own: fc1 widens the token's vector, fc2 brings "
+        "it back. **Where** shows how big the update is next to W in every layer and module, straight from the "
+        "adapter's tensors; grey cells are modules the adapter does not adapt. **Why a word changed** shows, token "
+        "by token, how likely the base model and the adapter find one translation.",
+        "LoRA congela todos los pesos W del modelo y aprende un pequeño cambio ΔW = (alpha/r)·B·A en las capas que "
+        "elige: las proyecciones de atención (q, k, v, out) y, en muchos adaptadores (all-linear de PEFT), las capas "
+        "de la red feed-forward (fc1, fc2). La atención mezcla posiciones: cada token recoge lo que necesita de los "
+        "demás. Después, la red feed-forward transforma cada posición por separado: fc1 ensancha el vector del "
+        "token y fc2 lo devuelve a su tamaño. **Dónde** muestra lo grande que es ese cambio frente a W en cada capa y "
+        "módulo, leído directamente de los tensores del adaptador; las celdas grises son módulos que el adaptador no "
+        "adapta. **Por qué cambió una palabra** muestra, token a token, qué probabilidad dan el modelo base y el "
+        "adaptador a una misma traducción.",
     ),
     "lora_model": ("Adapter", "Adaptador"),
     "update_button": ("Where did it change the model?", "¿Dónde cambió el modelo?"),
-    "update_plot": ("‖ΔW‖ / ‖W‖ per layer and projection", "‖ΔW‖ / ‖W‖ por capa y proyección"),
+    "update_plot": ("‖ΔW‖ / ‖W‖ per layer and module", "‖ΔW‖ / ‖W‖ por capa y módulo"),
     "why_heading": ("### Why a word changed", "### Por qué cambió una palabra"),
     "token_button": ("Why did the words change?", "¿Por qué cambiaron las palabras?"),
     "token_pair_info": ("Empty: the adapter's own greedy translation.",
@@ -131,8 +145,10 @@ TEXTS.update(TRAIN_TEXTS)  # the Train tab's, kept in their own file
 
 
 SUPPORTED = ("en", "es")
-BLOCK_KINDS = {"encoder self-attention": "encoder", "decoder self-attention": "decoder", "cross-attention": "cross"}
-"""The update map's attention blocks (``adapter_map.BLOCKS``) as the attention maps' kinds, to share their names."""
+BLOCK_KINDS = {"encoder self-attention": "encoder", "decoder self-attention": "decoder", "cross-attention": "cross",
+               "encoder feed-forward": "encoder_ffn", "decoder feed-forward": "decoder_ffn"}
+"""The update map's blocks (``model/update_map.BLOCKS``) as keys of :data:`TEXTS`: the attention blocks share the
+attention maps' names."""
 
 
 def text(key: str, language: str) -> str:
@@ -141,7 +157,7 @@ def text(key: str, language: str) -> str:
 
 
 def block_name(block: str, language: str) -> str:
-    """An attention block's name (an update-map block or a map kind) in ``language``, capitalised."""
+    """A block's name (an update-map block or an attention map's kind) in ``language``, capitalised."""
     return text(BLOCK_KINDS.get(block, block), language)
 
 

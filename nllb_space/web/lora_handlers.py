@@ -22,7 +22,7 @@ class UpdateShown(NamedTuple):
     update_plot: Any
     update_summary: str
     update_data: dict
-    """rank, alpha, scale, adapted projections, parameters and ``relative_update[block][layer][projection]``."""
+    """rank, alpha, scale, adapted modules, parameters and ``relative_update[block][layer][i]`` (``columns``)."""
 
 
 class TokensShown(NamedTuple):
@@ -37,7 +37,8 @@ SUMMARIES = {
         "update": "**{label}**: rank r = {r}, alpha = {alpha}, so each update is ΔW = {scale}·B·A{rs}. It adapts "
                   "{adapted}: {trainable} trainable parameters beside {total} frozen ones ({share}).",
         "largest": "The largest update is in the {block} of layer {layer}, {projection}: {value} of that weight's "
-                   "size. Empty cells are layers the adapter leaves alone.",
+                   "size. Grey cells are modules the adapter leaves alone (not adapted); the feed-forward blocks "
+                   "(fc1, fc2) transform each position, the attention blocks mix them.",
         "read": "Both models read {source} and are given {target} one token at a time; the bars are how likely each "
                 "finds the next token.",
         "step": "▼ token {i} {token}: base {base} → LoRA {lora}. Base would write {base_pick} ({base_p}), LoRA "
@@ -49,7 +50,8 @@ SUMMARIES = {
         "update": "**{label}**: rango r = {r}, alpha = {alpha}, así que cada cambio es ΔW = {scale}·B·A{rs}. Adapta "
                   "{adapted}: {trainable} parámetros entrenables junto a {total} congelados ({share}).",
         "largest": "El mayor cambio está en la {block} de la capa {layer}, {projection}: {value} del tamaño de ese "
-                   "peso. Las celdas vacías son capas que el adaptador no toca.",
+                   "peso. Las celdas grises son módulos que el adaptador no toca (no adaptados); la red feed-forward "
+                   "(fc1, fc2) transforma cada posición, la atención las mezcla.",
         "read": "Ambos modelos leen {source} y reciben {target} token a token; las barras son la probabilidad que "
                 "cada uno da al token siguiente.",
         "step": "▼ token {i} {token}: base {base} → LoRA {lora}. La base escribiría {base_pick} ({base_p}), LoRA "
@@ -68,14 +70,16 @@ class LoraHandlers:
     @model_work
     def update_map(self, model: str, request: gr.Request = None) -> UpdateShown:
         """Where a LoRA adapter changed NLLB: the size of its update next to the weight it adds to,
-        ‖(alpha/r)·B·A‖ / ‖W‖, for every layer and attention projection, read from the adapter's tensors.
+        ‖(alpha/r)·B·A‖ / ‖W‖, for every layer and module (attention q, k, v, out; feed-forward fc1, fc2), read from
+        the adapter's tensors.
 
         Args:
             model: the adapter: a revision of the Space's adapter repo, or owner/name@revision.
 
         Returns:
-            The figure, a short summary, and the numbers as a dict: r, alpha, scale, the adapted projections,
-            trainable and total parameters, and relative_update[block][layer][projection].
+            The figure, a short summary, and the numbers as a dict: r, alpha, scale, the adapted modules,
+            trainable and total parameters, blocks, each block's columns, and relative_update[block][layer][i] for
+            module columns[block][i] (null where the adapter does not adapt it).
         """
         update = self.engine.update_map(model_spec(model))
         language = visitor_language(request)

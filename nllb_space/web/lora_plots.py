@@ -15,32 +15,69 @@ from .i18n import block_name
 from .messages import say
 
 
+GREY = "#d1d5db"
+"""The update map's "not adapted" cells."""
+
+
+PLACES = {
+    "encoder self-attention": (1, 1), "encoder feed-forward": (1, 3),
+    "decoder self-attention": (2, 1), "cross-attention": (2, 2), "decoder feed-forward": (2, 3),
+}
+"""Where each block of model/update_map.BLOCKS is drawn: the encoder on the top row, the decoder under it, each kind
+of block in its own column (self-attention, cross-attention, feed-forward), so the encoder's gap says it has no
+cross-attention and the two feed-forward blocks sit one above the other."""
+_WIDTHS = (4, 4, 2)
+"""Each column's width in cells (q, k, v, out or fc1, fc2), so a cell is the same size in every panel."""
+
+
+def _wrapped(name: str) -> str:
+    """A panel's title on two lines as even as whole words allow: a feed-forward panel is only fc1 and fc2 wide."""
+    words = html.escape(name).split()
+    if len(words) < 2:
+        return " ".join(words)
+    cut = min(range(1, len(words)), key=lambda i: max(len(" ".join(words[:i])), len(" ".join(words[i:]))))
+    return " ".join(words[:cut]) + "<br>" + " ".join(words[cut:])
+
+
 def update_map_figure(update: UpdateMap, title: str, language: str = "en"):
-    """One heatmap per attention block: layers down, projections across, colour = ‖ΔW‖ / ‖W‖ in percent."""
+    """One heatmap per block (see :data:`PLACES`): layers down, modules across, colour = ‖ΔW‖ / ‖W‖ in percent. A
+    module the adapter leaves alone is a grey cell that reads "not adapted", not a 0."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    names = [block_name(block, language) for block in update.blocks]
-    figure = make_subplots(rows=1, cols=len(update.blocks), shared_yaxes=True, horizontal_spacing=0.04,
-                           subplot_titles=[html.escape(name) for name in names])
+    names = dict(zip(update.blocks, (block_name(block, language) for block in update.blocks)))
+    places = [PLACES[block] for block in update.blocks]
+    taken = set(places)
+    specs = [[{} if (row, col) in taken else None for col in (1, 2, 3)] for row in (1, 2)]
+    # make_subplots reads the titles in the order of the specs' panels: row by row, left to right.
+    order = sorted(update.blocks, key=PLACES.get)
+    figure = make_subplots(rows=2, cols=3, specs=specs, shared_yaxes=True, horizontal_spacing=0.04,
+                           vertical_spacing=0.16, column_widths=list(_WIDTHS),
+                           subplot_titles=[_wrapped(names[block]) for block in order])
     values = [value for block in update.relative for row in block for value in row if value is not None]
     top = max(values, default=0.0) * 100 or 1e-6
     layers = [say("layer_n", language, n=i + 1) for i in range(update.layers)]
     not_adapted = say("not_adapted", language)
-    for column, block in enumerate(update.relative, start=1):
-        z = [[None if value is None else value * 100 for value in row] for row in block]
-        text = [[not_adapted if value is None else f"{value * 100:.2f}%" for value in row] for row in block]
+    for b, (block, rows) in enumerate(zip(update.blocks, update.relative)):
+        z = [[None if value is None else value * 100 for value in row] for row in rows]
+        text = [[not_adapted if value is None else f"{value * 100:.2f}%" for value in row] for row in rows]
+        common = dict(x=list(update.columns[b]), y=layers, text=text, xgap=2, ygap=2,
+                      hovertemplate=f"{html.escape(names[block])}<br>%{{y}}, %{{x}}: %{{text}}<extra></extra>")
+        row, col = places[b]
         figure.add_trace(go.Heatmap(
-            z=z, x=list(update.projections), y=layers, text=text, zmin=0.0, zmax=top, colorscale="Viridis",
-            showscale=column == len(update.blocks), xgap=2, ygap=2,
-            colorbar=dict(title=dict(text="‖ΔW‖/‖W‖"), ticksuffix="%", thickness=12),
-            hovertemplate=f"{html.escape(names[column - 1])}<br>%{{y}}, %{{x}}: %{{text}}<extra></extra>",
-        ), row=1, col=column)
+            z=z, zmin=0.0, zmax=top, colorscale="Viridis", showscale=b == 0, name=names[block],
+            colorbar=dict(title=dict(text="‖ΔW‖/‖W‖"), ticksuffix="%", thickness=12), **common), row=row, col=col)
+        # The modules it leaves alone in plain grey, off the colour scale: "not adapted" is not a 0% update. Drawn as
+        # cells of their own so that they hover, and a block the adapter does not touch at all still has its columns.
+        figure.add_trace(go.Heatmap(
+            z=[[1.0 if value is None else None for value in row] for row in rows], colorscale=[[0, GREY], [1, GREY]],
+            showscale=False, name=not_adapted, **common), row=row, col=col)
     figure.update_yaxes(autorange="reversed")
+    figure.update_annotations(font_size=12)  # the panels' titles: a phone's panels are narrow
     figure.update_layout(
         title=dict(text=html.escape(title), x=0.01, font=dict(size=15)),
-        height=int(min(760, max(320, 30 * update.layers + 160))), margin=dict(l=10, r=10, t=70, b=10),
-        plot_bgcolor="#e5e7eb", paper_bgcolor="white",
+        height=int(min(1200, max(520, 2 * 26 * update.layers + 260))), margin=dict(l=10, r=10, t=95, b=10),
+        plot_bgcolor="white", paper_bgcolor="white",
     )
     return figure
 

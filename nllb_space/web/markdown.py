@@ -19,7 +19,11 @@ from .messages import say
 Choice = tuple[str, str]
 """A dropdown choice: (what the visitor sees, the value the handler receives)."""
 
-BASE_CHOICE: Choice = ("base: NLLB-200 without adapter", BASE)
+
+
+def base_choice(language: str = "en") -> Choice:
+    """The model pickers' entry for the base model, in ``language``."""
+    return (say("base_choice", language), BASE)
 
 
 def escape(text: str) -> str:

@@ -65,6 +65,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "loaded": ("Loaded {label}; it is now selected in every tab.",
                "Se cargó {label}; ahora está seleccionado en todas las pestañas."),
     "base_summary": ("The base model, without adapter.", "El modelo base, sin adaptador."),
+    # The model pickers' own entries (the revisions' entries are made by markdown.revision_choices).
+    "base_choice": ("base: NLLB-200 without adapter", "base: NLLB-200 sin adaptador"),
+    "configured_choice": ("{revision} (configured)", "{revision} (configurada)"),
     "adapter_summary": (
         "**{label}** adapts {projections} in {layers} layers · rank {r}, alpha {alpha}{rs} · {parameters} trainable "
         "parameters · trained on {base} · commit {sha}",
@@ -72,7 +75,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "entrenables · entrenado sobre {base} · commit {sha}",
     ),
     "unnamed_base": ("an unnamed base", "una base sin nombre"),
-    # Translate.
+    # Translate: what to look for in each example (web/examples.py), then the handlers' texts.
+    "example_agreement": ("agreement: cansadas → stanche (feminine plural)",
+                          "concordancia: cansadas → stanche (femenino plural)"),
+    "example_register": ("register: usted → Lei, the polite form", "registro: usted → Lei, la forma de cortesía"),
+    "example_word_order": ("word order: where the adjectives go", "orden: dónde van los adjetivos"),
+    "example_clitics": ("clitics: te lo → te lo / glielo", "clíticos: te lo → te lo / glielo"),
+    "example_layout": ("layout: sentences and paragraphs kept", "formato: se conservan oraciones y párrafos"),
     "translating": ("Translating", "Traduciendo"),
     "translated_by": ("Translated by {label} · {sentences} sentence(s) · {tokens} tokens · {seconds} s · beam {beams}",
                       "Traducido por {label} · {sentences} oración(es) · {tokens} tokens · {seconds} s · haz {beams}"),
@@ -187,9 +196,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Qué palabras de origen lee más cada palabra de la traducción de {model} (atención cruzada, media de capas y "
         "cabezas)",
     ),
-    "update_title": ("Where {label} changed the model: ‖ΔW‖ / ‖W‖ per layer and projection",
-                     "Dónde cambió {label} el modelo: ‖ΔW‖ / ‖W‖ por capa y proyección"),
-    "not_adapted": ("not adapted", "no adaptada"),
+    "update_title": ("Where {label} changed the model: ‖ΔW‖ / ‖W‖ per layer and module",
+                     "Dónde cambió {label} el modelo: ‖ΔW‖ / ‖W‖ por capa y módulo"),
+    "not_adapted": ("not adapted", "no adaptado"),
     "tokens_title": ("Why a word changed: {base} vs {lora}", "Por qué cambió una palabra: {base} frente a {lora}"),
     "top_alternatives": ("top alternatives", "alternativas principales"),
     "token_probability": ("probability of this token (%)", "probabilidad de este token (%)"),

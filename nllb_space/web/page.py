@@ -196,9 +196,7 @@ def build_demo(engine: Engine) -> gr.Blocks:
                 repo = gr.Textbox(
                     value=settings.adapter_repo or "", label=t("adapter_repo"), scale=3, elem_id="revisions-repo",
                     interactive=settings.allow_custom_repos,
-                    info=("Type another public repo id (owner/name) to list its revisions."
-                          if settings.allow_custom_repos
-                          else "Other repos are turned off on this Space (NLLB_ALLOW_CUSTOM_REPOS=false)."),
+                    info=t("repo_info" if settings.allow_custom_repos else "repo_info_locked"),
                 )
                 list_button = gr.Button(t("list_revisions"), scale=1, elem_id="revisions-list")
             revision = gr.Dropdown(choices=[], value=None, label=t("revision"), elem_id="revision-picker",

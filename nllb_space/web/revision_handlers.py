@@ -22,8 +22,11 @@ from ..hub.model_choice import spec_of
 from ..hub.revisions import Revisions, RunScores
 from ..results import BASE, ModelRef
 from .handler_inputs import user_errors
+from ..text.languages import language_choices
+from .examples import example_labels
+from .handler_inputs import mean_choice
 from .i18n import visitor_language
-from .markdown import BASE_CHOICE, Choice, adapter_summary, code, escape, merge_choices, revision_choices
+from .markdown import Choice, adapter_summary, base_choice, code, escape, merge_choices, revision_choices
 from .messages import both, say
 
 PICKERS = ("model", "left", "right", "attention_model", "lora_model")
@@ -63,6 +66,14 @@ class PageLoaded(NamedTuple):
     right: Any
     attention_model: Any
     lora_model: Any
+    src: Any
+    """The language pickers: the same codes, labelled in the visitor's language (the page is built in English)."""
+    tgt: Any
+    examples: Any
+    """The Translate tab's examples, labelled in the visitor's language."""
+    layer: Any
+    """The attention tab's layer and head pickers: "mean over ..." in the visitor's language until maps are shown."""
+    head: Any
 
 
 class RevisionUsed(NamedTuple):
@@ -147,11 +158,12 @@ class RevisionHandlers:
             line += say("status_adapter_error", language, error=escape(error))
         return line
 
-    def initial_choices(self) -> list[Choice]:
-        """Model choices before the Hub is asked: base and the configured revision."""
+    def initial_choices(self, language: str = "en") -> list[Choice]:
+        """Model choices before the Hub is asked: base and the configured revision, labelled in ``language``."""
         default = self.default_model()
-        configured = [] if default == BASE else [(f"{self.settings.adapter_revision} (configured)", default)]
-        return [BASE_CHOICE] + configured
+        configured = [] if default == BASE else [
+            (say("configured_choice", language, revision=self.settings.adapter_revision), default)]
+        return [base_choice(language)] + configured
 
     def default_model(self) -> str:
         """The model the Translate tab starts on: the configured adapter revision when it loaded, else base."""
@@ -191,11 +203,14 @@ class RevisionHandlers:
         return say("list_failed", language, repo=code(shown), error=escape(error.in_language(language)))
 
     def page_load(self, choices: list[Choice], request: gr.Request = None) -> PageLoaded:
-        """At page load: the status and the configured repo's revisions, offered in every model picker."""
+        """At page load: the status and the configured repo's revisions, offered in every model picker, and every
+        picker's and example's labels in the visitor's language (their values stay as they are)."""
         language = visitor_language(request)
         empty = {"headers": [say(column, language) for column in COLUMNS], "data": []}
         listed = RevisionsListed(empty, gr.update(), {}, "")
-        known = list(choices or self.initial_choices())
+        # The visitor's labels first: merging keeps the first label of each value, so base, the configured revision
+        # and the listed ones are relabelled, and the session's other choices kept after them.
+        known = self.initial_choices(language)
         live = self.default_model()
         if self.settings.adapter_repo:
             try:
@@ -211,9 +226,14 @@ class RevisionHandlers:
                                                                              language))
         known = merge_choices(known, self.trained_choices(visitors.of_request(request), language))  # kept for an hour
         # One update each: Gradio consumes an update dict while applying it.
+        known = merge_choices(known, choices or [])
         pickers = {name: gr.update(choices=known) for name in PICKERS}
         return PageLoaded(status=self.status(language=language), **listed._asdict(), revision_loaded=live,
-                          choices=known, **pickers)
+                          choices=known, **pickers, src=gr.update(choices=language_choices(language)),
+                          tgt=gr.update(choices=language_choices(language)),
+                          examples=gr.update(sample_labels=example_labels(language)),
+                          layer=gr.update(choices=mean_choice("layers", language)),
+                          head=gr.update(choices=mean_choice("heads", language)))
 
     @user_errors
     def use_revision(self, spec: str, choices: list[Choice], request: gr.Request = None) -> RevisionUsed:

@@ -14,22 +14,9 @@ from ..results import BASE
 from ..service.request_limits import MAX_ADAPTER_SCALE
 from ..settings import Settings
 from .api_components import MODEL_NOTE, example_slider, example_textbox, open_dropdown
-from .handler_inputs import MEAN
+from .examples import EXAMPLES, example_labels
+from .handler_inputs import MEAN, mean_choice
 from .i18n import t
-
-EXAMPLES = [
-    ("Las niñas están cansadas porque han jugado toda la tarde.",
-     "agreement · concordancia: cansadas → stanche (feminine plural)"),
-    ("¿Podría usted ayudarme con esta maleta, por favor?",
-     "register · registro: usted → Lei, the polite form"),
-    ("Ayer compré un coche rojo muy bonito.",
-     "word order · orden: where the adjectives go"),
-    ("No lo sé, pero te lo diré mañana.",
-     "clitics · clíticos: te lo → te lo / glielo"),
-    ("Me llamo Ana y vivo en Madrid. Mi hermano estudia medicina.\n\nGracias por tu ayuda.",
-     "layout · formato: sentences and paragraphs kept"),
-]
-"""Spanish sentences where fine-tuning visibly changes something, each with what to look for."""
 
 Components = dict[str, Any]
 
@@ -47,7 +34,7 @@ def translate_tab(h, settings: Settings) -> Components:
         with gr.Row(equal_height=False):
             with gr.Column(min_width=320):
                 text = example_textbox(lines=9, max_lines=40, label=t("text"), elem_id="translate-input",
-                                  placeholder="Escribe o pega aquí el texto…", info=t("text_info"))
+                                  placeholder=t("text_placeholder"), info=t("text_info"))
                 with gr.Row(equal_height=False, elem_classes="button-row"):
                     model = picker(h, default_model, "model", "translate-model", "model_info", scale=3)
                     translate_button = gr.Button(t("translate_button"), variant="primary", scale=1,
@@ -59,9 +46,9 @@ def translate_tab(h, settings: Settings) -> Components:
                                     buttons=["copy"], elem_id="translate-output")
                 translate_info = gr.Markdown(elem_id="translate-info")
         last_translation = gr.State(None)
-        gr.Examples([[text_] for text_, _ in EXAMPLES], inputs=[text], api_visibility="private",
-                    example_labels=[f"{note}: {text_.splitlines()[0][:40]}…" for text_, note in EXAMPLES],
-                    label=t("examples"))
+        # Built in English; the page-load event relabels the examples in the visitor's language.
+        examples = gr.Examples([[text_] for text_, _ in EXAMPLES], inputs=[text], api_visibility="private",
+                               example_labels=example_labels("en"), label=t("examples")).dataset
         with gr.Accordion(t("file_accordion"), open=False):
             gr.Markdown(t("file_help"))
             upload = gr.File(file_types=[".txt", ".csv", ".tsv"], type="filepath", label=t("file"),
@@ -121,8 +108,9 @@ def attention_tab(h, settings: Settings) -> Components:
         with gr.Row(equal_height=True):
             kind = gr.Radio([(t("cross"), "cross"), (t("encoder"), "encoder"), (t("decoder"), "decoder")],
                             value="cross", label=t("map"), elem_id="attention-kind")
-            layer = gr.Dropdown([("mean over layers", MEAN)], value=MEAN, label=t("layer"), elem_id="attention-layer")
-            head = gr.Dropdown([("mean over heads", MEAN)], value=MEAN, label=t("head"), elem_id="attention-head")
+            # In English until the page-load event (or the first maps) relabels them in the visitor's language.
+            layer = gr.Dropdown(mean_choice("layers", "en"), value=MEAN, label=t("layer"), elem_id="attention-layer")
+            head = gr.Dropdown(mean_choice("heads", "en"), value=MEAN, label=t("head"), elem_id="attention-head")
         attention_caption = gr.Markdown(elem_id="attention-caption")
         heatmap = gr.Plot(label=t("attention_plot"), elem_id="attention-plot")
         difference = gr.Plot(label=t("difference_plot"), visible=False, elem_id="attention-difference")
