@@ -3,11 +3,11 @@
 The real NLLB-200 weights are not reachable where this project is developed, so the screenshots use a stand-in:
 a small NLLB-shaped model (same architecture and tokenizer layout, ~1M parameters) trained here to memorise the
 50 Spanish-Italian pairs of ``nllb_space/testing/pairs.py``, and a LoRA adapter trained on a few reworded targets,
-pushed to
-the tests' loopback Hub emulator as ``demo/toy-nllb-spa-ita-lora``. The page, the engine and the adapter-by-revision
-path are the real ones; only the weights are a toy. Writes ``docs/screenshot.png`` (the Compare tab, shown in the
-README), and each view (translate, compare, attention, lora) at desktop and phone width as
-``docs/<view>-<desktop|phone>.png``, plus the Spanish interface as ``docs/spanish-desktop.png``.
+pushed to the tests' loopback Hub emulator as ``demo/toy-nllb-spa-ita-lora``. The page, the engine and the
+adapter-by-revision path are the real ones; only the weights are a toy. Writes ``docs/screenshot.png`` (the Compare
+tab, shown in the README), and each view (translate, compare, attention, lora, train) at desktop and phone width as
+``docs/<view>-<desktop|phone>.png``, plus the Spanish interface as ``docs/spanish-desktop.png`` and its Train tab
+as ``docs/spanish-train-desktop.png``.
 """
 
 from __future__ import annotations
@@ -169,6 +169,15 @@ def shoot_views(page, width: str) -> None:
     page.click("#lora-token-button")
     page.wait_for_selector("#lora-token-plot .xtick text")
     save("lora")
+    train_one(page, "Train", "my adapter")
+    save("train")
+
+
+def train_one(page, tab: str, done: str) -> None:
+    """The Train tab after a run on the register teaching set: the loss curve, the scores and the command."""
+    open_tab(page, tab)
+    page.click("#train-button")
+    page.wait_for_selector(f"#train-result >> text={done}", timeout=300_000)
 
 
 def shoot(url: str) -> None:
@@ -197,6 +206,9 @@ def shoot(url: str) -> None:
         spanish.wait_for_selector("#lora-update-plot .xtick text")
         spanish.mouse.move(0, 0)
         spanish.screenshot(path=str(ROOT / "docs" / "spanish-desktop.png"), full_page=True)
+        train_one(spanish, "Entrenar", "mi adaptador")
+        spanish.mouse.move(0, 0)
+        spanish.screenshot(path=str(ROOT / "docs" / "spanish-train-desktop.png"), full_page=True)
         browser.close()
 
 
@@ -213,7 +225,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=10)
     print("wrote docs/screenshot.png (Compare), docs/<view>-desktop.png and docs/<view>-phone.png for translate, "
-          "compare, attention and lora, and docs/spanish-desktop.png")
+          "compare, attention, lora and train, and docs/spanish-desktop.png and docs/spanish-train-desktop.png")
 
 
 if __name__ == "__main__":

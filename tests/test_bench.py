@@ -84,3 +84,19 @@ def test_kernel_table_prints_time_bandwidth_and_row_cost(tmp_path):
         assert r["cost_vs_one_row"] == 1.0 if r["rows"] == 1 else r["cost_vs_one_row"] > 0
     assert len([line for line in done.stdout.splitlines() if line.strip().endswith(("int8", "float32")) or
                 " int8 " in line or " float32 " in line]) == len(rows)
+
+
+def test_the_training_benchmark_reports_seconds_per_step_and_a_default_run(tmp_path):
+    """bench/training.py (issue 25) on the tiny shape: what it reports, never how fast."""
+    import json
+
+    from bench.training import main
+    from nllb_space.training.page_runs import defaults
+
+    out = tmp_path / "training.json"
+    result = main(["--shape", "tiny", "--steps", "3", "--out", str(out)])
+    assert json.loads(out.read_text()) == result
+    assert result["device"] == "cpu" and result["measured_steps"] == 3
+    assert result["default_steps"] == defaults(on_gpu=False)["steps"]
+    assert 0 < result["seconds_per_step"] and result["default_run_seconds"] >= (
+        result["seconds_per_step"] * result["default_steps"])

@@ -169,3 +169,61 @@ def test_trained_adapters_are_kept_by_hash_per_visitor_and_for_a_while(tmp_path)
     assert [t.sha for t in store.of(ME, now=5)] == [content_hash(files[i]) for i in (2, 1)][:PER_VISITOR]
     assert store.folder(first.sha, STRANGER, now=5) == first.folder  # the stranger's copy stays with them
     assert store.sweep(now=200) == 3 and not any(tmp_path.iterdir())
+
+
+def test_a_signed_in_visitor_publishes_to_their_own_account_and_never_with_the_owners_token(
+    engine, tiny_model_dir, pairs_file, hub
+):
+    import gradio as gr
+
+    from nllb_space.hub import revisions as hub_client
+    from nllb_space.hub.revisions import HubError
+    from nllb_space.web.handlers import Handlers
+    from tests.hub_fixtures import HUB_TOKEN
+    from tests.test_spanish_messages import Browser
+
+    visitor_token = "hf_oauth_visitorToken0123456789"
+    hub.add_oauth_user("learner", visitor_token)
+    trained = [e for e in engine.training.run(tiny_run(tiny_model_dir, pairs_file), visitors.ANONYMOUS) if e][-1]
+    h, request = Handlers(engine), Browser("en")
+    profile = gr.OAuthProfile({"preferred_username": "learner", "name": "A Learner", "profile": "", "picture": ""})
+    token = gr.OAuthToken(token=visitor_token, scope="openid profile contribute-repos", expires_at=0)
+
+    with pytest.raises(gr.Error, match="Sign in with Hugging Face first"):
+        h.publish_adapter(trained.spec, "my-lora", "main", "v1", None, None, request=request)
+    message = h.publish_adapter(trained.spec, "my-lora", "exp/first", "v1", profile, token, request=request)
+    assert "Published" in message and "learner/my-lora@v1" in message
+    pushed = {name: hub.file_content("learner/my-lora", name, "v1") for name in (
+        "adapter_config.json", "adapter_model.safetensors", "metrics.json", "README.md")}
+    assert pushed["adapter_model.safetensors"] == (trained.adapter.folder / "adapter_model.safetensors").read_bytes()
+    assert "learner/my-lora" in pushed["README.md"].decode()  # the card names where it lives
+    # The pushed revision loads through the normal path, for anyone.
+    assert engine.translate(PAIRS[0][0], model="learner/my-lora@v1").model.repo == "learner/my-lora"
+    # The owner's token cannot write in the visitor's namespace, and the visitor's cannot write anywhere else.
+    with pytest.raises(HubError):
+        hub_client.push_folder(trained.adapter.folder, "learner/owner-push", commit_message="x", token=HUB_TOKEN)
+    with pytest.raises(HubError):
+        hub_client.push_folder(trained.adapter.folder, "tester/visitor-push", commit_message="x", token=visitor_token)
+
+
+def test_sign_in_is_offered_only_where_it_can_work(engine, monkeypatch):
+    """Gradio's local sign-in asks the Hub who this machine is when the page starts, and fails the start without a
+    login: the Publish section (and its LoginButton) is built only on a Space with OAuth on, or where a login
+    answers. Every other page starts, and trains, without it."""
+    from huggingface_hub import constants
+
+    from nllb_space.web import train_tab
+    from nllb_space.web.page import build_demo
+
+    monkeypatch.setenv("SPACE_ID", "someone/nllb-space")
+    monkeypatch.delenv("OAUTH_CLIENT_ID", raising=False)
+    assert not train_tab.can_sign_in()
+    monkeypatch.setenv("OAUTH_CLIENT_ID", "client")
+    assert train_tab.can_sign_in()
+    monkeypatch.delenv("SPACE_ID")
+    assert train_tab.can_sign_in()  # the session's loopback Hub knows HF_TOKEN's user
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    assert not train_tab.can_sign_in()
+    demo = build_demo(engine)
+    assert not demo.expects_oauth and not any(fn.name == "publish_adapter" for fn in demo.fns.values())
+    assert any(fn.name == "train_adapter" for fn in demo.fns.values())

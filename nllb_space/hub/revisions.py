@@ -325,3 +325,19 @@ def _create_tag(api: "HfApi", repo_id: str, tag: str, sha: str, message: str, to
                 f"{(target or '?')[:7]}). El commit {sha[:7]} se subió, pero sin etiqueta: etiquétalo con otro nombre.",
             ) from exc
 
+
+
+def signed_in_user(seconds: float = 10.0) -> str | None:
+    """The account this machine is logged in as (``hf auth login`` or ``HF_TOKEN``), or ``None``: no login, offline,
+    or no answer within ``seconds``. Gradio's local sign-in stands in with this account, and asks the Hub who it is
+    when the page starts, so a page offers signing in only when this answers."""
+    from huggingface_hub import constants, get_token
+
+    if constants.HF_HUB_OFFLINE or not get_token():
+        return None
+    try:
+        return calls.call(lambda: calls.api(None).whoami()["name"], action="ask the Hub who this machine is",
+                          action_es="preguntar al Hub quién es esta máquina", repo_id="", api=calls.api(None),
+                          token=None, attempts=1, seconds=seconds)
+    except (HubError, TimeoutError, KeyError):
+        return None

@@ -26,10 +26,12 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import InputError
+from ..hub.ids import is_repo_id, not_a_repo_id
 from ..hub.model_choice import TRAINED_REPO, spec_of
 from ..settings import Settings
 from ..training.page_runs import PageRun, RunFailed, RunFinished, stream_run
 from ..training.pairs import DataError, load_table
+from ..training.publish import publish_folder
 from .trained_adapters import TrainedAdapter, TrainedAdapters
 
 logger = logging.getLogger(__name__)
@@ -180,6 +182,19 @@ class TrainingJobs:
             events.close()  # stops the training process (or the GPU call) if it still runs
             with self._lock:
                 self._running.pop(visitor, None)
+
+    @staticmethod
+    def publish(folder: Path, repo_id: str, *, branch: str, tag: str | None, token: str):
+        """Push a trained adapter's folder to ``repo_id`` with ``token`` (a visitor's own, never the owner's: with
+        none, huggingface_hub would fall back to the Space's ``HF_TOKEN``)."""
+        if not token:
+            raise InputError("A push needs the visitor's own token.", es="Una subida necesita el token del visitante.")
+        if not is_repo_id(repo_id):
+            raise InputError(not_a_repo_id(repo_id), es=not_a_repo_id(repo_id, "es"))
+        try:
+            return publish_folder(folder, repo_id, branch=branch, tag=tag, token=token)
+        except DataError as error:
+            raise InputError(str(error)) from None
 
     @staticmethod
     def _on_gpu_events(run: PageRun) -> Iterator:

@@ -21,7 +21,10 @@ memory. What it answers is the contract in ``HUB_API.md`` (read off huggingface_
   (:meth:`HubEmulator.set_gated`) get 401 without a token and 403 for an account without access, both ``GatedRepo``;
   a wrong token gets 401 ``Invalid credentials in Authorization header`` (the client raises a plain
   ``HfHubHTTPError``);
-- ``/api/whoami-v2``; anything else (``/api/agent-harnesses`` included) is a plain 404.
+- ``/api/whoami-v2``; anything else (``/api/agent-harnesses`` included) is a plain 404;
+- visitors signed in to a Space (:meth:`HubEmulator.add_oauth_user`): an OAuth token with the ``contribute-repos``
+  scope creates repos in its user's namespace and writes only the repos it created; no other token writes in that
+  namespace (403), the emulator's own (the Space owner's) included.
 
 Revisions may be a branch, a tag, a full commit sha (or a unique prefix of at least 7 hex digits), or
 ``refs/heads/...`` / ``refs/tags/...`` / ``refs/pr/N`` (pull requests, seeded with
@@ -49,6 +52,7 @@ from urllib.parse import unquote
 from .hub_protocol import (
     _BAD_TOKEN_MESSAGE,
     _NO_AUTH_MESSAGE,
+    _Caller,
     _HttpError,
     _json_response,
     _parse_json,
@@ -84,6 +88,8 @@ class HubEmulator(_Serving, _ReadRoutes, _WriteRoutes):
         self.requests: list[tuple[str, str]] = []
         """Every request received, as ``(method, path)``: the raw (still URL-encoded) path, without the query."""
         self._repos: dict[tuple[str, str], _Repo] = {}
+        self._oauth: dict[str, str] = {}
+        """OAuth token -> the signed-in visitor's user name (:meth:`add_oauth_user`)."""
         self._faults: list[_Fault] = []
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -118,6 +124,12 @@ class HubEmulator(_Serving, _ReadRoutes, _WriteRoutes):
             else:
                 self._new_repo(repo_type, repo_id, private=private)
         return self._repo_url(repo_type, repo_id)
+
+    def add_oauth_user(self, user: str, token: str) -> None:
+        """A visitor signed in with Hugging Face on a Space whose OAuth scope is ``contribute-repos``: ``token``
+        creates repos in ``user``'s namespace and writes the repos it created, and nothing else."""
+        with self._lock:
+            self._oauth[token] = user
 
     def set_private(self, repo_id: str, private: bool = True, *, repo_type: str = "model") -> None:
         """Flip a repo's visibility."""
@@ -209,14 +221,17 @@ class HubEmulator(_Serving, _ReadRoutes, _WriteRoutes):
 
     # -- HTTP routing: which handler (in hub_read_routes / hub_write_routes) answers a request -------------------------
 
-    def _auth_state(self, headers: Mapping[str, str]) -> str:
-        """``"none"``, ``"valid"`` or ``"invalid"`` for the request's credentials."""
+    def _auth_state(self, headers: Mapping[str, str]) -> _Caller:
+        """``"none"``, ``"valid"`` or ``"invalid"`` for the request's credentials, knowing whose they are."""
         value = headers.get("authorization") or ""
         if not value:
-            return "none"
+            return _Caller("none")
         if self.token is None:
-            return "valid"
-        return "valid" if value == f"Bearer {self.token}" else "invalid"
+            return _Caller("valid", self.user)
+        if value == f"Bearer {self.token}":
+            return _Caller("valid", self.user)
+        visitor = self._oauth.get(value.removeprefix("Bearer "))
+        return _Caller("valid", visitor, oauth_token=value) if visitor else _Caller("invalid")
 
     def _route(self, method: str, raw_path: str, query: dict[str, list[str]], headers: Mapping[str, str],
                body: bytes) -> _Response:
@@ -243,12 +258,11 @@ class HubEmulator(_Serving, _ReadRoutes, _WriteRoutes):
         if seg == ["whoami-v2"] and method == "GET":
             if auth != "valid":
                 raise _HttpError(401, _NO_AUTH_MESSAGE)
-            return _json_response(self._whoami())
+            return _json_response(self._whoami(auth.user or self.user))
         if seg == ["validate-yaml"] and method == "POST":
             return self._validate_yaml(_parse_json(body))
         if seg == ["repos", "create"] and method == "POST":
-            self._require_write(auth)
-            return self._http_create_repo(_parse_json(body))
+            return self._http_create_repo(_parse_json(body), auth)  # checks who may write in its namespace
         if seg == ["repos", "delete"] and method == "DELETE":
             self._require_write(auth)
             return self._http_delete_repo(_parse_json(body))
@@ -263,7 +277,7 @@ class HubEmulator(_Serving, _ReadRoutes, _WriteRoutes):
         with self._lock:
             repo = self._readable_repo(repo_type, repo_id, auth)
             if is_write:
-                self._require_write(auth)
+                self._require_write(auth, repo)
             if method == "GET" and action == "":
                 return self._info(repo, "main", query)
             if method == "GET" and action == "revision" and rest:

@@ -56,3 +56,16 @@ def _parse_json(body: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise _HttpError(400, "Body must be a JSON object")
     return data
+
+
+class _Caller(str):
+    """A request's credentials, ``"none"``, ``"valid"`` or ``"invalid"`` (compared as the string), with whose they
+    are: ``user`` and, for a visitor signed in on a Space, the OAuth token (which writes only what it created)."""
+
+    user: str | None
+    oauth_token: str | None
+
+    def __new__(cls, state: str, user: str | None = None, oauth_token: str | None = None) -> "_Caller":
+        caller = super().__new__(cls, state)
+        caller.user, caller.oauth_token = user, oauth_token
+        return caller

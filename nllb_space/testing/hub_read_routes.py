@@ -54,13 +54,14 @@ class _ReadRoutes(_RepoStore):
         raise _HttpError(403, f"Access to {kind} {repo.repo_id} is restricted and you are not in the authorized list. "
                               f"Visit {page} to ask for access.", "GatedRepo")
 
-    def _whoami(self) -> dict[str, Any]:
+    def _whoami(self, user: str) -> dict[str, Any]:
         return {
             "type": "user",
-            "id": hashlib.sha1(self.user.encode()).hexdigest()[:24],
-            "name": self.user,
+            "id": hashlib.sha1(user.encode()).hexdigest()[:24],
+            "name": user,
             "fullname": "Test User",
-            "email": f"{self.user}@example.com",
+            "email": f"{user}@example.com",
+            "avatarUrl": f"/avatars/{hashlib.sha1(user.encode()).hexdigest()[:12]}.svg",
             "emailVerified": True,
             "isPro": False,
             "orgs": [],

@@ -69,6 +69,8 @@ class _Repo:
     """``"auto"`` or ``"manual"``: its files are downloaded only by users who accepted its conditions."""
     access_granted: bool = True
     """Whether the emulator's user has accepted a gated repo's conditions (and been let in)."""
+    created_by: str | None = None
+    """The OAuth token that created it, when a signed-in visitor's Space did (it may write here, and only here)."""
 
 
 def _check_ref_name(name: str, kind: str) -> None:

@@ -29,9 +29,18 @@ class _WriteRoutes(_RepoStore):
     # Set by HubEmulator.__init__; declared here for readers and type checkers.
     token: str | None
 
-    def _require_write(self, auth: str) -> None:
+    def _require_write(self, auth: str, repo: _Repo | None = None, namespace: str | None = None) -> None:
+        """Refuse a write the caller may not make: without credentials; in a signed-in visitor's namespace with
+        anyone else's; with a visitor's OAuth token, anywhere but in repos that token created."""
         if self.token is not None and auth != "valid":
             raise _HttpError(401, "You must be authenticated to perform this action. " + _NO_AUTH_MESSAGE)
+        namespace = repo.repo_id.split("/")[0] if repo is not None else namespace
+        user, oauth = getattr(auth, "user", None), getattr(auth, "oauth_token", None)
+        visitors = set(getattr(self, "_oauth", {}).values())
+        if namespace in visitors and user != namespace:
+            raise _HttpError(403, f"You don't have the rights to write in the namespace '{namespace}'")
+        if oauth and (namespace != user or (repo is not None and repo.created_by != oauth)):
+            raise _HttpError(403, "This OAuth app can only write the repos it created (scope contribute-repos)")
 
     def _validate_yaml(self, payload: dict[str, Any]) -> _Response:
         content = str(payload.get("content", ""))
@@ -57,9 +66,10 @@ class _WriteRoutes(_RepoStore):
             return _json_response({"errors": errors, "warnings": []}, 400)
         return _json_response({"errors": [], "warnings": []})
 
-    def _http_create_repo(self, payload: dict[str, Any]) -> _Response:
+    def _http_create_repo(self, payload: dict[str, Any], auth: str = "valid") -> _Response:
         name = str(payload.get("name") or "")
-        namespace = payload.get("organization") or self.user
+        namespace = payload.get("organization") or getattr(auth, "user", None) or self.user
+        self._require_write(auth, namespace=namespace)
         repo_type = payload.get("type") or "model"
         if repo_type not in _URL_PREFIX:
             raise _HttpError(400, f"Invalid repo type: {repo_type}")
@@ -70,7 +80,8 @@ class _WriteRoutes(_RepoStore):
             if (repo_type, repo_id) in self._repos:
                 # The client reads "url" from this 409 when exist_ok=True.
                 return _json_response({"error": f"You already created this {repo_type} repo", "url": url}, 409)
-            self._new_repo(repo_type, repo_id, private=private, sdk=payload.get("sdk"))
+            repo = self._new_repo(repo_type, repo_id, private=private, sdk=payload.get("sdk"))
+            repo.created_by = getattr(auth, "oauth_token", None)
         return _json_response({"url": url, "name": repo_id, "id": hashlib.sha1(repo_id.encode()).hexdigest()[:24]})
 
     def _http_delete_repo(self, payload: dict[str, Any]) -> _Response:

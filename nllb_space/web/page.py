@@ -231,6 +231,9 @@ def build_demo(engine: Engine) -> gr.Blocks:
                 c.update(train_tab(h, settings, engine.training.on_gpu))
         wire(demo, h, c, model_work)
     english_api_labels(demo)
+    for fn in demo.fns.values():
+        if fn.name == "_check_login_status":  # the LoginButton's own check at each page load: not part of the API
+            fn.api_visibility = "private"
     # A full queue answers "Queue is full! Please try again." at once, instead of a wait of unbounded length.
     demo.queue(max_size=settings.queue_size)
     return demo
@@ -322,4 +325,8 @@ def wire_training(demo: gr.Blocks, h: Handlers, c: Mapping[str, Any]) -> None:
     training = c["train_button"].click(h.train_adapter, inputs, outputs(TrainShown, c), concurrency_limit=None,
                                        **PRIVATE)
     c["train_stop"].click(h.stop_training, None, c["train_status"], cancels=[training], queue=False, **PRIVATE)
+    if "publish_button" in c:  # only where signing in can work (web/train_tab.py: can_sign_in)
+        c["publish_button"].click(h.publish_adapter, [c[name] for name in ("trained_spec", "publish_name",
+                                                                           "publish_branch", "publish_tag")],
+                                  c["publish_result"], concurrency_limit=None, **PRIVATE)
     demo.unload(h.page_closed)

@@ -17,7 +17,7 @@ import gradio as gr
 
 from .. import visitors
 from ..errors import InputError
-from ..hub.model_choice import TRAINED_REPO, spec_of
+from ..hub.model_choice import TRAINED_REPO, ChoicePolicy, parse_choice, spec_of
 from ..results import BASE
 from ..service.training_jobs import Trained, write_pasted
 from ..training.page_runs import PageRun, Phase, RunFailed, StepLogged, defaults
@@ -26,8 +26,11 @@ from .handler_inputs import user_errors
 from .i18n import visitor_language
 from .job_progress import stop_if_gone
 from .markdown import Choice, code, escape, merge_choices
-from .messages import say
+from .messages import both, say
 from .train_plots import loss_figure
+
+TRAINED_ONLY = ChoicePolicy(None, "main", allow_custom_repos=False)
+"""Reads ``trained@<sha>`` and nothing else of the grammar (Publish pushes only what this visitor trained)."""
 
 
 class TrainSourceShown(NamedTuple):
@@ -47,6 +50,7 @@ class TrainShown(NamedTuple):
     right: Any
     attention_model: Any
     lora_model: Any
+    trained_spec: str | Any
 
 
 def _same(result: type) -> NamedTuple:
@@ -160,4 +164,23 @@ class TrainHandlers:
                           model=gr.update(choices=known), left=gr.update(choices=known, value=BASE),
                           right=gr.update(choices=known, value=trained.spec),
                           attention_model=gr.update(choices=known),
-                          lora_model=gr.update(choices=known, value=trained.spec))
+                          lora_model=gr.update(choices=known, value=trained.spec), trained_spec=trained.spec)
+
+    @user_errors
+    def publish_adapter(self, spec: str, name: str, branch: str, tag: str,
+                        oauth_profile: gr.OAuthProfile | None = None, oauth_token: gr.OAuthToken | None = None,
+                        request: gr.Request = None) -> str:
+        """Push the visitor's last trained adapter, with its card, to a repo in the visitor's own account, with the
+        visitor's own token (Spaces OAuth; run locally, the machine's ``hf auth login``)."""
+        language = visitor_language(request)
+        if oauth_token is None or oauth_profile is None:
+            raise InputError(**both("publish_sign_in"))
+        if not spec:
+            raise InputError(**both("publish_nothing"))
+        repo_id = f"{oauth_profile.username}/{(name or '').strip()}"
+        folder = self.engine.trained.folder(parse_choice(spec, TRAINED_ONLY).revision, visitors.current.get())
+        pushed = self.engine.training.publish(folder, repo_id, branch=(branch or "").strip() or "main",
+                                              tag=(tag or "").strip() or None, token=oauth_token.token)
+        return say("published", language, repo=escape(pushed.repo_id), url=pushed.url, branch=code(pushed.branch),
+                   tagged=f", tag {code(pushed.tag)}" if pushed.tag else "", sha=code(pushed.sha[:7]),
+                   spec=code(spec_of(pushed.repo_id, pushed.tag or pushed.branch)))

@@ -3,8 +3,11 @@ the result. Layout only; web/page.py wires the events (web/train_handlers.py).""
 
 from __future__ import annotations
 
+import os
+
 import gradio as gr
 
+from ..hub import revisions
 from ..lora_config import DEFAULT_TARGETS
 from ..settings import Settings
 from ..training.page_runs import PageRun, defaults
@@ -15,6 +18,15 @@ TARGET_CHOICES = (*DEFAULT_TARGETS, "fc1", "fc2")
 """What a learner may adapt: the four attention projections, and the feed-forward block's two layers."""
 SOURCES = ("set", "paste", "file")
 """Where the training pairs come from: a curated teaching set, pasted lines, or an uploaded file."""
+
+
+def can_sign_in() -> bool:
+    """Whether this page can offer "Sign in with Hugging Face": on a Space with OAuth on (``hf_oauth: true``, which
+    sets ``OAUTH_CLIENT_ID``), or locally where this machine is logged in (Gradio's local sign-in uses that login,
+    and without one the page would fail to start)."""
+    if os.environ.get("SPACE_ID"):
+        return bool(os.environ.get("OAUTH_CLIENT_ID"))
+    return revisions.signed_in_user() is not None
 
 
 def train_tab(h, settings: Settings, on_gpu: bool) -> dict:
@@ -52,4 +64,17 @@ def train_tab(h, settings: Settings, on_gpu: bool) -> dict:
                 train_status = gr.Markdown(elem_id="train-status")
                 train_plot = gr.Plot(label=t("train_plot"), elem_id="train-plot")
                 train_result = gr.Markdown(elem_id="train-result")
+        trained_spec = gr.State("")  # the adapter this session trained last: what Publish pushes
+        if not can_sign_in():
+            return dict(locals())
+        with gr.Accordion(t("publish_heading"), open=False, elem_id="train-publish"):
+            gr.Markdown(t("publish_intro"))
+            train_login = gr.LoginButton(elem_id="train-login")
+            with gr.Row(equal_height=False):
+                publish_name = gr.Textbox(value="nllb-600m-spa-ita-lora", label=t("publish_name"), scale=2,
+                                          elem_id="publish-name")
+                publish_branch = gr.Textbox(value="main", label=t("publish_branch"), elem_id="publish-branch")
+                publish_tag = gr.Textbox(value="v1", label=t("publish_tag"), elem_id="publish-tag")
+            publish_button = gr.Button(t("publish_button"), variant="primary", elem_id="publish-button")
+            publish_result = gr.Markdown(elem_id="publish-result")
     return dict(locals())
