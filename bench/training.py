@@ -5,7 +5,8 @@
 A page run of the register teaching set (training/page_runs.py) with the tab's defaults for this hardware, cut to
 ``--steps`` steps, in-process and on random weights of the real shape (same compute per step): the median seconds
 between steps, the seconds before training (loading a float32 copy, scoring the base model on the held-out pairs)
-and after it (scoring the adapter), and from those the time of a default run. On a GPU (``torch.cuda``) it also
+and after it (scoring the adapter), and from those the time of a default run; and the process's peak resident memory
+(what a training process adds beside the app on a CPU Space). On a GPU (``torch.cuda``) it also
 reports the GPU seconds a default run asks of ZeroGPU (training/gpu_runs.py). Timings are read, never asserted.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import time
@@ -61,6 +63,8 @@ def measure(shape: str, steps: int) -> dict:
         "seconds_before_training": round(before, 1), "seconds_after_training": round(after, 1),
         "default_steps": default["steps"],
         "default_run_seconds": round(before + per_step * default["steps"] + after, 1),
+        # The run is this process's only model: its peak is what a training process adds beside the app.
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
     if on_gpu:
         result["zerogpu_seconds_asked"] = run_seconds(PageRun(train_file="", base_model="", **default))

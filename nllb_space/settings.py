@@ -120,7 +120,7 @@ class Settings:
     """``NLLB_ALLOW_CUSTOM_REPOS``: let visitors type another adapter repo id into the UI (``false`` locks it)."""
     allow_training: bool = True
     """``NLLB_ALLOW_TRAINING``: the Train tab. On ZeroGPU a run takes the visitor's own GPU quota; on a CPU it runs
-    in a separate, low-priority process with a float32 copy of the model (about 2.5 GB more memory while it runs)."""
+    in a separate, low-priority process with a float32 copy of the model (a 3.7 GB peak for NLLB-600M while it runs)."""
     train_max_pairs: int = 200
     """``NLLB_TRAIN_MAX_PAIRS``: the most training pairs one run may paste or upload."""
     train_max_steps: int = 200

@@ -98,5 +98,6 @@ def test_the_training_benchmark_reports_seconds_per_step_and_a_default_run(tmp_p
     assert json.loads(out.read_text()) == result
     assert result["device"] == "cpu" and result["measured_steps"] == 3
     assert result["default_steps"] == defaults(on_gpu=False)["steps"]
+    assert result["peak_rss_mb"] > 0
     assert 0 < result["seconds_per_step"] and result["default_run_seconds"] >= (
         result["seconds_per_step"] * result["default_steps"])

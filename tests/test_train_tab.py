@@ -227,3 +227,14 @@ def test_sign_in_is_offered_only_where_it_can_work(engine, monkeypatch):
     demo = build_demo(engine)
     assert not demo.expects_oauth and not any(fn.name == "publish_adapter" for fn in demo.fns.values())
     assert any(fn.name == "train_adapter" for fn in demo.fns.values())
+
+
+def test_the_same_run_in_two_processes_is_the_same_adapter(engine, tiny_model_dir, pairs_file, monkeypatch):
+    """PEFT writes target_modules from a set, in an order each process picks anew (hash randomisation): the saved
+    config sorts them, so the same run is the same file, the same content hash and one kept adapter, not two."""
+    shas = []
+    for seed in ("1", "2"):
+        monkeypatch.setenv("PYTHONHASHSEED", seed)  # each training process starts fresh with this seed
+        shas.append([e for e in engine.training.run(tiny_run(tiny_model_dir, pairs_file, steps=2), ME) if e][-1]
+                    .adapter.sha)
+    assert shas[0] == shas[1] and len(engine.trained.of(ME)) == 1

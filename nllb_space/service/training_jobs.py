@@ -5,7 +5,7 @@
   beyond them is refused at once, with the limit's name.
 - **Where it runs.** On ZeroGPU, in a ``@spaces.GPU`` call on the visitor's own quota (training/gpu_runs.py). On a
   CPU, in a separate process started fresh (``spawn``) at the lowest priority: the served model is int8, which
-  cannot backpropagate, so the run loads its own float32 copy (about 2.5 GB for NLLB-600M while it runs), never
+  cannot backpropagate, so the run loads its own float32 copy (a 3.7 GB peak for NLLB-600M while it runs), never
   takes the serving lock, and the operating system gives translation the CPU first. Either way the training code is
   the command line's (training/page_runs.py), and the shared base is never touched.
 - **What it leaves**: the adapter's files come back by value and are kept by their hash for this visitor only

@@ -145,6 +145,10 @@ def save_adapter(model, out: Path, base_id: str | None) -> None:
     # PEFT fills an empty base_model_name_or_path with the base's local path when saving: never publish that.
     saved = json.loads((out / "adapter_config.json").read_text(encoding="utf-8"))
     saved["base_model_name_or_path"] = base_id
+    # PEFT writes target_modules from a set, in an order that changes from process to process: sorted, the same
+    # adapter is the same file (and the same content hash on the Train tab, the same commit on the Hub).
+    if isinstance(saved.get("target_modules"), list):
+        saved["target_modules"] = sorted(saved["target_modules"])
     (out / "adapter_config.json").write_text(json.dumps(saved, indent=2, sort_keys=True), encoding="utf-8")
 
 
