@@ -12,8 +12,7 @@ Four paths translate the same inputs, interleaved repeat by repeat so that a sha
   sentence; Compare is two calls (base under ``model.disable_adapter()``, then the adapter); Attention is
   ``generate(output_attentions=True)`` with eager attention.
 - ``app``: ``nllb_space.service.engine.Engine`` with its defaults (int8 on CPU): sentences batched per ``generate``,
-  Compare
-  in one mixed-adapter batch, Attention from one teacher-forced forward pass.
+Compare in one mixed-adapter batch, Attention from one teacher-forced forward pass.
 - ``app_fp32``: the same engine with ``NLLB_DTYPE=float32``, so the int8 gain shows apart from the engine's own.
 - ``app_cut``: the int8 engine with ``NLLB_RESTRICT_VOCAB=true`` (output layer cut to Italian's script; off in the
   app by default), with how many output rows it keeps and what share of Italian text's tokens (``--no-vocab-cut``).

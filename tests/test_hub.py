@@ -1,9 +1,8 @@
 """nllb_space.hub.revisions against the loopback Hub emulator, through the real huggingface_hub client (and PEFT).
 
 The emulator (nllb_space/testing/hub_emulator.py) is started by conftest.py before huggingface_hub is imported;
-``HF_TOKEN`` is
-set to the token it accepts. One module-scoped repo holds two PEFT adapters pushed with ``push_folder``: A on
-``main`` (tagged ``v1``) and B on the branch ``exp/run-1``.
+``HF_TOKEN`` is set to the token it accepts. One module-scoped repo holds two PEFT adapters pushed with ``push_folder``:
+A on ``main`` (tagged ``v1``) and B on the branch ``exp/run-1``.
 """
 
 from __future__ import annotations

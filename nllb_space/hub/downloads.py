@@ -3,8 +3,7 @@ a commit (:func:`commit_contents`: does it hold an adapter, a ``metrics.json``; 
 
 :func:`download_adapter` fetches exactly :data:`ADAPTER_FILES` at a commit sha (a name is resolved first with
 :func:`nllb_space.hub.revisions.resolve_revision`), so the cache is keyed by sha: ``main`` picks up new pushes while two
-names
-for one commit share one download. It refuses, before downloading, what is not a safetensors adapter of a sensible
+names for one commit share one download. It refuses, before downloading, what is not a safetensors adapter of a sensible
 size. :func:`download_base` fetches the base model's config, tokenizer and one weights format.
 
 Calls go through :func:`nllb_space.hub.calls.call` and read its timeouts through that module (``calls.X``), so

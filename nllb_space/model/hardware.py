@@ -16,10 +16,9 @@ def on_zero_gpu() -> bool:
 
 CPU_LANES = 2
 """Model requests served at once on a CPU when ``NLLB_CONCURRENCY=0``: one copy of the model each
-(service/model_copies.py). A CPU
-call holds its copy until its last decoding step, so with one copy a newcomer waited for another visitor's batch
-(3.8x its time alone in bench/abuse.py on the 600M shape); with two it shares the cores instead (1.2x), for ~3 GB
-more resident memory."""
+(service/model_copies.py). A CPU call holds its copy until its last decoding step, so with one copy a newcomer waited
+for another visitor's batch (3.8x its time alone in bench/abuse.py on the 600M shape); with two it shares the cores
+instead (1.2x), for ~3 GB more resident memory."""
 
 
 def model_concurrency(setting: int, on_cpu: bool = False) -> int:

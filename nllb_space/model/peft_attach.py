@@ -2,8 +2,7 @@
 
 PEFT attaches with a config and a state dict; here the config is built from the adapter's checked plan
 (model/adapter_check.py), never from the config as published, and a failure leaves the model exactly as it was: PEFT
-wraps
-the base's layers in place for the first adapter, so undoing it means unwrapping them and removing its config.
+wraps the base's layers in place for the first adapter, so undoing it means unwrapping them and removing its config.
 """
 
 from __future__ import annotations

@@ -4,8 +4,7 @@
           -> batches of similar length, each row through its own model -> token ids -> text in the input's layout
 
 The model call is a parameter: the app passes its GPU call (model/worker.py, a forked worker on ZeroGPU), the trainer
-the
-model slot in its own process. Everything before and after that call lives here, so the numbers in a model card are
+the model slot in its own process. Everything before and after that call lives here, so the numbers in a model card are
 the numbers of what the Space answers.
 """
 

@@ -2,16 +2,13 @@
 
 Data flows one way: the UI calls ``translate`` / ``compare`` / ``translate_many`` / ``attention`` with strings; the
 engine checks them (service/request_limits.py), parses each model choice once (hub/model_choice.py), resolves it to a
-commit and gets
-its files (service/adapter_registry.py: Hub work, here in the main process), then runs the texts through the one
-translation path
-(model/pipeline.py) with the GPU functions of ``model/worker.py`` as its model call, which on ZeroGPU run in forked
-worker
-processes. The results are plain values (results.py).
+commit and gets its files (service/adapter_registry.py: Hub work, here in the main process), then runs the texts through
+the one translation path (model/pipeline.py) with the GPU functions of ``model/worker.py`` as its model call, which on
+ZeroGPU run in forked worker processes. The results are plain values (results.py).
 
 Each call to the model is one batch of at most ``NLLB_BATCH_SIZE`` rows, sorted by length so padding wastes little;
-so a long text reports progress between batches, and on ZeroGPU each call asks for a GPU only as long as its
-batch needs.
+so a long text reports progress between batches, and on ZeroGPU each call asks for a GPU only as long as its batch
+needs.
 """
 
 from __future__ import annotations
@@ -25,8 +22,8 @@ from typing import Callable, Iterator, Sequence
 
 from ..errors import InputError, ModelLoadError, UserFacingError
 from ..hub import revisions as hub
-from ..hub.ids import is_repo_id, not_a_repo_id
-from ..hub.model_choice import LOCAL_REVISION, MAX_NAME_CHARS, ChoicePolicy, local_folder, parse_choice, spec_of
+from ..hub.ids import is_repo_id
+from ..hub.model_choice import ChoicePolicy, local_folder, parse_choice, spec_of
 from ..hub.revision_facts import RevisionFacts
 from ..lora_config import linear_shapes
 from ..model import worker
@@ -45,6 +42,7 @@ from .adapter_registry import AdapterRegistry
 from .fair_gate import FairGate
 from .model_copies import Lanes
 from .model_views import Inspection, files_of, unless_refused
+from .revision_listing import RevisionListing
 from .trained_adapters import TrainedAdapters
 from .training_jobs import TrainingJobs
 
@@ -54,7 +52,7 @@ Prepared = tuple[ModelRef, AdapterFiles | None]
 """A model choice ready for a model call: what answered, and the files a worker attaches it from."""
 
 
-class Engine(Inspection):
+class Engine(Inspection, RevisionListing):
     """Serves translations from one base model with any number of LoRA adapter revisions."""
 
     def __init__(self, settings: Settings) -> None:
@@ -195,32 +193,6 @@ class Engine(Inspection):
         """What ``spec`` serves: the commit and, for an adapter, what it adapts (ranks, layers, warnings)."""
         ref, files = self.prepare(spec)
         return ref, files.plan if files else None
-
-    def list_revisions(self, repo: str | None = None) -> hub.Revisions:
-        """Branches, tags and recent commits of ``repo`` (default: the configured adapter repo) that may hold an
-        adapter, with the dates and scores that are known (hub/revision_facts.py)."""
-        repo = (repo or "").strip() or self.settings.adapter_repo
-        limits.bounded(("The repo id", "El id del repositorio"), repo or "", MAX_NAME_CHARS)
-        if not repo:
-            raise InputError("No adapter repo is configured (NLLB_ADAPTER_REPO); type a repo id to list.",
-                             es="No hay ningún repositorio de adaptadores configurado (NLLB_ADAPTER_REPO); escribe "
-                                "el id de un repositorio para listar sus revisiones.")
-        if repo != self.settings.adapter_repo and not self.settings.allow_custom_repos:
-            raise InputError("Other adapter repos are turned off on this Space (NLLB_ALLOW_CUSTOM_REPOS=false).",
-                             es="Los demás repositorios de adaptadores están desactivados en este Space "
-                                "(NLLB_ALLOW_CUSTOM_REPOS=false).")
-        if repo == self.settings.adapter_repo and local_folder(repo):
-            fetched = self._registry.fetch(repo, LOCAL_REVISION)
-            return hub.Revisions(repo, (hub.Ref(LOCAL_REVISION, "branch", fetched.sha),), (), ())
-        if not is_repo_id(repo):
-            raise InputError(not_a_repo_id(repo), es=not_a_repo_id(repo, "es"))
-        token = self._registry.token_for(repo)
-        listed = hub.list_revisions(repo, token=token)
-        allowed = self._policy.allowed_revisions if repo == self.settings.adapter_repo else None
-        if allowed is not None:  # NLLB_VISITOR_REVISIONS: only what visitors may run, and no commit titles
-            listed = hub.Revisions(repo, tuple(r for r in listed.branches if r.name in allowed),
-                                   tuple(r for r in listed.tags if r.name in allowed), ())
-        return self._revision_facts.annotate(listed, token)
 
     # -- requests ----------------------------------------------------------------------------------------------------
 

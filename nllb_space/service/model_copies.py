@@ -4,8 +4,7 @@ On ZeroGPU every model call runs in a GPU worker of its own, so the gate's slots
 CPU a model call holds its model until its last decoding step, and the longest a visitor waits is another visitor's
 batch; so there the app loads ``NLLB_CONCURRENCY`` copies (lanes; two by default), and since one visitor holds at
 most all but one of the gate's slots (service/fair_gate.py), a newcomer always finds a lane of its own: it shares the
-cores
-with the busy visitor instead of waiting for them.
+cores with the busy visitor instead of waiting for them.
 """
 
 from __future__ import annotations

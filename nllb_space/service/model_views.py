@@ -1,9 +1,8 @@
 """The engine's looks inside a model: attention maps, token probabilities, and where an adapter changed it.
 
 Mixed into ``Engine`` (service/engine.py), whose checks, model choices and GPU calls it uses. Each view takes one
-sentence
-pair: the sentence and a translation of it (the model's own greedy one when none is given), encoded once and run
-teacher-forced through every model in one batched pass, so the models' numbers can be put side by side.
+sentence pair: the sentence and a translation of it (the model's own greedy one when none is given), encoded once and
+run teacher-forced through every model in one batched pass, so the models' numbers can be put side by side.
 """
 
 from __future__ import annotations

@@ -194,7 +194,7 @@ class TrainingJobs:
         try:
             return publish_folder(folder, repo_id, branch=branch, tag=tag, token=token)
         except DataError as error:
-            raise InputError(str(error)) from None
+            raise InputError(str(error), es=f"No hay nada que publicar: {error}") from None
 
     @staticmethod
     def _on_gpu_events(run: PageRun) -> Iterator:

@@ -1,8 +1,7 @@
 """Plotly figures of what LoRA changed: the update map (where) and the token probabilities (why a word changed).
 
 No torch: inputs are the plain results of model/update_map.py and model/token_probs.py. Every token and name a visitor
-could
-have written is HTML-escaped: plotly renders a small HTML subset in labels and hover text.
+could have written is HTML-escaped: plotly renders a small HTML subset in labels and hover text.
 """
 
 from __future__ import annotations
