@@ -6,7 +6,8 @@ A page run of the register teaching set (training/page_runs.py) with the tab's d
 ``--steps`` steps, in-process and on random weights of the real shape (same compute per step): the median seconds
 between steps, the seconds before training (loading a float32 copy, scoring the base model on the held-out pairs)
 and after it (scoring the adapter), and from those the time of a default run; and the process's peak resident memory
-(what a training process adds beside the app on a CPU Space). On a GPU (``torch.cuda``) it also
+(what a training process adds beside the app on a CPU Space); and one sentence through the app's CPU engine alone
+and while a run trains in its own low-priority process. On a GPU (``torch.cuda``) it also
 reports the GPU seconds a default run asks of ZeroGPU (training/gpu_runs.py). Timings are read, never asserted.
 """
 
@@ -71,15 +72,71 @@ def measure(shape: str, steps: int) -> dict:
     return result
 
 
+def translation_while_training(shape: str, repeats: int) -> dict:
+    """One sentence through the app's CPU engine (int8, one copy), alone and while a Train tab run goes on in its
+    training process: the run must not starve translation (it runs at the lowest priority, on its own copy)."""
+    import threading
+
+    from bench.inputs import BenchConfig, generated_sentences, prepare_weights, serving_folder
+    from nllb_space.service.engine import Engine
+    from nllb_space.service.training_jobs import _in_a_process
+    from nllb_space.settings import Settings
+    from nllb_space.training.page_runs import PageRun, StepLogged
+    from nllb_space.training.teaching import teaching_set
+
+    config = BenchConfig(shape=shape)
+    weights = prepare_weights(config, generated_sentences(64))
+    served = serving_folder(weights, config.cache_dir, config.new_tokens)
+    engine = Engine(Settings(base_model=str(served), device="cpu", num_beams=1, max_new_tokens=config.new_tokens,
+                             concurrency=1))
+    engine.load()
+    sentence = generated_sentences(1, seed=3)[0]
+
+    def timed() -> float:
+        start = time.perf_counter()
+        engine.translate(sentence)
+        return time.perf_counter() - start
+
+    timed()  # warm
+    alone = [timed() for _ in range(repeats)]
+    chosen = teaching_set("register")
+    run = PageRun(train_file=str(chosen.train_file), eval_file=str(chosen.eval_file), base_model=str(weights),
+                  steps=10_000, batch_size=4, eval_max_new_tokens=config.new_tokens)
+    stepping, done = threading.Event(), threading.Event()
+
+    def drive() -> None:  # the run's events are read on this thread only; it ends the run when told
+        training = _in_a_process(run)
+        try:
+            for event in training:  # a heartbeat each second while nothing happens
+                if isinstance(event, StepLogged):
+                    stepping.set()
+                if done.is_set():
+                    break
+        finally:
+            training.close()  # ends the training process
+
+    driver = threading.Thread(target=drive, daemon=True)
+    driver.start()
+    stepping.wait(timeout=600)  # past loading and the base's scores: the run is training now
+    busy = [timed() for _ in range(repeats)]
+    done.set()
+    driver.join()
+    return {"translation_alone_s": round(statistics.median(alone), 3),
+            "translation_while_training_s": round(statistics.median(busy), 3),
+            "while_training_over_alone": round(statistics.median(busy) / statistics.median(alone), 2)}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shape", choices=("600m", "tiny"), default="600m")
     parser.add_argument("--steps", type=int, default=4, help="steps timed (the median gap between them is reported)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "training.json")
+    parser.add_argument("--repeats", type=int, default=5, help="translations timed alone and while a run trains")
     args = parser.parse_args(argv)
     if args.steps < 2:
         parser.error("--steps must be at least 2: the time per step is the gap between two")
     result = measure(args.shape, args.steps)
+    result.update(translation_while_training(args.shape, args.repeats))
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print("| measure | value |\n|---|---|")
     for key, value in result.items():

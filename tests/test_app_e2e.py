@@ -544,10 +544,11 @@ def test_the_spanish_page_has_no_english_from_the_english_table(browser, app_url
         seen.append(page.evaluate(VISIBLE_TEXT))
         for tab, button, done in (("Comparar", "#compare-button", "#compare-rows table.compare-rows"),
                                   ("Atención", "#attention-button", "#attention-heads .xtick text"),
-                                  ("Qué cambió LoRA", "#lora-update-button", "#lora-update-plot .xtick text")):
+                                  ("Qué cambió LoRA", "#lora-update-button", "#lora-update-plot .xtick text"),
+                                  ("Entrenar", "#train-button", "#train-result >> text=mi adaptador")):
             page.get_by_role("tab", name=tab).click()
             page.click(button)
-            page.wait_for_selector(done)
+            page.wait_for_selector(done, timeout=240_000)
             open_accordions()
             seen.append(page.evaluate(VISIBLE_TEXT))
         page.screenshot(path=str(tmp_path / "spanish.png"), full_page=True)

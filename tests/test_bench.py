@@ -94,10 +94,10 @@ def test_the_training_benchmark_reports_seconds_per_step_and_a_default_run(tmp_p
     from nllb_space.training.page_runs import defaults
 
     out = tmp_path / "training.json"
-    result = main(["--shape", "tiny", "--steps", "3", "--out", str(out)])
+    result = main(["--shape", "tiny", "--steps", "3", "--repeats", "2", "--out", str(out)])
     assert json.loads(out.read_text()) == result
     assert result["device"] == "cpu" and result["measured_steps"] == 3
     assert result["default_steps"] == defaults(on_gpu=False)["steps"]
-    assert result["peak_rss_mb"] > 0
+    assert result["peak_rss_mb"] > 0 and result["translation_alone_s"] > 0 and result["while_training_over_alone"] > 0
     assert 0 < result["seconds_per_step"] and result["default_run_seconds"] >= (
         result["seconds_per_step"] * result["default_steps"])

@@ -189,7 +189,7 @@ def test_a_signed_in_visitor_publishes_to_their_own_account_and_never_with_the_o
     profile = gr.OAuthProfile({"preferred_username": "learner", "name": "A Learner", "profile": "", "picture": ""})
     token = gr.OAuthToken(token=visitor_token, scope="openid profile contribute-repos", expires_at=0)
 
-    with pytest.raises(gr.Error, match="Sign in with Hugging Face first"):
+    with pytest.raises(gr.Error, match="Sign in first with the Hugging Face button"):
         h.publish_adapter(trained.spec, "my-lora", "main", "v1", None, None, request=request)
     message = h.publish_adapter(trained.spec, "my-lora", "exp/first", "v1", profile, token, request=request)
     assert "Published" in message and "learner/my-lora@v1" in message

@@ -69,7 +69,9 @@ def train_tab(h, settings: Settings, on_gpu: bool) -> dict:
             return dict(locals())
         with gr.Accordion(t("publish_heading"), open=False, elem_id="train-publish"):
             gr.Markdown(t("publish_intro"))
-            train_login = gr.LoginButton(elem_id="train-login")
+            # One label for both languages (Gradio's own are English, and its sign-in script compares the label as
+            # given): the Hugging Face logo and name, then the signed-in user's name; the intro says what it does.
+            train_login = gr.LoginButton("Hugging Face", logout_value="{} ✕", elem_id="train-login")
             with gr.Row(equal_height=False):
                 publish_name = gr.Textbox(value="nllb-600m-spa-ita-lora", label=t("publish_name"), scale=2,
                                           elem_id="publish-name")

@@ -47,11 +47,13 @@ TRAIN_TEXTS: dict[str, tuple[str, str]] = {
     "publish_heading": ("Publish your adapter to your Hugging Face account",
                         "Publica tu adaptador en tu cuenta de Hugging Face"),
     "publish_intro": (
-        "Sign in with Hugging Face, then push the adapter you trained last, with its model card and scores, to a "
-        "repo in your own account, on a branch and a tag. The Space asks only to create repos and write the ones it "
+        "Sign in with the Hugging Face button below (signed in, it shows your name; click it again to sign out), "
+        "then push the adapter you trained last, with its model card and scores, to a repo in your own account, on "
+        "a branch and a tag. The Space asks only to create repos and write the ones it "
         "created (scope contribute-repos); its owner's token is never used for your push. Once pushed, any page "
         "loads it by revision as owner/name@tag.",
-        "Inicia sesión con Hugging Face y sube el adaptador que entrenaste por último, con su ficha de modelo y sus "
+        "Inicia sesión con el botón Hugging Face de abajo (con la sesión iniciada muestra tu nombre; vuelve a "
+        "pulsarlo para cerrarla) y sube el adaptador que entrenaste por último, con su ficha de modelo y sus "
         "puntuaciones, a un repositorio de tu cuenta, en una rama y una etiqueta. El Space solo pide crear "
         "repositorios y escribir en los que creó (alcance contribute-repos); nunca usa el token de su dueño para tu "
         "subida. Una vez subido, cualquier página lo carga por revisión como dueño/nombre@etiqueta."),
@@ -87,8 +89,8 @@ TRAIN_MESSAGES: dict[str, tuple[str, str]] = {
                       "La misma ejecución desde la línea de órdenes (mismos pares, ajustes y semilla, el mismo "
                       "adaptador):"),
     "my_adapter": ("my adapter ({sha})", "mi adaptador ({sha})"),
-    "publish_sign_in": ("Sign in with Hugging Face first (the button above): the adapter goes to your own account.",
-                        "Inicia sesión con Hugging Face primero (el botón de arriba): el adaptador va a tu propia "
+    "publish_sign_in": ("Sign in first with the Hugging Face button above: the adapter goes to your own account.",
+                        "Inicia sesión primero con el botón Hugging Face de arriba: el adaptador va a tu propia "
                         "cuenta."),
     "publish_nothing": ("Train an adapter first: there is nothing of yours to publish yet.",
                         "Entrena un adaptador primero: todavía no hay nada tuyo que publicar."),
