@@ -16,7 +16,9 @@ HUB = start_session_hub()
 
 import pytest  # noqa: E402
 
-from tests.model_fixtures import adapter_dirs, engine, hub_adapters, published_base, scored_repo, tiny_model_dir  # noqa: E402,F401
+from tests.model_fixtures import (  # noqa: E402,F401
+    adapter_dirs, engine, hub_adapters, published_base, scored_repo, tiny_model_dir, trained_model_dir,
+)
 
 
 @pytest.fixture(scope="session", autouse=True)

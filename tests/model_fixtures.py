@@ -42,6 +42,34 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def trained_model_dir(tiny_model_dir, tmp_path_factory):
+    """The tiny model trained (all weights) until it translates the test pairs: random weights can't show agreement."""
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    from nllb_space.testing.pairs import PAIRS
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForSeq2SeqLM.from_pretrained(tiny_model_dir)
+    tokenizer.src_lang, tokenizer.tgt_lang = "spa_Latn", "ita_Latn"
+    batch = tokenizer([es for es, _ in PAIRS], text_target=[it for _, it in PAIRS], padding=True, return_tensors="pt")
+    batch["labels"][batch["labels"] == tokenizer.pad_token_id] = -100
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    torch.manual_seed(0)
+    model.train()
+    for _ in range(150):
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    assert loss.item() < 1.0
+    folder = tmp_path_factory.mktemp("trained-tiny")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def adapter_dirs(tiny_model_dir, tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("adapters")
     return {name: make_adapter(tiny_model_dir, root / name, seed) for name, seed in (("a", 1), ("b", 2))}

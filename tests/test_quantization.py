@@ -10,31 +10,6 @@ from nllb_space.testing.pairs import PAIRS, SOURCES
 from tests.model_fixtures import tiny_settings
 
 
-@pytest.fixture(scope="module")
-def trained_model_dir(tiny_model_dir, tmp_path_factory):
-    """The tiny model trained (all weights) until it translates the test pairs: random weights can't show agreement."""
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    model = AutoModelForSeq2SeqLM.from_pretrained(tiny_model_dir)
-    tokenizer.src_lang, tokenizer.tgt_lang = "spa_Latn", "ita_Latn"
-    batch = tokenizer([es for es, _ in PAIRS], text_target=[it for _, it in PAIRS], padding=True, return_tensors="pt")
-    batch["labels"][batch["labels"] == tokenizer.pad_token_id] = -100
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    torch.manual_seed(0)
-    model.train()
-    for _ in range(150):
-        loss = model(**batch).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    assert loss.item() < 1.0
-    folder = tmp_path_factory.mktemp("trained-tiny")
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 def test_int8_linear_is_close_to_float_and_is_a_linear_for_peft():
     torch.manual_seed(0)
     linear = torch.nn.Linear(64, 32)

@@ -137,37 +137,42 @@ class ModelSlot:
     def _generate(
         self, ids: Sequence[Sequence[int]], names: Sequence[str], tgt_lang: str, decoding: Decoding
     ) -> list[list[int]]:
-        """``generate`` without taking the lock or touching adapters: the caller holds both."""
+        """Token ids per row, decoded by model/decoding.py (``generate`` for a checkpoint asking for more than it
+        applies), without taking the lock or touching adapters: the caller holds both."""
         import torch
+
+        from .decoding import OutputRows, Search, decode, supported
 
         base = self.base
         tokenizer = base.tokenizer
-        # Everything else (decoder start, eos, pad) comes from the checkpoint's generation config.
-        options = {
-            "forced_bos_token_id": tokenizer.convert_tokens_to_ids(tgt_lang),
-            # PEFT also reads num_beams from here, to repeat adapter_names once per beam.
-            "num_beams": decoding.num_beams,
-            "max_new_tokens": decoding.max_new_tokens,
-            "do_sample": False,
-        }
+        config = base.model.generation_config
+        lean = supported(config)
+        search = Search(decoding.num_beams, decoding.max_new_tokens, config.min_new_tokens or 0,
+                        1.0 if config.length_penalty is None else config.length_penalty, tokenizer.eos_token_id,
+                        tokenizer.pad_token_id)
+        prefix = [base.model.config.decoder_start_token_id, tokenizer.convert_tokens_to_ids(tgt_lang)]
+        head = self._restricted_head(tgt_lang)
+        rows_out = (OutputRows(head.rows, head.ids, search.eos) if head is not None
+                    else OutputRows(self._inner_model().lm_head, None, search.eos))
         outputs: list[list[int]] = []
         size = self.limits.batch_size
         for start in range(0, len(ids), size):
             rows = [list(row) for row in ids[start:start + size]]
             batch = tokenizer.pad({"input_ids": rows}, return_tensors="pt")
-            head = self._restricted_head(tgt_lang)
-            with self._output_layer(head), self._routing(names[start:start + size]) as extra, \
-                    torch.inference_mode():
-                generated = base.model.generate(
-                    input_ids=batch["input_ids"].to(base.device),
-                    attention_mask=batch["attention_mask"].to(base.device),
-                    **options, **extra,
-                )
+            input_ids, mask = batch["input_ids"].to(base.device), batch["attention_mask"].to(base.device)
+            with self._routing(names[start:start + size], decoding.num_beams, lean) as extra, torch.inference_mode():
+                if lean:
+                    outputs += decode(self._inner_model(), input_ids, mask, prefix, search, rows_out)
+                    continue
+                with self._output_layer(head):
+                    generated = base.model.generate(
+                        input_ids=input_ids, attention_mask=mask, forced_bos_token_id=prefix[1],
+                        num_beams=decoding.num_beams, max_new_tokens=decoding.max_new_tokens, do_sample=False,
+                        **extra)
             # generate returns [decoder_start, tgt_lang, tokens..., </s>, pad...]; keep only the tokens.
             for sequence in generated.tolist():
                 tokens = sequence[2:]
-                eos = tokenizer.eos_token_id
-                outputs.append(tokens[:tokens.index(eos)] if eos in tokens else tokens)
+                outputs.append(tokens[:tokens.index(search.eos)] if search.eos in tokens else tokens)
         return outputs
 
     # -- adapters ----------------------------------------------------------------------------------------------------
@@ -230,12 +235,15 @@ class ModelSlot:
                 module.scaling[name] = value
 
     @contextlib.contextmanager
-    def _routing(self, names: Sequence[str]) -> Iterator[dict[str, list[str]]]:
+    def _routing(self, names: Sequence[str], num_beams: int = 1, hooks: bool = False
+                 ) -> Iterator[dict[str, object]]:
         """Set the model up for one batch whose row ``i`` uses adapter ``names[i]``; yields extra model kwargs.
 
-        A mixed batch needs PEFT's ``adapter_names`` (one entry per row). When every row uses the same adapter, the
-        plain active adapter (or PEFT's ``disable_adapter`` for the base) does the same maths without the per-row
-        indexing and hooks, which measured 13% faster per generated token on the 600M shape.
+        A mixed batch needs PEFT's per-row routing: ``adapter_names`` for a call through PEFT's wrapper, or, with
+        ``hooks``, PEFT's routing hooks set up here for calls to the inner model's parts (model/decoding.py; the
+        decoder's rows are repeated once per beam, the encoder's are not). When every row uses the same adapter,
+        the plain active adapter (or PEFT's ``disable_adapter`` for the base) does the same maths without the
+        per-row indexing and hooks, which measured 13% faster per generated token on the 600M shape.
         """
         from .quantization import row_groups
 
@@ -245,7 +253,12 @@ class ModelSlot:
             yield {}
         elif len(distinct) > 1:
             with hooks_removed_on_error(model), row_groups(names):
-                yield {"adapter_names": list(names)}
+                if hooks:
+                    # PEFT's own generate enters this context; the decoding loop calls the model's parts itself.
+                    with model._enable_peft_forward_hooks(adapter_names=list(names), num_beams=num_beams):
+                        yield {}
+                else:
+                    yield {"adapter_names": list(names)}
         elif distinct == {BASE_MODEL.adapter_name}:
             with model.disable_adapter():
                 yield {}

@@ -1,0 +1,93 @@
+"""The decoding loop (model/decoding.py) gives the tokens ``generate`` gives, on every path the app serves.
+
+``generate`` is the reference: the same slot decodes each batch once with the loop and once with ``generate`` (what
+the slot falls back to for a generation config the loop does not apply), greedy and with beams, float32 and int8,
+one model and Compare's mixed base/adapter batches, the full output layer and the cut one, with ``min_new_tokens``.
+A briefly trained model is used: random weights make every step a near-tie, where any rounding picks another token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from nllb_space.testing.pairs import SOURCES
+from tests.model_fixtures import tiny_settings
+
+BASE = "__base__"
+
+
+@pytest.fixture(scope="module", params=["float32", "int8"])
+def slots(request, trained_model_dir, adapter_dirs):
+    """``{restrict_vocab: slot}`` over one model of ``dtype`` with adapter ``b`` attached as ``"b"``."""
+    from peft import PeftModel
+
+    from nllb_space.model.loading import load_base
+    from nllb_space.model.slot import ModelSlot, SlotLimits
+
+    base = load_base(tiny_settings(trained_model_dir, dtype=request.param))
+    base = replace(base, model=PeftModel.from_pretrained(base.model, str(adapter_dirs["b"]), adapter_name="b").eval())
+    made = {}
+    for cut in (False, True):
+        made[cut] = ModelSlot(base, SlotLimits(batch_size=8, adapter_cache_size=2, restrict_vocab=cut))
+        made[cut].adopt("b")
+    return made
+
+
+def _encode(slot, texts):
+    tokenizer = slot.base.tokenizer
+    lang = tokenizer.convert_tokens_to_ids("spa_Latn")
+    return [[lang, *row, tokenizer.eos_token_id] for row in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+
+
+def _both_ways(slot, ids, names, decoding, monkeypatch):
+    from nllb_space.model import decoding as decoding_module
+
+    lean = slot.generate(ids, names, "ita_Latn", decoding, ())
+    with monkeypatch.context() as patch:
+        patch.setattr(decoding_module, "supported", lambda config: False)
+        reference = slot.generate(ids, names, "ita_Latn", decoding, ())
+    return lean, reference
+
+
+@pytest.mark.parametrize("cut", [False, True])
+@pytest.mark.parametrize("beams", [1, 2, 4])
+def test_the_loop_decodes_what_generate_decodes(slots, cut, beams, monkeypatch):
+    from nllb_space.model.slot import Decoding
+
+    slot = slots[cut]
+    ids = _encode(slot, SOURCES[:8])
+    decoding = Decoding(num_beams=beams, max_new_tokens=24)
+    for names in ([BASE] * 8, ["b"] * 8, [BASE, "b"] * 4):  # the base, an adapter, Compare's mixed batch
+        lean, reference = _both_ways(slot, ids, names, decoding, monkeypatch)
+        assert lean == reference, names
+    # The model learnt these pairs: the outputs are sentences, not a run of the same token.
+    assert sum(len(row) > 2 for row in lean) >= 6
+
+
+def test_short_limits_and_a_minimum_length_match_generate(slots, monkeypatch):
+    from nllb_space.model.slot import Decoding
+
+    slot = slots[False]
+    ids = _encode(slot, SOURCES[8:12])
+    config = slot.base.model.generation_config
+    for beams in (1, 3):
+        for limit in (1, 2, 5):
+            lean, reference = _both_ways(slot, ids, [BASE] * 4, Decoding(beams, limit), monkeypatch)
+            assert lean == reference and all(len(row) <= limit - 1 for row in lean)
+        monkeypatch.setattr(config, "min_new_tokens", 20)
+        lean, reference = _both_ways(slot, ids, [BASE] * 4, Decoding(beams, 24), monkeypatch)
+        monkeypatch.undo()
+        assert lean == reference and all(len(row) >= 19 for row in lean)
+
+
+def test_a_generation_config_the_loop_does_not_apply_goes_to_generate(slots):
+    from nllb_space.model.decoding import supported
+
+    config = slots[False].base.model.generation_config
+    assert supported(config)
+    for setting, value in (("repetition_penalty", 1.2), ("no_repeat_ngram_size", 3), ("do_sample", True),
+                           ("early_stopping", True)):
+        changed = config.__class__(**{**config.to_dict(), setting: value})
+        assert not supported(changed), setting
