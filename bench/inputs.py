@@ -66,6 +66,8 @@ class BenchConfig:
     On a shared 2-vCPU machine, spinning OpenMP threads made 2-thread decoding up to 10x slower and erratic whenever
     another process was busy (one sentence: 2.4 s to 30 s); passive waiting keeps timings near the 1-thread ones.
     ``""`` leaves the environment's setting alone."""
+    peer: bool = True
+    """``--no-peer`` turns it off: also time CTranslate2 int8 (path ``ct2``, ``bench/peer.py``) when installed."""
     vocab_cut: bool = True
     """``--no-vocab-cut`` turns it off: also time the app with ``NLLB_RESTRICT_VOCAB=true`` (path ``app_cut``)."""
     profile: bool = False

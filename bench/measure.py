@@ -1,6 +1,6 @@
 """The in-process part of the run: the machine it runs on, every path timed case by case with the paths
-interleaved, where the app's time goes (encoder, decoder, ``lm_head``, the rest), its top torch ops, and what
-``NLLB_RESTRICT_VOCAB`` keeps of the output layer.
+interleaved (the CTranslate2 peer among them when it is installed), where the app's time goes (encoder, decoder,
+``lm_head``, the rest), its top torch ops, and what ``NLLB_RESTRICT_VOCAB`` keeps of the output layer.
 
 Measures that need a process of their own (start to first translation, memory, the load scenario) are in
 ``bench/fresh_process.py``.
@@ -19,6 +19,7 @@ from typing import Any, Callable
 from bench.inputs import FLORES_ITA, REPO_ROOT, TGT, BenchConfig, Inputs, read_lines
 from bench.internals import loaded_base
 from bench.paths import NaivePath, Timings, app_cases, check_outputs, load_engine, time_app, time_naive, wall_seconds
+from bench.peer import PEER, PeerPath, convert, peer_available, time_peer
 
 logger = logging.getLogger("bench")
 
@@ -62,10 +63,15 @@ class Timed:
     breakdown: dict[str, Any]
     profile: list[dict[str, Any]] | None
     vocab: dict[str, Any] | None
+    peer: dict[str, Any]
+    """The peer's name, version and compute type, or ``{"skipped": why}``."""
 
 
-def run_timings(config: BenchConfig, model_dir: Path, adapter: Path, inputs: Inputs) -> Timed:
-    """Load the three paths, check them, then time every case ``config.repeats`` times, paths interleaved."""
+def run_timings(config: BenchConfig, weights: Path, model_dir: Path, adapter: Path, inputs: Inputs) -> Timed:
+    """Load the paths, check them, then time every case ``config.repeats`` times, paths interleaved.
+
+    ``weights`` is the folder ``model_dir`` serves: the peer is converted from it, once for every ``--new-tokens``.
+    """
     logger.info("Loading the naive model and the app's engine (int8, float32%s)",
                 ", int8 with NLLB_RESTRICT_VOCAB" if config.vocab_cut else "")
     naive = NaivePath(model_dir, adapter, config.new_tokens)
@@ -78,11 +84,19 @@ def run_timings(config: BenchConfig, model_dir: Path, adapter: Path, inputs: Inp
     dtype = loaded_base(engines["app"]).dtype
     if dtype != "int8":
         raise RuntimeError(f"The app's default dtype on CPU is {dtype}, expected int8.")
-    checks = check_outputs(naive, engines, inputs, config.new_tokens)
+    skipped = peer_available() if config.peer else "--no-peer"
+    peer: PeerPath | None = None
+    if skipped:
+        logger.warning("Not timing the CTranslate2 peer: %s", skipped)
+    else:
+        peer = PeerPath(convert(weights, config.cache_dir), model_dir, config.new_tokens)
+    checks = check_outputs(naive, engines, inputs, config.new_tokens, peer)
 
     runners: dict[str, Callable[[Timings], None]] = {"naive": lambda t: time_naive(naive, inputs, t)}
     for path, engine in engines.items():
         runners[path] = lambda t, path=path, engine=engine: time_app(path, engine, inputs, config.new_tokens, t)
+    if peer is not None:
+        runners[PEER] = lambda t: time_peer(peer, inputs, t)
     vocab: dict[str, Any] | None = None
     if config.vocab_cut:
         base = loaded_base(engines["app"])
@@ -100,7 +114,7 @@ def run_timings(config: BenchConfig, model_dir: Path, adapter: Path, inputs: Inp
             runner(timings)
     breakdown = module_breakdown(engines["app"], inputs, config.new_tokens)
     profile = profile_ops(engines["app"], inputs, config.new_tokens) if config.profile else None
-    return Timed(timings, checks, breakdown, profile, vocab)
+    return Timed(timings, checks, breakdown, profile, vocab, peer.info() if peer else {"skipped": skipped})
 
 
 def vocabulary_cut(tokenizer, rows: int) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The paths the benchmark compares and the cases each runs: ``naive`` (float32 transformers + PEFT used plainly)
 and the app's engine (``app``, ``app_fp32``, ``app_cut``), the check that each generates the forced length, and one
-timing of every case, kept in ``Timings``.
+timing of every case, kept in ``Timings``. The CTranslate2 peer (``ct2``) is in ``bench/peer.py``.
 
 A path's cases are zero-argument callables, so the timed code is exactly the call a visitor's request makes.
 """
@@ -28,7 +28,8 @@ def wall_seconds(run: Callable[[], Any]) -> float:
 
 @dataclass
 class Timings:
-    """Seconds per (path, case), one entry per repeat."""
+    """Seconds per (path, case), one entry per repeat; a path timed on only some cases (the peer) keeps the
+    others empty, and ``timed`` says which are not."""
 
     paths: tuple[str, ...] = PATHS
     seconds: dict[str, dict[str, list[float]]] = field(default_factory=dict)
@@ -39,11 +40,18 @@ class Timings:
     def add(self, path: str, case: str, seconds: float) -> None:
         self.seconds[path][case].append(seconds)
 
+    def timed(self, path: str, case: str) -> bool:
+        return bool(self.seconds.get(path, {}).get(case))
+
     def median(self, path: str, case: str) -> float:
+        if not self.timed(path, case):
+            raise ValueError(f"{path} was not timed on {case}.")
         return statistics.median(self.seconds[path][case])
 
     def ratio(self, num: tuple[str, str], den: tuple[str, str]) -> float:
         """Median over repeats of the within-repeat ratio ``num / den``."""
+        if not (self.timed(*num) and self.timed(*den)):
+            raise ValueError(f"{num} / {den}: a side was not timed.")
         pairs = zip(self.seconds[num[0]][num[1]], self.seconds[den[0]][den[1]])
         return statistics.median(a / b for a, b in pairs)
 
@@ -130,8 +138,13 @@ def app_cases(engine, inputs: Inputs, new_tokens: int) -> dict[str, Callable[[],
     }
 
 
-def check_outputs(naive: NaivePath, engines: dict[str, Any], inputs: Inputs, new_tokens: int) -> dict[str, Any]:
-    """Warm every path up once and check that each generated exactly the forced length (else timings lie)."""
+def check_outputs(
+    naive: NaivePath, engines: dict[str, Any], inputs: Inputs, new_tokens: int, peer: Any = None
+) -> dict[str, Any]:
+    """Warm every path up once and check that each generated exactly the forced length (else timings lie).
+
+    ``peer`` (``bench.peer.PeerPath``, when timed) checks itself: its checks join these, and fail the run alike.
+    """
     checks: dict[str, Any] = {}
     input_ids = naive.tokenizer(inputs.sentence)["input_ids"]
     checks["naive_source_starts_with_src_lang"] = input_ids[0] == naive.tokenizer.convert_tokens_to_ids(SRC)
@@ -152,6 +165,8 @@ def check_outputs(naive: NaivePath, engines: dict[str, Any], inputs: Inputs, new
         checks[f"{name}_attention_target_tokens"] = len(maps[0].target_tokens)
     for case in naive_cases(naive, inputs).values():
         case()
+    if peer is not None:
+        checks.update(peer.check(inputs.sentence))
     bad = [key for key, value in checks.items() if value is False]
     if bad or any(checks[f"{name}_paragraph_pieces"] != len(inputs.paragraph) for name in engines):
         raise RuntimeError(f"A path did not run as the benchmark assumes: {checks}")

@@ -6,7 +6,8 @@
     python bench/run.py --model ./nllb-200-distilled-600M   # real weights (a folder or a Hub id)
     python bench/run.py --profile                    # + the top torch ops of one app translation
 
-Four paths translate the same inputs, interleaved repeat by repeat so that a shared, noisy machine slows them alike:
+Four paths and a peer translate the same inputs, interleaved repeat by repeat so that a shared, noisy machine slows
+them alike:
 
 - ``naive``: float32 ``AutoModelForSeq2SeqLM`` + ``PeftModel.from_pretrained`` used plainly: one ``generate`` per
   sentence; Compare is two calls (base under ``model.disable_adapter()``, then the adapter); Attention is
@@ -16,6 +17,9 @@ Compare in one mixed-adapter batch, Attention from one teacher-forced forward pa
 - ``app_fp32``: the same engine with ``NLLB_DTYPE=float32``, so the int8 gain shows apart from the engine's own.
 - ``app_cut``: the int8 engine with ``NLLB_RESTRICT_VOCAB=true`` (output layer cut to Italian's script; off in the
   app by default), with how many output rows it keeps and what share of Italian text's tokens (``--no-vocab-cut``).
+- ``ct2``, the peer (issue 27): CTranslate2 int8 on the same weights (converted once, cached under ``--cache-dir``),
+  greedy and beam 4 on one sentence, reported as app / peer. It is an optional dependency of the benchmark only
+  (``pip install ctranslate2``); without it the run says the peer was skipped and why (``--no-peer`` skips it too).
 
 Without ``--model`` the model is NLLB-200-distilled-600M's exact configuration with random weights (built once with
 ``nllb_space.synthetic`` and cached under ``--cache-dir``): the same compute per token as the real model. Random
@@ -54,8 +58,9 @@ if str(REPO_ROOT) not in sys.path:  # `python bench/run.py` puts bench/, not the
 
 # This file is the command line only; the benchmark's parts live beside it, each importing nothing heavy at module
 # level (the --omp-wait-policy check and the children's import timings rely on torch not being loaded yet):
-# inputs.py (config, corpus, weights, adapters, texts), paths.py (naive and app paths, their cases), measure.py
-# (in-process timings), fresh_process.py (first translation, memory, load scenario), report.py (results, table).
+# inputs.py (config, corpus, weights, adapters, texts), paths.py (naive and app paths, their cases), peer.py (the
+# CTranslate2 peer), measure.py (in-process timings), fresh_process.py (first translation, memory, load scenario),
+# report.py (results, table).
 from bench.fresh_process import child_first, child_load, measure_first_translation, measure_load  # noqa: E402
 from bench.inputs import FLORES_SPA, BenchConfig, build_inputs, corpus, make_adapters, prepare_weights, serving_folder  # noqa: E402
 from bench.measure import machine_info, run_timings  # noqa: E402
@@ -75,6 +80,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[BenchConfig, argparse.Nam
     parser.add_argument("--data", type=Path, default=FLORES_SPA)
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice, one per core)")
     parser.add_argument("--omp-wait-policy", default=BenchConfig.omp_wait_policy, help="'' keeps the environment's")
+    parser.add_argument("--no-peer", action="store_true", help="skip timing CTranslate2 int8 (bench/peer.py)")
     parser.add_argument("--no-vocab-cut", action="store_true", help="skip timing the app with NLLB_RESTRICT_VOCAB")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--quick", action="store_true")
@@ -100,6 +106,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[BenchConfig, argparse.Nam
         data=args.data,
         threads=args.threads,
         omp_wait_policy=args.omp_wait_policy or None,
+        peer=not args.no_peer,
         vocab_cut=not args.no_vocab_cut,
         profile=args.profile,
         quick=quick,
@@ -127,7 +134,7 @@ def run_benchmark(config: BenchConfig) -> dict[str, Any]:
     logger.info("Inputs: one sentence of %d tokens; paragraph of %s tokens", inputs.sentence_tokens,
                 inputs.paragraph_tokens)
 
-    timed = run_timings(config, model_dir, adapters[0], inputs)  # the models are freed when it returns
+    timed = run_timings(config, weights, model_dir, adapters[0], inputs)  # the models are freed when it returns
     gc.collect()
 
     logger.info("Measuring start to first translation and memory with 1 and %d adapter revisions "
@@ -135,7 +142,7 @@ def run_benchmark(config: BenchConfig) -> dict[str, Any]:
     first, memory = measure_first_translation(config, model_dir, adapters, inputs.sentence)
     load = measure_load(config, model_dir, adapters, [inputs.sentence, *inputs.paragraph[:3]]) if config.load else None
     results = summarize(config, machine, inputs, timed.timings, memory, first, timed.breakdown, timed.checks,
-                        timed.profile, load)
+                        timed.profile, load, timed.peer)
     if timed.vocab is not None:
         results["vocab_cut"] = vocab_cut_results(timed.vocab, timed.timings)
     return results

@@ -4,6 +4,10 @@ It runs the script the way a person does (a subprocess, ``python bench/run.py``)
 with one repeat and one torch thread, so it takes about a minute; the numbers themselves mean nothing here. The
 quick run includes the load scenario (4 clients, 8 requests, the app served on loopback): its answers under load
 must equal the same requests served alone.
+
+The CTranslate2 peer (issue 27) is optional: where this interpreter imports ``ctranslate2`` the run must time it
+and check its forced length; where it does not (CI installs only requirements-dev.txt) the run must say it was
+skipped and why. Both ways of reporting are also checked on hand-made timings, whatever is installed.
 """
 
 from __future__ import annotations
@@ -14,6 +18,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from bench.inputs import BenchConfig, Inputs
+from bench.paths import CASES, Timings
+from bench.peer import peer_available
+from bench.report import TARGETS, report, summarize
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NUMERIC_KEYS = (
     "sentence_speedup",
@@ -22,6 +33,7 @@ NUMERIC_KEYS = (
     "compare_over_translate",
     "attention_over_translate",
     "adapter_mb",
+    "ms_per_greedy_token",
     "first_translation_s",
     "load_efficiency",
     "load_p50_over_alone",
@@ -53,8 +65,8 @@ def test_quick_tiny_run_writes_every_key(tmp_path):
         for case in ("sentence", "beam4", "paragraph8", "compare", "attention"):
             assert results["median_s"][path][case] > 0
             assert len(results["repeats_s"][path][case]) == 1
-    assert {"sentence_speedup", "adapter_mb"} <= set(results["targets"])
-    assert all(isinstance(t["pass"], bool) for t in results["targets"].values())
+    assert set(results["targets"]) == set(TARGETS)
+    assert all(isinstance(t["pass"], bool) for key, t in results["targets"].items() if key not in PEER_KEYS)
     # The benchmark checked that every path generated the forced length and the paragraph stayed 8 sentences.
     assert results["checks"]["app_paragraph_pieces"] == 8
     assert results["memory"]["adapters_loaded"] == 5
@@ -67,9 +79,94 @@ def test_quick_tiny_run_writes_every_key(tmp_path):
     assert load["switcher_requests"] > 0 and load["evictions"] > 0
     assert "answers under load equal to the same request alone" in done.stdout
 
+    # The peer: timed and checked where ctranslate2 imports, else skipped with the reason, in every output.
+    skipped = peer_available()
+    if skipped is None:
+        assert_peer_timed(results, done.stdout)
+    else:
+        assert_peer_skipped(results, done.stdout, skipped)
+        assert skipped in done.stderr  # the run's log says it too
+        assert "ct2" not in results["median_s"]
+
     # The table is printed with a verdict per target.
-    verdicts = [line for line in done.stdout.splitlines() if line.endswith(("PASS", "MISS"))]
+    verdicts = [line for line in done.stdout.splitlines() if line.endswith(("PASS", "MISS", "skipped"))]
     assert len(verdicts) == len(results["targets"]), done.stdout
+
+
+PEER_KEYS = ("app_over_ct2_greedy", "app_over_ct2_beam4")
+
+
+def assert_peer_timed(results: dict, stdout: str) -> None:
+    peer = results["peer"]
+    assert (peer["name"], peer["compute_type"]) == ("CTranslate2", "int8") and peer["version"], peer
+    # The run stops before timing if the peer did not generate the forced length from the app's tokens.
+    assert results["checks"]["ct2_forced_length"] is True and results["checks"]["ct2_source_matches_app"] is True
+    assert set(results["median_s"]["ct2"]) == {"sentence", "beam4"}  # its other cases are not reported as empty
+    assert all(len(r) == 1 for r in results["repeats_s"]["ct2"].values())
+    for key, ratio in ((PEER_KEYS[0], "greedy_app_over_peer"), (PEER_KEYS[1], "beam4_app_over_peer")):
+        assert results[key] == peer[ratio] and math.isfinite(results[key]) and results[key] > 0
+        assert isinstance(results["targets"][key]["pass"], bool)
+    assert peer["greedy_app_cut_over_peer"] > 0 and set(peer["medians"]) == {"app", "app_cut", "ct2"}
+    assert "app vs CTranslate2 int8 (CTranslate2 " in stdout
+
+
+def assert_peer_skipped(results: dict, stdout: str, reason: str) -> None:
+    assert results["peer"] == {"skipped": reason}
+    for key in PEER_KEYS:
+        assert key not in results
+        assert results["targets"][key]["pass"] is None and results["targets"][key]["skipped"] == reason
+    assert f"app vs CTranslate2 int8: skipped ({reason})" in stdout
+    assert len([line for line in stdout.splitlines() if line.endswith("skipped")]) == len(PEER_KEYS)
+
+
+def test_without_ctranslate2_the_peer_is_skipped_with_the_reason(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ctranslate2", None)  # `import ctranslate2` now raises ImportError
+    assert peer_available() == "ctranslate2 is not installed (pip install ctranslate2)"
+
+
+def _hand_made(peer: dict | None, peer_seconds: dict[str, float] | None = None) -> dict:
+    """``summarize``'s results on made-up timings: the app 1 s greedy, 1.5 s beam 4; the peer as given."""
+    paths = ("naive", "app", "app_fp32", *(("ct2",) if peer_seconds else ()))
+    timings = Timings(paths)
+    for path in ("naive", "app", "app_fp32"):
+        for case in CASES:
+            timings.add(path, case, {"sentence": 1.0, "beam4": 1.5}.get(case, 2.0) * (3 if path == "naive" else 1))
+    for case, seconds in (peer_seconds or {}).items():
+        timings.add("ct2", case, seconds)
+    machine = {"cpu": "test", "cores": 2, "torch": "x", "torch_threads": 1, "ram_gb": 1.0,
+               "load_average_start": [0.0, 0.0, 0.0]}
+    memory = {"adapter_mb": 5.0, "adapters_loaded": 5, "rss_1_adapter_mb": 100.0, "rss_all_adapters_mb": 120.0,
+              "lora_float32_mb": 4.5}
+    inputs = Inputs("Hola.", ["Hola."] * 8, "test", 3, [3] * 8)
+    return summarize(BenchConfig(new_tokens=20), machine, inputs, timings, memory, {"first_translation_s": 1.0},
+                     {}, {}, None, None, peer)
+
+
+def test_a_skipped_peer_is_reported_skipped_not_judged():
+    reason = "ctranslate2 is not installed (pip install ctranslate2)"
+    results = _hand_made({"skipped": reason})
+    assert_peer_skipped(results, report(results), reason)
+    assert results["ms_per_greedy_token"] == 50.0  # 1 s / 20 tokens
+    assert results["targets"]["ms_per_greedy_token"]["pass"] is False
+    assert results["targets"]["beam4_over_greedy"] == {"target": "<= 1.2x", "pass": False}  # 1.5x, issue 27's bar
+
+
+def test_a_timed_peer_reports_app_over_peer_per_decoding():
+    info = {"name": "CTranslate2", "version": "9.9", "compute_type": "int8", "intra_threads": 1}
+    # The peer is timed on greedy and beam 4 only: its other cases stay empty and must be left out, never medianed.
+    results = _hand_made(info, {"sentence": 2.0, "beam4": 1.5})
+    assert results["app_over_ct2_greedy"] == 0.5 and results["app_over_ct2_beam4"] == 1.0
+    assert results["targets"]["app_over_ct2_greedy"] == {"target": "<= 0.7x", "pass": True}
+    assert results["targets"]["app_over_ct2_beam4"]["pass"] is False
+    peer_medians = {"sentence": 2.0, "beam4": 1.5}
+    assert results["median_s"]["ct2"] == results["peer"]["medians"]["ct2"] == peer_medians
+    assert results["peer"]["medians"]["app"] == {"sentence": 1.0, "beam4": 1.5}
+    table = report(results)
+    assert "app vs CTranslate2 int8 (CTranslate2 9.9, int8, 1 thread;" in table
+    row = next(line for line in table.splitlines() if line.startswith("one sentence, greedy") and "0.50x" in line)
+    assert row.split()[-3:] == ["1.000", "2.000", "0.50x"]
+    with pytest.raises(ValueError):  # a ratio over a case the peer never ran is an error, not a silent NaN
+        Timings(("app", "ct2")).ratio(("app", "compare"), ("ct2", "compare"))
 
 
 def test_kernel_table_prints_time_bandwidth_and_row_cost(tmp_path):
