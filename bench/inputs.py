@@ -69,7 +69,8 @@ class BenchConfig:
     peer: bool = True
     """``--no-peer`` turns it off: also time CTranslate2 int8 (path ``ct2``, ``bench/peer.py``) when installed."""
     vocab_cut: bool = True
-    """``--no-vocab-cut`` turns it off: also time the app with ``NLLB_RESTRICT_VOCAB=true`` (path ``app_cut``)."""
+    """``--no-vocab-cut`` turns it off: also time the app with ``NLLB_RESTRICT_VOCAB=false`` (path ``app_full``), to
+    show what the default cut buys."""
     profile: bool = False
     """``--profile``: also record the top torch ops of one app translation (torch.profiler)."""
     quick: bool = False

@@ -18,7 +18,8 @@ from typing import Any, Callable
 
 from bench.inputs import FLORES_ITA, REPO_ROOT, TGT, BenchConfig, Inputs, read_lines
 from bench.internals import loaded_base
-from bench.paths import NaivePath, Timings, app_cases, check_outputs, load_engine, time_app, time_naive, wall_seconds
+from bench.paths import (NaivePath, Timings, app_cases, check_outputs, load_engine, time_app, time_app_base,
+                         time_naive, wall_seconds)
 from bench.peer import PEER, PeerPath, convert, peer_available, time_peer
 
 logger = logging.getLogger("bench")
@@ -73,14 +74,14 @@ def run_timings(config: BenchConfig, weights: Path, model_dir: Path, adapter: Pa
     ``weights`` is the folder ``model_dir`` serves: the peer is converted from it, once for every ``--new-tokens``.
     """
     logger.info("Loading the naive model and the app's engine (int8, float32%s)",
-                ", int8 with NLLB_RESTRICT_VOCAB" if config.vocab_cut else "")
+                ", int8 with the full output layer" if config.vocab_cut else "")
     naive = NaivePath(model_dir, adapter, config.new_tokens)
     engines = {
         "app": load_engine(model_dir, adapter, config.new_tokens),
         "app_fp32": load_engine(model_dir, adapter, config.new_tokens, dtype="float32"),
     }
     if config.vocab_cut:
-        engines["app_cut"] = load_engine(model_dir, adapter, config.new_tokens, restrict_vocab=True)
+        engines["app_full"] = load_engine(model_dir, adapter, config.new_tokens, restrict_vocab=False)
     dtype = loaded_base(engines["app"]).dtype
     if dtype != "int8":
         raise RuntimeError(f"The app's default dtype on CPU is {dtype}, expected int8.")
@@ -95,6 +96,7 @@ def run_timings(config: BenchConfig, weights: Path, model_dir: Path, adapter: Pa
     runners: dict[str, Callable[[Timings], None]] = {"naive": lambda t: time_naive(naive, inputs, t)}
     for path, engine in engines.items():
         runners[path] = lambda t, path=path, engine=engine: time_app(path, engine, inputs, config.new_tokens, t)
+    runners["app_base"] = lambda t: time_app_base(engines["app"], inputs, config.new_tokens, t)
     if peer is not None:
         runners[PEER] = lambda t: time_peer(peer, inputs, t)
     vocab: dict[str, Any] | None = None

@@ -1,5 +1,5 @@
 """The paths the benchmark compares and the cases each runs: ``naive`` (float32 transformers + PEFT used plainly)
-and the app's engine (``app``, ``app_fp32``, ``app_cut``), the check that each generates the forced length, and one
+and the app's engine (``app``, ``app_fp32``, ``app_full``, ``app_base``), the check that each generates the forced length, and one
 timing of every case, kept in ``Timings``. The CTranslate2 peer (``ct2``) is in ``bench/peer.py``.
 
 A path's cases are zero-argument callables, so the timed code is exactly the call a visitor's request makes.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -96,8 +96,10 @@ class NaivePath:
             inner.set_attn_implementation(previous)
 
 
-def load_engine(model_dir: Path, adapter_dir: Path, new_tokens: int, dtype: str = "auto", restrict_vocab=False):
+def load_engine(model_dir: Path, adapter_dir: Path, new_tokens: int, dtype: str = "auto",
+                restrict_vocab: bool | None = None):
     """The app's engine with its defaults, serving ``adapter_dir``; ``max_new_tokens`` is the forced length.
+    ``restrict_vocab`` overrides ``NLLB_RESTRICT_VOCAB``'s default (on).
 
     ``max_new_tokens`` is a setting because the attention view translates with ``settings.max_new_tokens``.
     """
@@ -107,8 +109,10 @@ def load_engine(model_dir: Path, adapter_dir: Path, new_tokens: int, dtype: str 
     # One copy of the model: these paths time one request at a time, and a second lane would only take memory.
     settings = Settings(
         base_model=str(model_dir), device="cpu", adapter_repo=str(adapter_dir), dtype=dtype, max_new_tokens=new_tokens,
-        restrict_vocab=restrict_vocab, concurrency=1,
+        concurrency=1,
     )
+    if restrict_vocab is not None:
+        settings = replace(settings, restrict_vocab=restrict_vocab)
     engine = Engine(settings)
     engine.load()
     if engine.adapter_error:
@@ -177,6 +181,17 @@ def time_naive(naive: NaivePath, inputs: Inputs, timings: Timings) -> None:
     """One timing of every naive case."""
     for case, run in naive_cases(naive, inputs).items():
         timings.add("naive", case, wall_seconds(run))
+
+
+BASE_CASES = ("sentence", "beam4")
+"""``app_base``'s cases: the app's engine translating with the base model, beside the peer, which runs the base."""
+
+
+def time_app_base(engine, inputs: Inputs, new_tokens: int, timings: Timings) -> None:
+    """One timing of greedy and beam 4 through the app's engine with no adapter (path ``app_base``)."""
+    for case, beams in zip(BASE_CASES, (1, 4)):
+        timings.add("app_base", case, wall_seconds(lambda: engine.translate(
+            inputs.sentence, SRC, TGT, model="base", num_beams=beams, max_new_tokens=new_tokens)))
 
 
 def time_app(path: str, engine, inputs: Inputs, new_tokens: int, timings: Timings) -> None:

@@ -119,11 +119,12 @@ def _judge(results: dict[str, Any], key: str, skipped: str) -> dict[str, Any]:
 
 def peer_results(peer: dict[str, Any], timings: Timings) -> dict[str, Any]:
     """``results.json``'s ``peer``: app / CTranslate2 per decoding (paired within repeats), the medians behind
-    them, and the same for ``app_cut`` when it ran; or ``{"skipped": why}``."""
+    them, and the same for ``app_base`` (no adapter, as the peer runs) and ``app_full`` (the full output layer) when
+    they ran; or ``{"skipped": why}``."""
     if "skipped" in peer:
         return {"skipped": peer["skipped"]}
     section: dict[str, Any] = dict(peer)
-    paths = [path for path in ("app", "app_cut") if timings.timed(path, "sentence")]
+    paths = [path for path in ("app", "app_base", "app_full") if timings.timed(path, "sentence")]
     for path in paths:
         for label, case in DECODINGS:
             section[f"{label}_{path}_over_peer"] = round(timings.ratio((path, case), (PEER, case)), 3)
@@ -134,13 +135,15 @@ def peer_results(peer: dict[str, Any], timings: Timings) -> dict[str, Any]:
 
 
 def vocab_cut_results(vocab: dict[str, Any], timings: Timings) -> dict[str, Any]:
-    """``results.json``'s ``vocab_cut``: what ``NLLB_RESTRICT_VOCAB`` keeps, and the ``app_cut`` path's ratios."""
+    """``results.json``'s ``vocab_cut``: what ``NLLB_RESTRICT_VOCAB`` (on by default) keeps, and what it buys: the
+    ``app_full`` path (the full output layer) against the app."""
     return {
         **vocab,
-        "sentence_speedup_over_app": round(timings.ratio(("app", "sentence"), ("app_cut", "sentence")), 3),
-        "sentence_speedup": round(timings.ratio(("naive", "sentence"), ("app_cut", "sentence")), 3),
-        "beam4_over_greedy": round(timings.ratio(("app_cut", "beam4"), ("app_cut", "sentence")), 3),
-        "paragraph8_over_sentence": round(timings.ratio(("app_cut", "paragraph8"), ("app_cut", "sentence")), 3),
+        "sentence_speedup_over_full": round(timings.ratio(("app_full", "sentence"), ("app", "sentence")), 3),
+        "beam4_speedup_over_full": round(timings.ratio(("app_full", "beam4"), ("app", "beam4")), 3),
+        "full_beam4_over_greedy": round(timings.ratio(("app_full", "beam4"), ("app_full", "sentence")), 3),
+        "full_paragraph8_over_sentence": round(
+            timings.ratio(("app_full", "paragraph8"), ("app_full", "sentence")), 3),
     }
 
 
@@ -156,12 +159,12 @@ def report(results: dict[str, Any]) -> str:
         f"{results['config']['repeats']} repeats (medians; ratios are medians of within-repeat ratios)",
         "",
         f"{'median seconds':32} {'naive fp32':>11} {'app fp32':>9} {'app int8':>9}"
-        + (f" {'app int8 + NLLB_RESTRICT_VOCAB':>31}" if "app_cut" in med else ""),
+        + (f" {'app int8, full output layer':>28}" if "app_full" in med else ""),
     ]
     for case in CASES:
         lines.append(
             f"{CASE_LABELS[case]:32} {med['naive'][case]:11.3f} {med['app_fp32'][case]:9.3f} {med['app'][case]:9.3f}"
-            + (f" {med['app_cut'][case]:31.3f}" if "app_cut" in med else "")
+            + (f" {med['app_full'][case]:28.3f}" if "app_full" in med else "")
         )
     lines += ["", f"{'measure':54} {'value':>9}  {'target':>8}  result"]
     headline = [
@@ -199,14 +202,15 @@ def report(results: dict[str, Any]) -> str:
     if vocab:
         lines += [
             "",
-            f"NLLB_RESTRICT_VOCAB (off by default): output layer cut to {vocab['rows_kept']:,} of "
+            f"NLLB_RESTRICT_VOCAB (on by default): output layer cut to {vocab['rows_kept']:,} of "
             f"{vocab['rows_total']:,} rows ({vocab['share_kept']:.0%}; scripts {', '.join(vocab['scripts'])})",
             f"{'  Italian text tokens kept (%d occurrences)' % vocab['italian_token_occurrences']:54} "
             f"{vocab['italian_occurrences_kept']:>8.2%}",
-            f"{'  one sentence: app / app with the cut':54} {vocab['sentence_speedup_over_app']:>7.2f}x",
-            f"{'  one sentence: naive fp32 / app with the cut':54} {vocab['sentence_speedup']:>7.2f}x",
-            f"{'  beam 4 / greedy, with the cut':54} {vocab['beam4_over_greedy']:>7.2f}x",
-            f"{'  paragraph of 8 / one sentence, with the cut':54} {vocab['paragraph8_over_sentence']:>7.2f}x",
+            f"{'  one sentence: full output layer / app (cut)':54} {vocab['sentence_speedup_over_full']:>7.2f}x",
+            f"{'  beam 4: full output layer / app (cut)':54} {vocab['beam4_speedup_over_full']:>7.2f}x",
+            f"{'  beam 4 / greedy, full output layer':54} {vocab['full_beam4_over_greedy']:>7.2f}x",
+            f"{'  paragraph of 8 / one sentence, full output layer':54} "
+            f"{vocab['full_paragraph8_over_sentence']:>7.2f}x",
         ]
     lines += ["", *peer_report(results["peer"])]
     if "load" in results:
@@ -223,19 +227,20 @@ def peer_report(peer: dict[str, Any]) -> list[str]:
     if "skipped" in peer:
         return [f"app vs CTranslate2 int8: skipped ({peer['skipped']})"]
     med = peer["medians"]
-    cut = "app_cut" in med
+    extra = [path for path in ("app_base", "app_full") if path in med]
+    names = {"app_base": "app, no adapter", "app_full": "app, full vocab"}
     threads = peer["intra_threads"]
     lines = [
         f"app vs CTranslate2 int8 (CTranslate2 {peer['version']}, {peer['compute_type']}, {threads} "
         + f"thread{'s' * (threads != 1)}; same weights, inputs and forced length)",
         f"{'median seconds':32} {'app int8':>9} {'CTranslate2':>12} {'app / peer':>11}"
-        + (f" {'app + cut':>10} {'cut / peer':>11}" if cut else ""),
+        + "".join(f" {names[path]:>16} {'/ peer':>7}" for path in extra),
     ]
     for label, case in DECODINGS:
         lines.append(
             f"{CASE_LABELS[case]:32} {med['app'][case]:9.3f} {med[PEER][case]:12.3f} "
             f"{peer[f'{label}_app_over_peer']:10.2f}x"
-            + (f" {med['app_cut'][case]:10.3f} {peer[f'{label}_app_cut_over_peer']:10.2f}x" if cut else "")
+            + "".join(f" {med[path][case]:16.3f} {peer[f'{label}_{path}_over_peer']:6.2f}x" for path in extra)
         )
     return lines
 

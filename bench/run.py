@@ -12,11 +12,15 @@ them alike:
 - ``naive``: float32 ``AutoModelForSeq2SeqLM`` + ``PeftModel.from_pretrained`` used plainly: one ``generate`` per
   sentence; Compare is two calls (base under ``model.disable_adapter()``, then the adapter); Attention is
   ``generate(output_attentions=True)`` with eager attention.
-- ``app``: ``nllb_space.service.engine.Engine`` with its defaults (int8 on CPU): sentences batched per ``generate``,
+- ``app``: ``nllb_space.service.engine.Engine`` with its defaults (int8 on CPU, the output layer cut to the target's
+  script, its own decoding loop): sentences batched per model call,
 Compare in one mixed-adapter batch, Attention from one teacher-forced forward pass.
 - ``app_fp32``: the same engine with ``NLLB_DTYPE=float32``, so the int8 gain shows apart from the engine's own.
-- ``app_cut``: the int8 engine with ``NLLB_RESTRICT_VOCAB=true`` (output layer cut to Italian's script; off in the
-  app by default), with how many output rows it keeps and what share of Italian text's tokens (``--no-vocab-cut``).
+- ``app_full``: the int8 engine with ``NLLB_RESTRICT_VOCAB=false``: the full output layer, to show what the default
+  cut to Italian's script buys, with how many output rows the cut keeps and what share of Italian text's tokens
+  (``--no-vocab-cut`` skips it).
+- ``app_base``: the app's engine translating with the base model (greedy and beam 4), beside the peer, which has no
+  adapter either.
 - ``ct2``, the peer (issue 27): CTranslate2 int8 on the same weights (converted once, cached under ``--cache-dir``),
   greedy and beam 4 on one sentence, reported as app / peer. It is an optional dependency of the benchmark only
   (``pip install ctranslate2``); without it the run says the peer was skipped and why (``--no-peer`` skips it too).
@@ -81,7 +85,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[BenchConfig, argparse.Nam
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice, one per core)")
     parser.add_argument("--omp-wait-policy", default=BenchConfig.omp_wait_policy, help="'' keeps the environment's")
     parser.add_argument("--no-peer", action="store_true", help="skip timing CTranslate2 int8 (bench/peer.py)")
-    parser.add_argument("--no-vocab-cut", action="store_true", help="skip timing the app with NLLB_RESTRICT_VOCAB")
+    parser.add_argument("--no-vocab-cut", action="store_true", help="skip timing the app with the full output layer")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--load-clients", type=int, help="concurrent clients of the load scenario (default 16)")

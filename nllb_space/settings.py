@@ -60,10 +60,11 @@ class Settings:
     """``NLLB_MAX_SENTENCE_CHARS``: sentences longer than this are split at commas or spaces before translation."""
     max_input_tokens: int = 200
     """``NLLB_MAX_INPUT_TOKENS``: pieces longer than this many tokens are split further (NLLB saw at most 512)."""
-    restrict_vocab: bool = False
+    restrict_vocab: bool = True
     """``NLLB_RESTRICT_VOCAB``: compute output logits only for tokens written in the target language's script (plus
-    Latin and script-neutral ones); faster decoding, and such a target can no longer copy other scripts
-    (model/vocab.py)."""
+    Latin and script-neutral ones): less work per generated token, the same output wherever the full model picks such
+    a token, and a Latin-script target can no longer copy a word in another script; ``false`` keeps the full output
+    layer (model/vocab.py)."""
     batch_size: int = 16
     """``NLLB_BATCH_SIZE``: sentences per ``generate`` call (on ZeroGPU also per GPU call, each sized to its batch)."""
     concurrency: int = 0

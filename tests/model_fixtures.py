@@ -41,16 +41,15 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return save_synthetic_nllb(tmp_path_factory.mktemp("tiny-nllb"), SOURCES + TARGETS)
 
 
-@pytest.fixture(scope="session")
-def trained_model_dir(tiny_model_dir, tmp_path_factory):
-    """The tiny model trained (all weights) until it translates the test pairs: random weights can't show agreement."""
+def train_on_pairs(model_dir: Path, folder: Path) -> Path:
+    """The model in ``model_dir`` trained (all weights) until it translates the test pairs, saved to ``folder``."""
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     from nllb_space.testing.pairs import PAIRS
 
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    model = AutoModelForSeq2SeqLM.from_pretrained(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSeq2SeqLM.from_pretrained(model_dir)
     tokenizer.src_lang, tokenizer.tgt_lang = "spa_Latn", "ita_Latn"
     batch = tokenizer([es for es, _ in PAIRS], text_target=[it for _, it in PAIRS], padding=True, return_tensors="pt")
     batch["labels"][batch["labels"] == tokenizer.pad_token_id] = -100
@@ -63,10 +62,15 @@ def trained_model_dir(tiny_model_dir, tmp_path_factory):
         optimizer.step()
         optimizer.zero_grad()
     assert loss.item() < 1.0
-    folder = tmp_path_factory.mktemp("trained-tiny")
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(tiny_model_dir, tmp_path_factory):
+    """The tiny model trained until it translates the test pairs: random weights can't show agreement."""
+    return train_on_pairs(tiny_model_dir, tmp_path_factory.mktemp("trained-tiny"))
 
 
 @pytest.fixture(scope="session")

@@ -106,7 +106,8 @@ def assert_peer_timed(results: dict, stdout: str) -> None:
     for key, ratio in ((PEER_KEYS[0], "greedy_app_over_peer"), (PEER_KEYS[1], "beam4_app_over_peer")):
         assert results[key] == peer[ratio] and math.isfinite(results[key]) and results[key] > 0
         assert isinstance(results["targets"][key]["pass"], bool)
-    assert peer["greedy_app_cut_over_peer"] > 0 and set(peer["medians"]) == {"app", "app_cut", "ct2"}
+    assert peer["greedy_app_full_over_peer"] > 0 and peer["beam4_app_base_over_peer"] > 0
+    assert set(peer["medians"]) == {"app", "app_base", "app_full", "ct2"}
     assert "app vs CTranslate2 int8 (CTranslate2 " in stdout
 
 
@@ -170,17 +171,35 @@ def test_a_timed_peer_reports_app_over_peer_per_decoding():
 
 
 def test_kernel_table_prints_time_bandwidth_and_row_cost(tmp_path):
+    """bench/matmul_roofs.py --quick: every candidate kernel timed (torchao where it imports, else skipped with the
+    reason), its time against the app's int8 kernel, and an error against float32 small enough to be right."""
+    from bench.matmul_roofs import APP_KIND, KINDS, torchao_skipped
+
     out = tmp_path / "matmul_roofs.json"
     done = subprocess.run([sys.executable, "bench/matmul_roofs.py", "--quick", "--out", str(out)],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = json.loads(out.read_text())
-    assert {(r["kind"], r["rows"]) for r in rows} == {("int8", 1), ("int8", 4), ("float32", 1), ("float32", 4)}
+    kinds = ("int8 fbgemm", "int8 oneDNN", "int8 torchao", "bfloat16", "float32")
+    assert tuple(KINDS.values()) == kinds and APP_KIND == "int8 fbgemm"
+    assert {(r["kind"], r["rows"]) for r in rows} == {(kind, m) for kind in kinds for m in (1, 4)}
+    skipped = torchao_skipped()  # this interpreter is the subprocess's: CI has no torchao, so there it is skipped
     for r in rows:
+        if r["kind"] == "int8 torchao" and skipped is not None:
+            assert r == {"matrix": r["matrix"], "rows": r["rows"], "kind": "int8 torchao", "skipped": skipped}
+            continue
+        assert "skipped" not in r, r
         assert r["ms"] > 0 and r["gmac_per_s"] >= 0 and r["weight_gb_per_s"] >= 0
         assert r["cost_vs_one_row"] == 1.0 if r["rows"] == 1 else r["cost_vs_one_row"] > 0
-    assert len([line for line in done.stdout.splitlines() if line.strip().endswith(("int8", "float32")) or
-                " int8 " in line or " float32 " in line]) == len(rows)
+        assert r["over_app"] == 1.0 if r["kind"] == APP_KIND else r["over_app"] > 0
+        assert r["app"] is (r["kind"] == APP_KIND)
+        assert 0 <= r["max_rel_error"] < 0.05, r  # a fast kernel that computes something else would show here
+    assert sum(r["kind"] == "float32" and r["max_rel_error"] < 1e-6 for r in rows) == 4  # the reference itself
+    lines = done.stdout.splitlines()
+    assert len([line for line in lines if any(f" {kind} " in line for kind in kinds)]) == len(rows)
+    if skipped is not None:
+        assert sum(line.endswith(f"int8 torchao   skipped ({skipped})") for line in lines) == 4
+    assert "÷ app" in lines[0] and "max rel err" in lines[0]
 
 
 def test_the_training_benchmark_reports_seconds_per_step_and_a_default_run(tmp_path):

@@ -15,7 +15,7 @@ from torch import nn
 from nllb_space.model.quantization import Int8Linear
 from nllb_space.model.vocab import RestrictedHead, kept_vocabulary, scripts_for
 from nllb_space.testing.pairs import SOURCES, TARGETS
-from tests.model_fixtures import tiny_settings
+from tests.model_fixtures import tiny_settings, train_on_pairs
 
 OTHER_SCRIPTS = (
     "Кошка спит на диване.", "Завтра мы пойдём на пляж.", "Сколько стоит это платье?", "Я не понимаю вопрос.",
@@ -91,32 +91,31 @@ def test_restricted_head_gives_the_full_heads_logits_on_kept_rows_and_minus_inf_
     assert torch.isneginf(got[..., dropped]).all()
 
 
-def test_engine_never_generates_another_scripts_token_with_the_setting_on(mixed_model_dir, tokenizer):
+def test_engine_never_generates_another_scripts_token_with_the_setting_on(mixed_model_dir, tokenizer, monkeypatch):
+    from nllb_space.model import decoding
     from nllb_space.service.engine import Engine
 
     text = " ".join(SOURCES[:8])
-    full = Engine(tiny_settings(mixed_model_dir, max_new_tokens=16))
+    full = Engine(tiny_settings(mixed_model_dir, max_new_tokens=16, restrict_vocab=False))
     cut = Engine(tiny_settings(mixed_model_dir, max_new_tokens=16, restrict_vocab=True))
     kept = set(kept_vocabulary(tokenizer, "ita_Latn", len(tokenizer)).ids)
     pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
     foreign = sorted(i for i, piece in enumerate(pieces) if _is_foreign(piece))
-    seen: list[torch.Tensor] = []
-    heads: list[type] = []
-    for engine in (full, cut):
-        model = engine.load().model
-        original = model.generate
+    seen: list[list[list[int]]] = []
+    heads: list[bool] = []
+    original = decoding.decode
 
-        def spy(*args, _model=model, _original=original, **kwargs):
-            heads.append(type(_model.lm_head))
-            seen.append(_original(*args, **kwargs))
-            return seen[-1]
+    def spy(model, input_ids, attention_mask, prefix, search, head):
+        heads.append(head.ids is not None)  # a cut output layer names the token ids it kept
+        seen.append(original(model, input_ids, attention_mask, prefix, search, head))
+        return seen[-1]
 
-        model.generate = spy
+    monkeypatch.setattr(decoding, "decode", spy)
 
     def generated(engine, **options) -> set[int]:
         seen.clear()
         engine.translate(text, "spa_Latn", "ita_Latn", **options)
-        return {i for batch in seen for i in batch.flatten().tolist()}
+        return {i for batch in seen for row in batch for i in row}
 
     # Same outputs while the model's choices are all Italian-script tokens anyway.
     assert full.translate(text, "spa_Latn", "ita_Latn").text == cut.translate(text, "spa_Latn", "ita_Latn").text
@@ -129,10 +128,30 @@ def test_engine_never_generates_another_scripts_token_with_the_setting_on(mixed_
             for k, token in enumerate(foreign):
                 weight[token] = 2 * weight[favourites[k % len(favourites)]]
     assert generated(full) & set(foreign)
-    assert RestrictedHead not in heads[-1:]
+    assert heads[-1:] == [False]
     heads.clear()
     for options in ({}, {"num_beams": 3}):
         assert generated(cut, **options) <= kept
-    # The cut layer is what every generate call ran with (beam 3 on a CPU: more, smaller calls).
-    assert len(heads) >= 2 and set(heads) == {RestrictedHead}
-    assert not isinstance(cut.load().model.lm_head, RestrictedHead)  # and the full one is back afterwards
+    # The cut layer is what every model call ran with (beam 3 on a CPU: more, smaller calls).
+    assert len(heads) >= 2 and set(heads) == {True}
+    assert not isinstance(cut.load().model.lm_head, RestrictedHead)  # the model's own layer is never swapped
+
+
+def test_the_cut_is_on_by_default_and_changes_no_output_where_the_model_is_confident(mixed_model_dir, tmp_path):
+    """Issue 27: the cut serves by default. A model whose vocabulary holds other scripts' pieces, trained until it
+    translates its pairs (confident): every translation is the full layer's, greedy and beam 4, float32 and int8."""
+    trained_model_dir = train_on_pairs(mixed_model_dir, tmp_path / "trained")
+    from nllb_space.service.engine import Engine
+    from nllb_space.settings import Settings
+
+    assert Settings().restrict_vocab and not Settings.from_env({"NLLB_RESTRICT_VOCAB": "false"}).restrict_vocab
+    text = "\n".join(SOURCES)
+    from transformers import AutoTokenizer
+
+    tokens = AutoTokenizer.from_pretrained(trained_model_dir)
+    assert len(kept_vocabulary(tokens, "ita_Latn", len(tokens)).ids) < 0.9 * len(tokens)  # the cut drops rows here
+    for dtype in ("float32", "int8"):
+        engines = [Engine(tiny_settings(trained_model_dir, dtype=dtype, restrict_vocab=cut)) for cut in (False, True)]
+        for beams in (1, 4):
+            full, cut = (engine.translate(text, "spa_Latn", "ita_Latn", num_beams=beams) for engine in engines)
+            assert [s.target for s in cut.sentences] == [s.target for s in full.sentences], (dtype, beams)
