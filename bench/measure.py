@@ -21,6 +21,7 @@ from bench.internals import loaded_base
 from bench.paths import (NaivePath, Timings, app_cases, check_outputs, load_engine, time_app, time_app_base,
                          time_naive, wall_seconds)
 from bench.peer import PEER, PeerPath, convert, peer_available, time_peer
+from nllb_space.model.hardware import CPU_LANES, cpu_threads
 
 logger = logging.getLogger("bench")
 
@@ -76,12 +77,16 @@ def run_timings(config: BenchConfig, weights: Path, model_dir: Path, adapter: Pa
     logger.info("Loading the naive model and the app's engine (int8, float32%s)",
                 ", int8 with the full output layer" if config.vocab_cut else "")
     naive = NaivePath(model_dir, adapter, config.new_tokens)
+    # The engines run one request at a time here, with one model copy: NLLB_CPU_THREADS' automatic value would then
+    # give them every core; the Space's default (two copies) gives each call its share. Time what the Space runs.
+    threads = config.threads or cpu_threads(0, CPU_LANES)
     engines = {
-        "app": load_engine(model_dir, adapter, config.new_tokens),
-        "app_fp32": load_engine(model_dir, adapter, config.new_tokens, dtype="float32"),
+        "app": load_engine(model_dir, adapter, config.new_tokens, cpu_threads=threads),
+        "app_fp32": load_engine(model_dir, adapter, config.new_tokens, dtype="float32", cpu_threads=threads),
     }
     if config.vocab_cut:
-        engines["app_full"] = load_engine(model_dir, adapter, config.new_tokens, restrict_vocab=False)
+        engines["app_full"] = load_engine(model_dir, adapter, config.new_tokens, restrict_vocab=False,
+                                          cpu_threads=threads)
     dtype = loaded_base(engines["app"]).dtype
     if dtype != "int8":
         raise RuntimeError(f"The app's default dtype on CPU is {dtype}, expected int8.")

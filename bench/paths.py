@@ -68,10 +68,16 @@ class NaivePath:
         self.tokenizer.src_lang = SRC
         base = AutoModelForSeq2SeqLM.from_pretrained(model_dir, dtype=torch.float32)
         self.model = PeftModel.from_pretrained(base, str(adapter_dir)).eval()
+        # Plain transformers runs on torch's default threads (--threads, or every core); the app's engine sets its
+        # own per call (NLLB_CPU_THREADS), on this same thread, so the naive path sets its own back before each call.
+        self.threads = torch.get_num_threads()
         self.new_tokens = new_tokens
         self.tgt_id = self.tokenizer.convert_tokens_to_ids(TGT)
 
     def generate(self, sentence: str, num_beams: int = 1, **extra):
+        import torch
+
+        torch.set_num_threads(self.threads)
         inputs = self.tokenizer(sentence, return_tensors="pt")
         return self.model.generate(
             **inputs, forced_bos_token_id=self.tgt_id, num_beams=num_beams, max_new_tokens=self.new_tokens,
@@ -97,9 +103,10 @@ class NaivePath:
 
 
 def load_engine(model_dir: Path, adapter_dir: Path, new_tokens: int, dtype: str = "auto",
-                restrict_vocab: bool | None = None):
+                restrict_vocab: bool | None = None, cpu_threads: int = 0):
     """The app's engine with its defaults, serving ``adapter_dir``; ``max_new_tokens`` is the forced length.
-    ``restrict_vocab`` overrides ``NLLB_RESTRICT_VOCAB``'s default (on).
+    ``restrict_vocab`` overrides ``NLLB_RESTRICT_VOCAB``'s default (on); ``cpu_threads`` is ``NLLB_CPU_THREADS``
+    (``--threads``; 0 = the app's own choice).
 
     ``max_new_tokens`` is a setting because the attention view translates with ``settings.max_new_tokens``.
     """
@@ -109,7 +116,7 @@ def load_engine(model_dir: Path, adapter_dir: Path, new_tokens: int, dtype: str 
     # One copy of the model: these paths time one request at a time, and a second lane would only take memory.
     settings = Settings(
         base_model=str(model_dir), device="cpu", adapter_repo=str(adapter_dir), dtype=dtype, max_new_tokens=new_tokens,
-        concurrency=1,
+        concurrency=1, cpu_threads=cpu_threads,
     )
     if restrict_vocab is not None:
         settings = replace(settings, restrict_vocab=restrict_vocab)

@@ -75,7 +75,9 @@ class PeerPath:
 
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         self.tokenizer.src_lang = SRC
-        self.threads = torch.get_num_threads()  # the app's threads: --threads, or torch's default
+        # --threads, or torch's default (every usable core): CTranslate2's fastest here (2 vCPUs: greedy 1.08 s on
+        # two threads, 1.44 s on one), so the peer runs at its best, whatever the app's own threads.
+        self.threads = torch.get_num_threads()
         self.translator = ctranslate2.Translator(
             str(folder), device="cpu", compute_type=COMPUTE_TYPE, intra_threads=self.threads, inter_threads=1
         )

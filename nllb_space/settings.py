@@ -73,6 +73,9 @@ class Settings:
     another visitor's
     batch; 1 on a dedicated GPU; ``ZERO_GPU_CONCURRENCY`` on ZeroGPU (each call runs in a worker process of its own,
     on a GPU of its own)."""
+    cpu_threads: int = 0
+    """``NLLB_CPU_THREADS``: torch threads each model call uses on a CPU; ``0`` = the usable cores shared out among
+    the model copies (``NLLB_CONCURRENCY``): 1 on a 2-vCPU Space with its two copies (model/hardware.py)."""
     max_file_bytes: int = 1_000_000
     """``NLLB_MAX_FILE_BYTES``: the largest uploaded file accepted."""
     max_job_sentences: int = 256
@@ -165,6 +168,8 @@ class Settings:
             raise SettingsError(f"NLLB_REVISION_TTL must be >= 0 seconds (got {self.revision_ttl_s}).")
         if self.concurrency < 0:
             raise SettingsError(f"NLLB_CONCURRENCY must be 0 (automatic) or more (got {self.concurrency}).")
+        if self.cpu_threads < 0:
+            raise SettingsError(f"NLLB_CPU_THREADS must be 0 (automatic) or more (got {self.cpu_threads}).")
         if not self.base_revision.strip():
             raise SettingsError("NLLB_BASE_REVISION is empty: set it to a branch, tag or commit (default main).")
         if not self.visitor_revisions.strip():
@@ -215,6 +220,7 @@ ENV_NAMES: dict[str, str] = {
     "restrict_vocab": "NLLB_RESTRICT_VOCAB",
     "batch_size": "NLLB_BATCH_SIZE",
     "concurrency": "NLLB_CONCURRENCY",
+    "cpu_threads": "NLLB_CPU_THREADS",
     "max_file_bytes": "NLLB_MAX_FILE_BYTES",
     "max_job_sentences": "NLLB_MAX_JOB_SENTENCES",
     "queue_size": "NLLB_QUEUE_SIZE",

@@ -91,3 +91,36 @@ def test_a_generation_config_the_loop_does_not_apply_goes_to_generate(slots):
                            ("early_stopping", True)):
         changed = config.__class__(**{**config.to_dict(), setting: value})
         assert not supported(changed), setting
+
+
+def test_model_calls_on_a_cpu_use_the_threads_set_on_the_calling_thread(trained_model_dir, monkeypatch):
+    """NLLB_CPU_THREADS: each call sets its torch threads on its own thread (torch's OpenMP count is per thread, and
+    the page calls from threads of its own); 0 shares the usable cores out among the model copies."""
+    import threading
+
+    import torch
+
+    from nllb_space.model import decoding
+    from nllb_space.model.hardware import cpu_threads
+    from nllb_space.service.engine import Engine
+
+    assert cpu_threads(0, copies=2) == max(1, len(__import__("os").sched_getaffinity(0)) // 2)
+    assert cpu_threads(3, copies=2) == 3
+    seen = []
+    original = decoding.decode
+
+    def spy(*args):
+        seen.append(torch.get_num_threads())
+        return original(*args)
+
+    monkeypatch.setattr(decoding, "decode", spy)
+    engine = Engine(tiny_settings(trained_model_dir, cpu_threads=1))
+
+    def visitor():
+        torch.set_num_threads(2)
+        engine.translate(SOURCES[0], "spa_Latn", "ita_Latn")
+
+    caller = threading.Thread(target=visitor)
+    caller.start()
+    caller.join()
+    assert seen == [1]

@@ -28,7 +28,7 @@ from ..hub.revision_facts import RevisionFacts
 from ..lora_config import linear_shapes
 from ..model import worker
 from ..model.adapter_check import AdapterFiles, AdapterPlan
-from ..model.hardware import model_concurrency, on_zero_gpu
+from ..model.hardware import cpu_threads, model_concurrency, on_zero_gpu
 from ..model.loading import LoadedBase, load_base, pick_device
 from ..model.pipeline import Pipeline, Progress, Splitting, TextOutput
 from ..model.slot import Decoding, SlotLimits
@@ -105,7 +105,8 @@ class Engine(Inspection, RevisionListing):
                 base = load_base(self.settings)
                 self._shapes = linear_shapes(base.model)
                 limits = SlotLimits(self.settings.batch_size, self.settings.adapter_cache_size,
-                                    self.settings.restrict_vocab)
+                                    self.settings.restrict_vocab,
+                                    cpu_threads(self.settings.cpu_threads, self.model_slots))
                 worker.install(self._slot, base, limits)
                 # A CPU model call holds its copy to the end: one more copy per slot (ZeroGPU's workers have theirs).
                 if base.device == "cpu" and not on_zero_gpu():
