@@ -290,3 +290,24 @@ def test_unreachable_base_model_says_how_to_use_a_local_copy():
         Engine(Settings(base_model="nobody/no-such-model", device="cpu")).load()
     message = str(caught.value)
     assert "nobody/no-such-model" in message and "hf download" in message and "NLLB_BASE_MODEL" in message
+
+
+def test_attention_shows_the_models_own_translation_even_when_it_reads_back_longer(engine, monkeypatch):
+    """A model stuck repeating a piece without its word-start mark writes text that tokenizes back into several
+    tokens per generated one: the view still shows the translation the model wrote (within WRITTEN_ROOM times
+    NLLB_MAX_NEW_TOKENS), and still refuses a visitor's translation of that length."""
+    from types import SimpleNamespace
+
+    from nllb_space.service.model_views import WRITTEN_ROOM
+
+    tokenizer = engine.load().tokenizer
+    limit = engine.settings.max_new_tokens
+    written = "".join(tokenizer.convert_ids_to_tokens(list(range(100, 400)))).replace("▁", "")
+    pieces = tokenizer(written, add_special_tokens=False)["input_ids"]
+    text = tokenizer.decode(pieces[:int(2.6 * limit)])
+    assert 2 * limit < len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= WRITTEN_ROOM * limit
+    monkeypatch.setattr(engine, "translate", lambda *a, **k: SimpleNamespace(text=text))
+    maps = engine.attention(SENTENCES[0], "spa_Latn", "ita_Latn")[0]
+    assert maps.cross.shape[-2] > 2 * limit
+    with pytest.raises(InputError, match="NLLB_MAX_NEW_TOKENS"):
+        engine.attention(SENTENCES[0], "spa_Latn", "ita_Latn", translation=text)

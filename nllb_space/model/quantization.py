@@ -10,6 +10,15 @@ dynamic-int8 kernel (fbgemm/onednn: int8 weights, activations quantized per call
 adds the float32 LoRA update ``B(A(x))`` on top, so base and adapter still run in one mixed batch. What changes
 numerically: each frozen weight is rounded to 256 levels per output row (per-channel scales).
 
+Why this kernel, which runs on PyTorch's quantized tensors: PyTorch has deprecated the ``torch.ao.quantization``
+flows (``quantize_dynamic`` and the rest) in favour of torchao, and the quantized tensors under them have no future
+either, so the maintained candidates were timed beside it on NLLB's shapes (``python bench/matmul_roofs.py``,
+README "Speed"). At the 1 to 8 rows a decoding step multiplies, this fbgemm kernel was the fastest int8 kernel on
+every matrix: PyTorch's oneDNN int8 op (``torch.ops.onednn.qlinear_pointwise``, plain int8 tensors, the kernel
+torchao's x86 lowering targets) took 1.2-2.2x its time, torchao's eager int8 dynamic-activation config 1.8-4.6x,
+and bfloat16 1.1-5.6x; with oneDNN a whole 600M translation took 1.6x as long. It stays while the pinned torch ships
+it; the oneDNN op is the way out once it does not (matmul_roofs.py holds that kernel, checked against float32).
+
 The kernel quantizes its input with one scale for the whole call. In a mixed batch (Compare: base and adapter rows)
 an adapter's rows could then set the base rows' scale, and a wild one turned the base column into noise. Within
 :func:`row_groups` each model's rows are quantized on their own, so one model's rows never change another's.
@@ -60,8 +69,8 @@ class Int8Linear(nn.Linear):
         weight = linear.weight.detach().float()
         scales = weight.abs().amax(dim=1).clamp(min=1e-8) / 127.0
         with warnings.catch_warnings():
-            # PyTorch flags quantized tensors as deprecated (requirements.txt pins a torch that has them);
-            # they remain the only fast int8 CPU matmul here: _weight_int8pack_mm measured 3x slower than fp32.
+            # Some torch versions warn that quantized tensors are deprecated (the pinned 2.11 does not); see the
+            # module docstring for why this kernel stays.
             warnings.simplefilter("ignore", UserWarning)
             qweight = torch.quantize_per_channel(
                 weight, scales, torch.zeros_like(scales, dtype=torch.long), axis=0, dtype=torch.qint8

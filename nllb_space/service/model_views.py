@@ -24,6 +24,10 @@ TOP_ALTERNATIVES = 5
 """How many alternatives the token view shows per position and model."""
 
 
+WRITTEN_ROOM = 4
+"""How many times ``NLLB_MAX_NEW_TOKENS`` the model's own translation may take once tokenized again (see ``_pair``)."""
+
+
 class Inspection:
     """Attention, token probabilities and the update map (``Engine`` provides the rest)."""
 
@@ -118,7 +122,9 @@ class Inspection:
         """``(target language, source ids, translation ids or None)`` of one checked sentence pair.
 
         ``written``: the translation is the model's own, so it is as long as the model writes; its text tokenized
-        again may still take a few more tokens than were generated (pieces merge differently), hence twice the room.
+        again may take more tokens than were generated: pieces merge differently, and a piece generated without its
+        word-start mark is read back letter by letter (a model stuck repeating a 3-letter piece came back 2.6 times as
+        long). The model's own translation gets :data:`WRITTEN_ROOM` times the room.
         """
         src, tgt = limits.languages(self.settings, src_lang, tgt_lang)
         if not (text or "").strip():
@@ -139,7 +145,7 @@ class Inspection:
         if not (translation and translation.strip()):
             return tgt, tuple(source_ids), None
         target_ids = tuple(tokenizer(translation.strip(), add_special_tokens=False)["input_ids"])
-        if len(target_ids) > self.settings.max_new_tokens * (2 if written else 1):
+        if len(target_ids) > self.settings.max_new_tokens * (WRITTEN_ROOM if written else 1):
             # Maps grow with the square of the length: the model never writes more than this per sentence.
             raise InputError(
                 f"The translation to inspect has {len(target_ids)} tokens; this view takes at most "
