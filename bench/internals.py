@@ -16,6 +16,17 @@ def loaded_base(engine) -> Any:
     return engine._base
 
 
+def output_layers(engine) -> list[Any]:
+    """The modules that compute the logits of the engine's first model copy: the model's ``lm_head`` and, with
+    ``NLLB_RESTRICT_VOCAB``, the cut layers built so far (``ModelSlot._heads``), which the decoding loop calls
+    instead of ``lm_head``."""
+    from nllb_space.model import worker
+
+    model = engine._base.model
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return [inner.lm_head, *(head.rows for head in worker.slot(engine._slot)._heads.values())]
+
+
 def adapter_attacher(engine) -> Callable[[Any], None]:
     """A function that checks a ``FetchedAdapter`` as ``use_model`` does and attaches it as a call does.
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from bench.inputs import FLORES_ITA, REPO_ROOT, TGT, BenchConfig, Inputs, read_lines
-from bench.internals import loaded_base
+from bench.internals import loaded_base, output_layers
 from bench.paths import (NaivePath, Timings, app_cases, check_outputs, load_engine, time_app, time_app_base,
                          time_naive, wall_seconds)
 from bench.peer import PEER, PeerPath, convert, peer_available, time_peer
@@ -152,17 +152,21 @@ def vocabulary_cut(tokenizer, rows: int) -> dict[str, Any]:
 
 
 def module_breakdown(engine, inputs: Inputs, new_tokens: int) -> dict[str, dict[str, float]]:
-    """Share of each app case's wall time spent in the encoder, the decoder layers, ``lm_head`` and the rest.
+    """Share of each app case's wall time spent in the encoder, the decoder layers, the output layer (``lm_head``, or
+    the cut one the decoding loop calls) and the rest.
 
     Forward hooks time each module (CPU work is synchronous, so wall time inside a module is its cost); "other" is
-    generate's own work: logits processors, beam search, cache reordering, PEFT's hooks, tokenization.
+    the decoding loop's own work (beam search, cache reordering), PEFT's hooks, tokenization.
     """
     model = loaded_base(engine).model
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-    modules = {"encoder": inner.model.encoder, "decoder": inner.model.decoder, "lm_head": inner.lm_head}
-    spent = {name: 0.0 for name in modules}
+    for run in app_cases(engine, inputs, new_tokens).values():
+        run()  # builds the cut output layer, if the setting is on, so that it can be hooked
+    modules = [("encoder", inner.model.encoder), ("decoder", inner.model.decoder),
+               *(("lm_head", layer) for layer in output_layers(engine))]
+    spent = {name: 0.0 for name, _ in modules}
     handles = []
-    for name, module in modules.items():
+    for name, module in modules:
         started: list[float] = []
 
         def pre(_module, _args, started=started):

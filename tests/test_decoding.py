@@ -124,3 +124,38 @@ def test_model_calls_on_a_cpu_use_the_threads_set_on_the_calling_thread(trained_
     caller.start()
     caller.join()
     assert seen == [1]
+
+
+def test_one_adapters_layers_skip_peft_bookkeeping_with_the_same_numbers(slots, monkeypatch):
+    """A batch of one adapter (or of the base) runs its LoRA layers without PEFT's forward (model/lora_forward.py),
+    and every probability and token is the one PEFT's forward gives, adapter strength included."""
+    import contextlib
+
+    from peft.tuners.lora import Linear
+
+    from nllb_space.model import lora_forward
+    from nllb_space.model.slot import Decoding
+
+    slot = slots[False]
+    ids = _encode(slot, SOURCES[:4])
+    calls = []
+    original = Linear.forward
+    monkeypatch.setattr(Linear, "forward", lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
+
+    def both(run, label):
+        fast = run()
+        assert not calls, label  # no LoRA layer went through PEFT's forward
+        with monkeypatch.context() as patch:
+            patch.setattr(lora_forward, "plain_lora", lambda model, name: contextlib.nullcontext())
+            reference = run()
+        assert calls
+        calls.clear()
+        return fast, reference
+
+    for names, scale in ((["b"] * 4, 1.0), (["b"] * 4, 0.5), ([BASE] * 4, 1.0)):
+        fast, reference = both(lambda: slot.generate(ids, names, "ita_Latn", Decoding(2, 24, scale), ()), (names, scale))
+        assert fast == reference, (names, scale)
+    fast, reference = both(lambda: slot.token_probabilities(ids[0], None, ["b"], "ita_Latn", 24, 5, ()), "probabilities")
+    assert fast == reference
+    # And PEFT's own forward is back once the call is over.
+    assert all("forward" not in vars(module) for module in slot.base.model.modules() if type(module) is Linear)
