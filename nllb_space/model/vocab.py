@@ -10,7 +10,9 @@ the engine computes logits only for the tokens whose characters belong to
 - Unicode's ``Common`` and ``Inherited`` scripts (digits, punctuation, symbols, emoji, combining accents),
 
 plus the special tokens (the language codes among them). Every other token gets a logit of ``-inf``, exactly as
-if generate's ``bad_words_ids`` had banned it, so greedy and beam search behave as before over the kept tokens.
+if generate's ``bad_words_ids`` had banned it: greedy decoding gives the full layer's output whenever the full layer
+picks a kept token. Beam search ranks beams by log-probabilities normalised over the kept tokens, a hair higher
+than over all of them (by the probability the dropped tokens had), which can reorder beams in a near-tie.
 
 Script membership comes from the ``regex`` package's Unicode script property (``\\p{Script=Latn}``), which
 transformers already depends on; no language data ships with the app. What it changes: a Latin-script target can no
