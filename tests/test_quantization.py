@@ -77,34 +77,3 @@ def test_int8_is_refused_off_cpu():
     with pytest.raises(ModelLoadError, match="CPU only"):
         pick_dtype("int8", "cuda")
     assert pick_dtype("auto", "cpu") == "int8"
-
-
-def test_self_attention_projections_run_as_one_kernel_call_with_the_same_numbers(trained_model_dir, monkeypatch):
-    """SharedInput: q, k and v of each self-attention are one kernel call on their stacked rows, and every output
-    is the one the three separate calls give, to the last bit (batched rows, mixed-batch row groups, and the
-    weights and biases PEFT reads from each projection)."""
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
-
-    from nllb_space.model import quantization
-
-    tokenizer = AutoTokenizer.from_pretrained(trained_model_dir)
-    fused = AutoModelForSeq2SeqLM.from_pretrained(trained_model_dir).eval()
-    apart = AutoModelForSeq2SeqLM.from_pretrained(trained_model_dir).eval()
-    quantize_int8(fused)
-    with monkeypatch.context() as patch:
-        patch.setattr(quantization, "SharedInput", lambda members: None)
-        quantize_int8(apart)
-    attention = fused.model.decoder.layers[0].self_attn
-    assert attention.q_proj.__dict__.get("_shared") is attention.v_proj.__dict__.get("_shared") is not None
-    assert fused.model.decoder.layers[0].encoder_attn.k_proj.__dict__.get("_shared") is None  # reads the encoder
-    reference = apart.model.decoder.layers[0].self_attn
-    for name in ("q_proj", "k_proj", "v_proj"):
-        mine, theirs = getattr(attention, name), getattr(reference, name)
-        assert torch.equal(mine.weight.int_repr(), theirs.weight.int_repr()) and torch.equal(mine.bias, theirs.bias)
-    batch = tokenizer(SOURCES[:6], padding=True, return_tensors="pt")
-    decoder_ids = torch.full((6, 3), tokenizer.eos_token_id)
-    for groups in (None, ["a", "a", "b", "b", "a", "b"]):
-        with torch.inference_mode(), quantization.row_groups(groups or ["a"] * 6):
-            ours = fused(**batch, decoder_input_ids=decoder_ids).logits
-            expected = apart(**batch, decoder_input_ids=decoder_ids).logits
-        assert torch.equal(ours, expected), groups

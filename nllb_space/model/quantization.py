@@ -83,30 +83,28 @@ class Int8Linear(nn.Linear):
 
     def select_rows(self, rows: torch.Tensor) -> "Int8Linear":
         """A new ``Int8Linear`` computing only output ``rows`` of this one, with the very same int8 values."""
-        bias = self.bias
-        return _from_rows(self.in_features, _rows_of(self.weight, rows), None if bias is None else bias[rows])
+        qweight = self.weight
+        # Advanced indexing is not implemented for per-channel quantized tensors; rebuild from the raw parts.
+        picked = torch._make_per_channel_quantized_tensor(
+            qweight.int_repr()[rows], qweight.q_per_channel_scales()[rows],
+            qweight.q_per_channel_zero_points()[rows], 0,
+        )
+        selected = Int8Linear.__new__(Int8Linear)
+        nn.Module.__init__(selected)
+        selected.in_features, selected.out_features = self.in_features, len(rows)
+        selected._pack(picked, None if self._bias is None else self._bias[rows])
+        return selected
 
     @property
     def weight(self) -> torch.Tensor:  # type: ignore[override]
         """The int8 weight (a quantized tensor): PEFT reads its device and sees a non-float dtype."""
-        shared = self.__dict__.get("_shared")
-        if shared is not None:
-            return shared.member(self._member)[0]
         return torch.ops.quantized.linear_unpack(self._packed)[0]
 
     @property
     def bias(self) -> torch.Tensor | None:  # type: ignore[override]
-        shared = self.__dict__.get("_shared")
-        return shared.member(self._member)[1] if shared is not None else self._bias
+        return self._bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shared = self.__dict__.get("_shared")
-        if shared is not None:
-            return shared.output(self._member, x)
-        return self._grouped(x)
-
-    def _grouped(self, x: torch.Tensor) -> torch.Tensor:
-        """The kernel over ``x``, each model's rows of a mixed batch on their own (:func:`row_groups`)."""
         grouped = _GROUPS.get()
         if grouped is None or x.dim() < 2 or x.shape[0] % grouped[0]:
             return self._run(x)
@@ -128,67 +126,6 @@ class Int8Linear(nn.Linear):
         return f"in_features={self.in_features}, out_features={self.out_features}, dtype=int8"
 
 
-def _rows_of(qweight: torch.Tensor, rows: torch.Tensor | slice) -> torch.Tensor:
-    # Advanced indexing is not implemented for per-channel quantized tensors; rebuild from the raw parts.
-    return torch._make_per_channel_quantized_tensor(
-        qweight.int_repr()[rows], qweight.q_per_channel_scales()[rows], qweight.q_per_channel_zero_points()[rows], 0)
-
-
-def _from_rows(in_features: int, qweight: torch.Tensor, bias: torch.Tensor | None) -> Int8Linear:
-    """An ``Int8Linear`` over an int8 weight already quantized (the very same int8 values)."""
-    made = Int8Linear.__new__(Int8Linear)
-    nn.Module.__init__(made)
-    made.in_features, made.out_features = in_features, qweight.shape[0]
-    made._pack(qweight, bias)
-    return made
-
-
-class SharedInput:
-    """The q, k and v projections of one self-attention block, run as ONE kernel call on their stacked int8 rows.
-
-    They read the same input, and a decoding step on a CPU pays a fixed cost per kernel call besides the bytes it
-    reads: stacked, 12 decoder layers make 24 fewer calls per generated token (one self-attention's q, k, v took
-    0.18-0.23 ms as one call against 0.28-0.30 ms as three, one thread, 600M shapes). The three stay separate
-    ``Int8Linear`` modules, so PEFT wraps each as before. The first of them called with an input computes all three
-    and keeps the other two outputs for that very tensor object (``is``: the attention block hands the same
-    ``hidden_states`` to all three, and inference tensors carry no version to check); each output is the one its own
-    kernel call would give, to the last bit (tests/test_quantization.py).
-    """
-
-    def __init__(self, members: Sequence[Int8Linear]) -> None:
-        weights = [member.weight for member in members]
-        stacked = torch._make_per_channel_quantized_tensor(
-            torch.cat([w.int_repr() for w in weights]), torch.cat([w.q_per_channel_scales() for w in weights]),
-            torch.cat([w.q_per_channel_zero_points() for w in weights]), 0)
-        biases = [member.bias for member in members]
-        bias = None if all(b is None for b in biases) else torch.cat(
-            [torch.zeros(m.out_features) if b is None else b for m, b in zip(members, biases)])
-        self.kernel = _from_rows(members[0].in_features, stacked, bias)
-        self.sizes = [member.out_features for member in members]
-        self._input: torch.Tensor | None = None
-        self._kept: dict[int, torch.Tensor] = {}
-        for index, member in enumerate(members):
-            member.__dict__["_shared"], member._member = self, index  # a plain attribute, not a submodule
-            del member._packed, member._bias
-
-    def member(self, index: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Member ``index``'s own int8 weight and bias, cut from the stacked ones."""
-        start = sum(self.sizes[:index])
-        rows = slice(start, start + self.sizes[index])
-        bias = self.kernel.bias
-        return _rows_of(self.kernel.weight, rows), None if bias is None else bias[rows]
-
-    def output(self, index: int, x: torch.Tensor) -> torch.Tensor:
-        if self._input is not x or index not in self._kept:
-            outputs = self.kernel._grouped(x).split(self.sizes, dim=-1)
-            self._kept = {i: out.contiguous() for i, out in enumerate(outputs)}
-            self._input = x
-        out = self._kept.pop(index)
-        if not self._kept:
-            self._input = None  # nothing more to hand out for it: let the tensor go
-        return out
-
-
 def quantize_int8(model: nn.Module) -> int:
     """Replace every ``nn.Linear`` of ``model`` (LoRA layers excepted) with ``Int8Linear``, in place.
 
@@ -204,10 +141,6 @@ def quantize_int8(model: nn.Module) -> int:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
         setattr(parent, child, Int8Linear(module))
-    for name, module in model.named_modules():
-        projections = [getattr(module, p, None) for p in ("q_proj", "k_proj", "v_proj")]
-        if name.endswith("self_attn") and all(type(p) is Int8Linear for p in projections):
-            SharedInput(projections)
     # The tie between lm_head and the embeddings is now broken on purpose; don't let a later tie_weights() restore it.
     if hasattr(model, "config"):
         model.config.tie_word_embeddings = False
