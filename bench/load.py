@@ -190,11 +190,13 @@ def run_scenario(url: str, scenario: LoadScenario, events: AdapterEvents | None 
                 check(request, got)
 
     def switcher() -> None:
-        """Another visitor flipping between revisions as fast as the queue lets it, until the clients are done."""
+        """Another visitor flipping between revisions as fast as the queue lets it, until the clients are done and
+        it has gone once through every revision (when the clients are quick, it would otherwise stop before the
+        switches evict anything, and the scenario would not test what it is for)."""
         client = clients[-1]
         start_line.wait()
         i = 0
-        while not stop_switching.is_set():
+        while not stop_switching.is_set() or i < len(cycle):
             request = cycle[i % len(cycle)]
             i += 1
             try:
