@@ -45,6 +45,9 @@ def app_url(published_base, hub_adapters, tmp_path_factory):
         os.environ,  # HF_ENDPOINT/HF_TOKEN/HF_HOME of the session's Hub emulator (tests/conftest.py)
         NLLB_BASE_MODEL=PUBLISHED_BASE, NLLB_DEVICE="cpu", NLLB_ADAPTER_REPO=ADAPTER_REPO,
         NLLB_MAX_NEW_TOKENS="16", NLLB_NUM_BEAMS="1",  # short greedy outputs: the tiny model never stops early
+        # Room for a run that lasts: the page shows each step after the trainer took it, seconds late under load,
+        # and a Stop must land while the run still goes (tests/test_train_e2e.py).
+        NLLB_TRAIN_MAX_STEPS="3000",
         OMP_NUM_THREADS="1",  # the tiny model gains nothing from 2 threads, and loses a lot on a busy machine
         GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), GRADIO_ANALYTICS_ENABLED="False",
     )

@@ -115,6 +115,9 @@ def test_a_stopped_run_keeps_nothing(engine, tiny_model_dir, pairs_file):
     assert set(glob.glob(os.path.join(tempfile.gettempdir(), "nllb-space-train-*"))) <= before
     again = list(engine.training.run(replace(run, steps=2), ME))  # the visitor's run ended: a new one may start
     assert not isinstance(again[-1], RunFailed)
+    # Stop after a run kept its adapter says there was no run to stop (the page then leaves the run's own status,
+    # instead of "nothing was kept" beside a kept adapter).
+    assert engine.training.stop(ME) is False and len(engine.trained.of(ME)) == 1
 
 
 def test_runs_beyond_the_owners_limits_are_refused_before_they_start(engine, tiny_model_dir, pairs_file, tmp_path):

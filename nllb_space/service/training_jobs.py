@@ -152,10 +152,10 @@ class TrainingJobs:
 
     def stop(self, visitor: str) -> bool:
         """Stop ``visitor``'s run, if one is going (the Stop button; the page closed); whether one was."""
-        with self._lock:
+        with self._lock:  # the same lock the run takes to keep its adapter: a stopped run never keeps one
             stop = self._running.get(visitor)
-        if stop is not None:
-            stop.set()
+            if stop is not None:
+                stop.set()
         return stop is not None
 
     def _pump(self, run: PageRun, visitor: str, stop: threading.Event, put) -> None:
@@ -167,6 +167,12 @@ class TrainingJobs:
                     put(RunFailed("stopped", stopped=True))
                     return
                 if isinstance(event, RunFinished):
+                    with self._lock:
+                        if stop.is_set():
+                            put(RunFailed("stopped", stopped=True))
+                            return
+                        # Kept from here on: Stop now finds no run, and says so instead of "nothing was kept".
+                        self._running.pop(visitor, None)
                     adapter = self.store.add(event.files, visitor)
                     put(Trained(spec_of(TRAINED_REPO, adapter.sha), adapter, json.loads(event.files["metrics.json"])))
                     return

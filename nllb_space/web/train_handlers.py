@@ -107,9 +107,11 @@ class TrainHandlers:
         return [(say("my_adapter", language, sha=trained.sha[:7]), spec_of(TRAINED_REPO, trained.sha))
                 for trained in self.engine.trained.of(visitor)]
 
-    def stop_training(self, request: gr.Request = None) -> str:
-        """The Stop button: the visitor's run ends at its next step and keeps nothing."""
-        self.engine.training.stop(visitors.of_request(request))
+    def stop_training(self, request: gr.Request = None) -> str | Any:
+        """The Stop button: the visitor's run ends at its next step and keeps nothing. With no run going (it had just
+        finished, and kept its adapter), the status the run left stays."""
+        if not self.engine.training.stop(visitors.of_request(request)):
+            return gr.update()
         return say("train_stopped", visitor_language(request))
 
     def page_closed(self, request: gr.Request = None) -> None:
