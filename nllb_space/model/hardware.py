@@ -48,6 +48,17 @@ def cpu_threads(setting: int, copies: int) -> int:
     return max(1, cores // max(1, copies))
 
 
+def use_threads(threads: int, device: str) -> None:
+    """On a CPU, this model call's torch threads (``NLLB_CPU_THREADS`` resolved; 0 leaves torch's own). Set per call,
+    on the calling thread: torch's OpenMP thread count is read per thread, and the page calls from threads of its
+    own."""
+    if threads and device == "cpu":
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+
 REQUESTS_IN_PROGRESS = 8
 """Requests the app works on at once (Gradio's concurrency for them). Each checks its input and fetches its
 adapters in parallel with the others; only its model calls wait for one of ``model_concurrency`` model slots, so a

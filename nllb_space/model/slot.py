@@ -22,6 +22,7 @@ from typing import Iterator, Sequence
 from ..results import BASE_MODEL
 from .adapter_check import AdapterFiles
 from .attention import stack_attentions
+from .hardware import use_threads
 from .loading import LoadedBase
 from .peft_attach import attach, hooks_removed_on_error
 
@@ -91,7 +92,7 @@ class ModelSlot:
     ) -> list[list[int]]:
         """Generated token ids per row (no start token, language tag, ``</s>`` or padding)."""
         with self._lock, self._using(adapters, names), self._scaled(names, decoding.adapter_scale):
-            self._threads()
+            use_threads(self.limits.cpu_threads, self.base.device)
             return self._generate(ids, names, tgt_lang, decoding)
 
     def token_probabilities(
@@ -104,7 +105,7 @@ class ModelSlot:
         import torch
 
         with self._lock, self._using(adapters, names):
-            self._threads()
+            use_threads(self.limits.cpu_threads, self.base.device)
             if target_ids is None:
                 target_ids = self._generate([source_ids], names[-1:], tgt_lang, Decoding(1, max_new_tokens))[0]
             tokenizer, n, device = self.base.tokenizer, len(names), self.base.device
@@ -132,21 +133,12 @@ class ModelSlot:
     ) -> tuple[list[int], list[int], list[tuple]]:
         """``(target ids, decoder input ids, per model (encoder, decoder, cross))`` for one sentence pair."""
         with self._lock, self._using(adapters, names):
-            self._threads()
+            use_threads(self.limits.cpu_threads, self.base.device)
             if target_ids is None:
                 target_ids = self._generate([source_ids], names[:1], tgt_lang, Decoding(1, max_new_tokens))[0]
             lang_id = self.base.tokenizer.convert_tokens_to_ids(tgt_lang)
             decoder_ids = [self.base.model.config.decoder_start_token_id, lang_id, *target_ids]
             return list(target_ids), decoder_ids, self._forward_attention(list(source_ids), decoder_ids, names)
-
-    def _threads(self) -> None:
-        """On a CPU, this call's torch threads (``NLLB_CPU_THREADS``). Set per call, on the calling thread: torch's
-        OpenMP thread count is read per thread, and the page runs calls on threads of its own."""
-        if self.limits.cpu_threads and self.base.device == "cpu":
-            import torch
-
-            if torch.get_num_threads() != self.limits.cpu_threads:
-                torch.set_num_threads(self.limits.cpu_threads)
 
     def _generate(
         self, ids: Sequence[Sequence[int]], names: Sequence[str], tgt_lang: str, decoding: Decoding
